@@ -1,0 +1,1 @@
+"""Host checks: the ONNX Runtime oracle, host builds of the generated C, comparisons."""

@@ -1,0 +1,1 @@
+"""Everything that imports torch lives in this package: model, training, quantization, export."""

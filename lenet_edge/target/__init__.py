@@ -1,0 +1,1 @@
+"""Cortex-M targets: firmware projects, QEMU runs, flashing."""
