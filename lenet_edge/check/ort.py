@@ -1,0 +1,98 @@
+"""The ONNX Runtime oracle. This is the only module that builds an InferenceSession for checking.
+
+The reference session is pinned (docs/quantization.md): CPU execution provider, ORT's default
+optimization level (ORT_ENABLE_ALL), int8 activations kept as int8 on x86
+(`session.qdqisint8allowed`), one thread, so every run computes the same integers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from lenet_edge.errors import LenetEdgeError
+
+SESSION_CONFIG = {"session.qdqisint8allowed": "1"}
+OPT_LEVEL = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+
+def session_options(optimized_model_path: Path | None = None) -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = OPT_LEVEL
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    for key, value in SESSION_CONFIG.items():
+        so.add_session_config_entry(key, value)
+    if optimized_model_path is not None:
+        so.optimized_model_filepath = str(optimized_model_path)
+    return so
+
+
+def _session_from(model: bytes | Path, optimized_model_path: Path | None = None) -> ort.InferenceSession:
+    src = model if isinstance(model, bytes) else str(model)
+    try:
+        return ort.InferenceSession(src, session_options(optimized_model_path),
+                                    providers=["CPUExecutionProvider"])
+    except Exception as e:  # ORT raises several types; all mean "this model will not load"
+        name = "<in-memory model>" if isinstance(model, bytes) else str(model)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise LenetEdgeError(f"{name}: ONNX Runtime cannot load the model: {first}") from None
+
+
+def reference_session(model_path: Path) -> ort.InferenceSession:
+    """The pinned session for a model file."""
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise LenetEdgeError(f"{model_path}: no such model file (run `lenet-edge export --target onnx`)")
+    return _session_from(model_path)
+
+
+def run_batches(sess: ort.InferenceSession, feed_name: str, inputs: np.ndarray,
+                batch: int = 1000) -> dict[str, np.ndarray]:
+    """Run `inputs` [N, ...] through the session in batches; concatenate every output by name."""
+    names = [o.name for o in sess.get_outputs()]
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for i in range(0, len(inputs), batch):
+        outs = sess.run(names, {feed_name: inputs[i:i + batch]})
+        for n, o in zip(names, outs):
+            parts[n].append(o)
+    return {n: np.concatenate(v) for n, v in parts.items()}
+
+
+def predict(model_path: Path, images: np.ndarray) -> dict[str, np.ndarray]:
+    """uint8 images [N,28,28] or [N,1,28,28] -> {'scores': [N,10], 'label': [N]} from ORT."""
+    sess = reference_session(model_path)
+    x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28)
+    return run_batches(sess, sess.get_inputs()[0].name, x)
+
+
+def with_intermediate_outputs(model_path: Path, tensor_names: list[str]) -> bytes:
+    """The model with `tensor_names` added as extra graph outputs (types from shape inference), so
+    ORT reports each layer's int8 codes for a per-layer comparison."""
+    model = onnx.load(str(model_path))
+    inferred = onnx.shape_inference.infer_shapes(model)
+    infos = {vi.name: vi for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    existing = {o.name for o in model.graph.output}
+    for name in tensor_names:
+        if name in existing:
+            continue
+        if name not in infos:
+            raise LenetEdgeError(f"{model_path}: no tensor named {name!r} to expose")
+        model.graph.output.append(infos[name])
+    return model.SerializeToString()
+
+
+def run_with_intermediates(model_path: Path, images: np.ndarray, tensor_names: list[str]) -> dict[str, np.ndarray]:
+    """Like `predict`, plus the named intermediate tensors."""
+    sess = _session_from(with_intermediate_outputs(model_path, tensor_names))
+    x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28)
+    return run_batches(sess, sess.get_inputs()[0].name, x)
+
+
+def optimized_graph(model_path: Path, dest: Path) -> onnx.ModelProto:
+    """Let the pinned session optimize the model, save the result to `dest`, and return it."""
+    _session_from(Path(model_path), optimized_model_path=dest)
+    return onnx.load(str(dest))
