@@ -1,0 +1,232 @@
+"""`lenet-edge verify`: the generated C, built on the host, must equal ONNX Runtime bit for bit.
+
+Steps (docs/verification.md):
+  1. generate <run>/c from lenet5_int8.onnx if it is missing or stale, build it with the host compiler
+     (strict C99 flags, -O2 -ffp-contract=off) through lenet_edge.check.hostbuild;
+  2. run it on the test set plus the synthetic families of lenet_edge.check.inputs (>= 10,000 more);
+  3. compare every int32 score and every label with ORT (lenet_edge.check.ort, the pinned session);
+  4. on a mismatch, rebuild with -DLENET5_TRACE, rerun the first mismatching image, ask ORT for the
+     same tensors and report the first diverging layer as (layer, flat index, got, want);
+  5. report the C's accuracy on the test set, and exit non-zero on any mismatch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import onnx
+from tqdm import tqdm
+
+from lenet_edge import __version__, fsutil
+from lenet_edge.check import compare
+from lenet_edge.check.inputs import verification_families
+from lenet_edge.errors import LenetEdgeError
+
+MODEL_FILE = "lenet5_int8.onnx"
+REPORT_FILE = "verify.json"
+C_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.c", "manifest.json")
+TEST_FAMILY = "mnist-test"
+CHUNK = 2000  # images per driver run / ORT batch group, for the progress bars
+MAX_LISTED = 20  # mismatching images listed in the report (all are counted)
+# x86 / ARM features that change how ORT's int8 kernels compute (int8-arithmetic.md §1)
+CPU_FLAGS = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
+             "amx_int8", "asimd", "asimddp", "i8mm")
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def ensure_c(model: Path, c_dir: Path) -> bool:
+    """Generate the C from `model` unless `c_dir` already holds a complete set generated from this
+    exact file (its manifest names the ONNX sha256). Returns True if it (re)generated."""
+    digest = sha256_file(model)
+    manifest = c_dir / "manifest.json"
+    if all((c_dir / f).is_file() for f in C_FILES) and digest in manifest.read_text(errors="replace"):
+        return False
+    from lenet_edge.compiler import export_c_cmd
+
+    export_c_cmd(model, c_dir)
+    return True
+
+
+def run_c(exe: Path, images: np.ndarray, desc: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run the host driver on uint8 [N, 28, 28] images in chunks -> scores int32 [N,10], labels [N]."""
+    from lenet_edge.check import hostbuild
+
+    scores, labels = [], []
+    for i in tqdm(range(0, len(images), CHUNK), desc=desc, unit="chunk", disable=desc is None, leave=False):
+        s, l = hostbuild.run_driver(exe, images[i:i + CHUNK])
+        scores.append(s)
+        labels.append(l)
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def run_ort(model: Path, images: np.ndarray, desc: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """ORT's scores int32 [N,10] and labels [N] under the pinned reference session."""
+    from lenet_edge.check import ort
+
+    sess = ort.reference_session(model)
+    feed = sess.get_inputs()[0].name
+    x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28)
+    scores, labels = [], []
+    for i in tqdm(range(0, len(x), CHUNK), desc=desc, unit="chunk", disable=desc is None, leave=False):
+        out = ort.run_batches(sess, feed, x[i:i + CHUNK])
+        scores.append(out["scores"])
+        labels.append(out["label"])
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def locate_divergence(model: Path, c_dir: Path, image: np.ndarray) -> compare.Divergence | None:
+    """Rebuild the C with -DLENET5_TRACE, run one image, and compare every traced layer with the
+    ORT tensor of the same name."""
+    from lenet_edge.check import hostbuild, ort
+
+    exe = hostbuild.build_host(c_dir, extra_flags=["-DLENET5_TRACE"])
+    trace, got_scores = hostbuild.run_trace(exe, image)
+    names = [rec.tensor for rec in trace]
+    want = ort.run_with_intermediates(model, image.reshape(1, 1, 28, 28), names)
+    return compare.first_divergence(trace, want, np.asarray(got_scores).reshape(1, -1), want["scores"])
+
+
+def cpu_info() -> dict:
+    """Machine, CPU model and the int8-relevant feature flags, for the report (Linux /proc/cpuinfo)."""
+    info = {"machine": platform.machine(), "model": platform.processor() or "unknown", "flags": []}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return info
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and info["model"] in ("unknown", "", platform.machine()):
+            info["model"] = value.strip()
+        elif key in ("flags", "Features"):
+            present = set(value.split())
+            info["flags"] = [f for f in CPU_FLAGS if f in present]
+            break
+    return info
+
+
+def load_test_set(model: Path, test_dir: Path | None):
+    """The official test set if available (test_dir, else the cached download), else the held-out
+    split of the training data named in the model's metadata."""
+    from lenet_edge.data import load_test, load_train_val
+
+    try:
+        meta = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+    except Exception as e:  # protobuf DecodeError and friends: the file is not an ONNX model
+        raise LenetEdgeError(f"{model}: not a readable ONNX model ({type(e).__name__})") from None
+    try:
+        config = json.loads(meta.get("training_config", "{}"))
+    except json.JSONDecodeError:
+        config = {}
+    dataset, data_dir = config.get("dataset", "mnist-5k"), config.get("data_dir")
+    try:
+        return load_test(test_dir=test_dir, dataset=dataset, data_dir=data_dir)
+    except LenetEdgeError:
+        if test_dir is not None:
+            raise
+    _, val = load_train_val(dataset=dataset, data_dir=data_dir, seed=config.get("seed", 0))
+    return load_test(test_dir=None, dataset=dataset, data_dir=data_dir, fallback=val)
+
+
+def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None,
+           progress: bool = True) -> dict:
+    """Run the whole check and return the report (a JSON-able dict). `limit` caps the test images and
+    each synthetic family (tests only; the CLI runs everything)."""
+    from lenet_edge.check import hostbuild
+
+    run_dir = Path(run_dir)
+    model = run_dir / MODEL_FILE
+    if not model.is_file():
+        raise LenetEdgeError(f"{model}: no such model file (run `lenet-edge export --target onnx`)")
+    c_dir = run_dir / "c"
+    regenerated = ensure_c(model, c_dir)
+    exe = hostbuild.build_host(c_dir)
+
+    test = load_test_set(model, test_dir)
+    test_images = test.images if limit is None else test.images[:limit]
+    test_labels = test.labels[:len(test_images)]
+    families = [(TEST_FAMILY, f"test set: {test.source}", test_images)]
+    families += [(f.name, f.description, f.images) for f in verification_families(test.images, limit)]
+    images = np.concatenate([imgs for _, _, imgs in families])
+
+    step = (lambda s: s) if progress else (lambda s: None)
+    got_scores, got_labels = run_c(exe, images, step(f"C on {len(images)} images"))
+    want_scores, want_labels = run_ort(model, images, step(f"ORT on {len(images)} images"))
+    result = compare.compare_outputs(got_scores, got_labels, want_scores, want_labels,
+                                     [(name, len(imgs)) for name, _, imgs in families])
+
+    divergence = None
+    if result.mismatches:
+        first = result.mismatches[0]
+        divergence = locate_divergence(model, c_dir, images[first.image])
+
+    n_test = len(test_images)
+    correct = int((got_labels[:n_test] == test_labels).sum())
+    return {
+        "ok": result.ok,
+        "model": MODEL_FILE,
+        "onnx_sha256": sha256_file(model),
+        "lenet_edge_version": __version__,
+        "c_regenerated": regenerated,
+        "images": result.images,
+        "mismatching_images": len(result.mismatches),
+        "families": {name: {"description": desc, **vars(result.families[name])} for name, desc, _ in families},
+        "mismatches": [vars(m) for m in result.mismatches[:MAX_LISTED]],
+        "first_divergence": None if divergence is None else {
+            "image": result.mismatches[0].image, "family": result.mismatches[0].family, **vars(divergence)},
+        "test_set": {"source": test.source, "images": n_test, "correct": correct,
+                     "accuracy": correct / n_test if n_test else None},
+        "compiler": hostbuild.compiler_info(),
+        "cflags": hostbuild.host_cflags(),
+        "onnxruntime": _ort_version(),
+        "cpu": cpu_info(),
+    }
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def format_report(r: dict) -> str:
+    lines = [f"verify {r['model']} (sha256 {r['onnx_sha256'][:12]}...) with {r['compiler']} "
+             f"vs ONNX Runtime {r['onnxruntime']} on {r['cpu']['model']}",
+             f"{'family':<18}{'images':>8}{'differ':>8}{'labels':>8}  description"]
+    for name, f in r["families"].items():
+        lines.append(f"{name:<18}{f['images']:>8}{f['mismatches']:>8}{f['label_mismatches']:>8}  {f['description']}")
+    t = r["test_set"]
+    if t["accuracy"] is not None:
+        lines.append(f"accuracy of the C on {t['source']}: {t['correct']}/{t['images']} = {100 * t['accuracy']:.2f} %")
+    if r["ok"]:
+        lines.append(f"OK: all {r['images']} images give identical scores and labels")
+    else:
+        for m in r["mismatches"]:
+            lines.append(f"mismatch: image {m['image']} ({m['family']} #{m['family_index']}): label {m['got_label']} "
+                         f"vs {m['want_label']}, scores {m['got_scores']} vs {m['want_scores']}")
+        d = r["first_divergence"]
+        if d is not None:
+            lines.append(f"first divergence (image {d['image']}, {d['family']}): layer {d['layer']} ({d['tensor']}) "
+                         f"index {d['index']}: C got {d['got']}, ORT wants {d['want']} "
+                         f"({d['differing']} of {d['size']} values differ)")
+    return "\n".join(lines)
+
+
+def verify_cmd(run_dir: Path, test_dir: Path | None, as_json: bool, limit: int | None = None) -> dict:
+    report = verify(run_dir, test_dir, limit=limit)
+    text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    fsutil.write_text(Path(run_dir) / REPORT_FILE, text)
+    print(text if as_json else format_report(report), end="" if as_json else "\n")
+    if not report["ok"]:
+        d = report["first_divergence"]
+        where = f"; first divergence at layer {d['layer']} ({d['tensor']}) index {d['index']}: got {d['got']}, " \
+                f"want {d['want']}" if d else ""
+        raise LenetEdgeError(f"{report['mismatching_images']} of {report['images']} images differ between the C "
+                             f"and ONNX Runtime{where}")
+    return report
