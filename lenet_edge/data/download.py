@@ -60,8 +60,8 @@ class _FetchError(Exception):
 
 def _fetch(url: str, dest: Path, want_md5: str, progress: bool) -> None:
     """Stream `url` into `dest` atomically; the temp file is deleted unless the md5 matches."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"lenet-edge/{__version__}"})
     try:
+        request = urllib.request.Request(url, headers={"User-Agent": f"lenet-edge/{__version__}"})
         with fsutil.atomic_path(dest) as tmp, urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             h = hashlib.md5()

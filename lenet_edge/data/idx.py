@@ -63,7 +63,7 @@ def read_idx(path: Path, magic: int | None = None) -> np.ndarray:
     """
     path = Path(path)
     data = _read_bytes(path)
-    size_word = "decompressed size" if path.suffix == ".gz" else "file has"
+    size_word = "decompressed data has" if path.suffix == ".gz" else "file has"
     if len(data) < 4:
         raise LenetEdgeError(f"{path}: truncated: {len(data)} bytes, shorter than the 4-byte IDX magic")
     got_magic = int.from_bytes(data[:4], "big")
