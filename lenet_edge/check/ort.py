@@ -96,3 +96,10 @@ def optimized_graph(model_path: Path, dest: Path) -> onnx.ModelProto:
     """Let the pinned session optimize the model, save the result to `dest`, and return it."""
     _session_from(Path(model_path), optimized_model_path=dest)
     return onnx.load(str(dest))
+
+
+def run_in_memory(model: onnx.ModelProto | bytes, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Run a small in-memory model (e.g. a one-node table generator) once under the pinned session."""
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    sess = _session_from(data)
+    return sess.run(None, feeds)

@@ -1,0 +1,116 @@
+"""`lenet-edge export --target onnx`: checkpoint -> lenet5_float.onnx + lenet5_int8.onnx.
+
+This module writes the two .onnx files and nothing else; the graphs come from `onnx_graph`, the
+integer numbers from `quantize`, and the accuracies recorded in metrics.json from
+`lenet_edge.check.evaluate` (ONNX Runtime).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+import numpy as np
+
+from lenet_edge import __version__, fsutil
+from lenet_edge.errors import LenetEdgeError
+
+FLOAT_ONNX = "lenet5_float.onnx"
+INT8_ONNX = "lenet5_int8.onnx"
+CALIB_SEED = 0
+
+
+def _data_args(config: dict) -> tuple[str, Path | None, int]:
+    data_dir = config.get("data_dir")
+    return config.get("dataset", "mnist-5k"), Path(data_dir) if data_dir else None, int(config.get("seed", 0))
+
+
+def load_training_data(ckpt: dict):
+    """(train, val) Digits the checkpoint was trained on, reloaded from its config."""
+    from lenet_edge.data import load_train_val
+
+    dataset, data_dir, seed = _data_args(ckpt.get("config") or {})
+    try:
+        return load_train_val(dataset, data_dir, seed=seed)
+    except LenetEdgeError as e:
+        raise LenetEdgeError(f"no calibration data: {e}") from None
+
+
+def calibration_images(train, count: int) -> np.ndarray:
+    """uint8 [count, 28, 28]: a seeded random subset (training files are often sorted by class)."""
+    if count <= 0:
+        raise LenetEdgeError(f"no calibration data: --calib-images must be positive, got {count}")
+    if len(train.images) == 0:
+        raise LenetEdgeError(f"no calibration data: {train.source} holds no images")
+    pick = np.random.default_rng(CALIB_SEED).permutation(len(train.images))[:count]
+    return train.images[np.sort(pick)]
+
+
+def provenance(ckpt: dict) -> dict[str, str]:
+    """metadata_props shared by both graphs. No absolute paths: data_dir is kept as its folder name."""
+    config = dict(ckpt.get("config") or {})
+    if config.get("data_dir"):
+        config["data_dir"] = Path(config["data_dir"]).name
+    return {
+        "arch": ckpt["arch"],
+        "training_config": json.dumps(config, sort_keys=True),
+        "data_sha256": str(ckpt.get("data_sha256", "")),
+        "lenet_edge_version": __version__,
+        "checkpoint_epoch": str(ckpt.get("epoch", "")),
+    }
+
+
+def build_onnx(model, ckpt: dict, calib: np.ndarray) -> tuple[bytes, bytes, dict]:
+    """(float bytes, int8 bytes, calibration report) — pure: same inputs, same bytes."""
+    from lenet_edge.model.onnx_graph import float_graph, int8_graph
+    from lenet_edge.model.quantize import quantize_model
+
+    prov = provenance(ckpt)
+    q = quantize_model(model, calib)
+    return (float_graph(model, prov).SerializeToString(), int8_graph(q, prov).SerializeToString(),
+            q.calibration)
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        fsutil.write_bytes(path, data)
+    except OSError as e:
+        raise LenetEdgeError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
+                    test_dir: Path | None = None, echo=click.echo) -> dict:
+    """Write <run>/lenet5_float.onnx and <run>/lenet5_int8.onnx, then record both accuracies (ORT,
+    official test set when available; else $LENET_EDGE_TEST_DIR or the held-out split) in the
+    "export" block of <run>/metrics.json. Returns that block."""
+    from lenet_edge.check.evaluate import record_export
+    from lenet_edge.model.checkpoint import load_model
+
+    run_dir = Path(run_dir)
+    model, ckpt = load_model(run_dir / "checkpoint.pt")
+    if calib_images <= 0:
+        raise LenetEdgeError(f"no calibration data: --calib-images must be positive, got {calib_images}")
+    fsutil.ensure_writable_dir(run_dir)
+    train, val = load_training_data(ckpt)
+    calib = calibration_images(train, calib_images)
+    if qat:
+        from lenet_edge.model.quantize import qat_finetune
+
+        model = qat_finetune(model, train, calib, echo=echo)
+        # the float graph is the fine-tuned model too, so float vs int8 compares like with like
+    float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib)
+    calibration["qat"] = bool(qat)
+    calibration["data"] = train.source
+    _write(run_dir / FLOAT_ONNX, float_bytes)
+    _write(run_dir / INT8_ONNX, int8_bytes)
+    echo(f"wrote {run_dir / FLOAT_ONNX} and {run_dir / INT8_ONNX} "
+         f"(calibrated on {len(calib)} images of {train.source})")
+    if test_dir is None and os.environ.get("LENET_EDGE_TEST_DIR"):
+        test_dir = Path(os.environ["LENET_EDGE_TEST_DIR"])
+    dataset, data_dir, _ = _data_args(ckpt.get("config") or {})
+    block = record_export(run_dir, calibration, test_dir=test_dir, dataset=dataset, data_dir=data_dir, val=val)
+    echo(f"accuracy on {block['test']['source']} ({block['test']['images']} images): "
+         f"float {100 * block['float']['accuracy']:.2f}%, int8 {100 * block['int8']['accuracy']:.2f}% "
+         f"(agreement {100 * block['label_agreement']:.2f}%)")
+    return block
