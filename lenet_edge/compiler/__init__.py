@@ -1,1 +1,100 @@
-"""ONNX -> C. Imports onnx, numpy and jinja2; never torch or onnxruntime."""
+"""ONNX -> C. Imports onnx, numpy and jinja2; never torch or onnxruntime.
+
+    frontend (ONNX protos -> IR) -> verify (invariants) -> requant + memory (all derived numbers)
+      -> reference (numpy interpreter: golden vectors) -> emit (jinja2 templates -> files)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lenet_edge import __version__, fsutil
+from lenet_edge.errors import LenetEdgeError
+
+GOLDEN_SEED = 0
+GOLDEN_COUNT = 10
+
+
+def generate(onnx_path: Path, golden_images: np.ndarray | None = None) -> dict[str, str]:
+    """Compile `onnx_path`; return {file name: text} without writing anything."""
+    from lenet_edge.compiler import emit, frontend, memory, reference, verify
+
+    graph = frontend.load_graph(Path(onnx_path))
+    verify.check(graph)
+    plan = memory.plan(graph)
+    if golden_images is None:
+        images, source = reference.synthetic_digits(GOLDEN_COUNT, GOLDEN_SEED), f"synthetic digits, seed {GOLDEN_SEED}"
+    else:
+        images = np.ascontiguousarray(golden_images, dtype=np.uint8).reshape(-1, 28, 28)
+        source = "given images"
+        if len(images) == 0:
+            raise LenetEdgeError("golden images: need at least one image")
+    ref = reference.run(graph, images)
+    ref_int = reference.run(graph, images, int_requant=True)
+    head, arg = graph.head.tensor, graph.arg.tensor
+    if not (np.array_equal(ref[head], ref_int[head]) and np.array_equal(ref[arg], ref_int[arg])):
+        raise LenetEdgeError(f"{graph.source_name}: internal error: float and integer requant disagree")
+    goldens = {"images": images, "scores": ref[head], "labels": ref[arg]}
+    manifest = _manifest(graph, plan, source, len(images))
+    return emit.render(graph, plan, goldens, manifest)
+
+
+def _manifest(graph, plan, golden_source: str, n_golden: int) -> dict:
+    from lenet_edge.compiler import emit, memory
+
+    layers = []
+    for i, lp in enumerate(plan.layers):
+        layer = lp.layer
+        layers.append({
+            "index": i, "node": layer.node, "tensor": layer.tensor, "kind": type(layer).__name__,
+            "in_shape": [1, *layer.in_shape], "out_shape": [1, *layer.out_shape], "dtype": layer.out_dtype,
+            "macs": lp.taps,
+            "flash_bytes": {"float_requant": lp.flash("float"), "int_requant": lp.flash("int")},
+            "arena": {"in_offset": lp.in_offset, "out_offset": lp.out_offset,
+                      "out_bytes": layer.out_size if layer.out_dtype == "int8" else 0},
+        })
+        if lp.rq is not None:
+            layers[-1]["acc_bound"] = lp.rq.acc_bound
+    return {
+        "format": "lenet-edge-c/1",
+        "tool": {"name": "lenet-edge", "version": __version__},
+        "onnx": {"file": graph.source_name, "sha256": graph.sha256, "opset": graph.opset},
+        "command": "lenet-edge export --target c",
+        "files": list(emit.OUTPUT_FILES) + ["manifest.json"],
+        "golden": {"images": n_golden, "source": golden_source},
+        "layers": layers,
+        "flash_bytes": {
+            "counted": "const arrays of lenet5_weights.c (weights, bias, requant multipliers, index "
+                       "lists, tables) for each requant path; excludes code, the layer name tables "
+                       "and the selftest vectors",
+            "float_requant": plan.flash_total("float"),
+            "int_requant": plan.flash_total("int"),
+            "selftest": n_golden * (784 + 4 * graph.head.out_size + 1),
+        },
+        "ram_bytes": {
+            "arena": plan.arena_bytes,
+            "arena_plan": "one static int8 buffer; each layer writes to the end opposite its input, "
+                          "tables and flatten work in place, image and scores are the caller's",
+            "stack_estimate": memory.stack_estimate(),
+            "stack_derivation": f"call depth {memory.STACK_DEPTH} (lenet5_predict -> one le_* kernel), "
+                                f"no arrays on the stack, {memory.STACK_FRAME_BUDGET} B per frame budget "
+                                "(r4-r11+lr plus spills); checked with arm-none-eabi-gcc -fstack-usage "
+                                "in the tests; excludes the trace/profile hooks",
+        },
+    }
+
+
+def export_c_cmd(onnx_path: Path, out_dir: Path, golden_images: np.ndarray | None = None) -> dict[str, Path]:
+    """`lenet-edge export --target c`: write the C sources and manifest.json into out_dir.
+    Everything is generated in memory first, so an error leaves out_dir untouched."""
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise LenetEdgeError(f"{onnx_path}: no such model file (run `lenet-edge export --target onnx`)")
+    files = generate(onnx_path, golden_images)
+    out_dir = fsutil.ensure_writable_dir(Path(out_dir))
+    written = {}
+    for name, text in files.items():
+        fsutil.write_text(out_dir / name, text)
+        written[name] = out_dir / name
+    return written
