@@ -1,0 +1,262 @@
+"""`lenet-edge export --target firmware`: a self-contained, buildable firmware project per board.
+
+A project folder `<run>/firmware/<board>/` is flat: the shared sources (firmware/common/), the
+board's startup, linker script, console and board.mk (firmware/<board>/), and the generated model
+(`<run>/c/`). `make` in that folder builds it anywhere a cross toolchain exists; this module runs
+the same `make` and reports flash and RAM use from arm-none-eabi-size and the linker map.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from lenet_edge import __version__, fsutil
+from lenet_edge.errors import LenetEdgeError
+
+APT_INSTALL = "apt-get install --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+MODEL_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.c", "lenet5_selftest.c")
+ARTIFACTS = ("firmware.elf", "firmware.bin", "firmware.hex", "firmware.map")
+BUILD_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    machine: str        # qemu-system-arm -M
+    cpu: str
+    flash_bytes: int    # the real part's sizes; the linker script says the same
+    ram_bytes: int
+    input: str          # "semihost": images read from a host file; "batch": compiled into flash
+    qemu_defs: tuple[str, ...] = ("-DLE_QEMU_EXIT",)  # extra -D flags for the QEMU build
+
+
+BOARDS = {
+    "mps2-an386": Board("mps2-an386", "mps2-an386", "cortex-m4f", 4 << 20, 4 << 20, "semihost"),
+    "netduinoplus2": Board("netduinoplus2", "netduinoplus2", "cortex-m4f", 1 << 20, 128 << 10, "batch"),
+    "lm3s6965evb": Board("lm3s6965evb", "lm3s6965evb", "cortex-m3", 256 << 10, 64 << 10, "batch"),
+}
+
+
+def board_spec(board: str) -> Board:
+    if board not in BOARDS:
+        raise LenetEdgeError(f"unknown board {board!r} (choose from {', '.join(BOARDS)})")
+    return BOARDS[board]
+
+
+def firmware_root() -> Path:
+    """The shipped firmware/ folder: package data `lenet_edge.firmware` (wheel or editable install),
+    else the source checkout's top-level firmware/ (an editable install made before it existed)."""
+    try:
+        root = Path(str(importlib.resources.files("lenet_edge.firmware")))
+        if (root / "common" / "main.c").is_file():
+            return root
+    except ModuleNotFoundError:
+        pass
+    checkout = Path(__file__).resolve().parents[2] / "firmware"
+    if (checkout / "common" / "main.c").is_file():
+        return checkout
+    raise LenetEdgeError("firmware sources not found: reinstall lenet-edge (package lenet_edge.firmware)")
+
+
+def require_tools(*names: str) -> None:
+    """One-line error with the install command for the first missing tool."""
+    for name in names:
+        if shutil.which(name) is None:
+            pkg = "make" if name == "make" else None
+            hint = f"apt-get install --no-install-recommends {pkg}" if pkg else APT_INSTALL
+            raise LenetEdgeError(f"{name} not found; install it with: {hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Project assembly and build
+
+def assemble_project(c_dir: Path, board: str, dest: Path) -> Path:
+    """Copy shared + board sources and the generated model into `dest` (flat, atomic per file)."""
+    board_spec(board)
+    root = firmware_root()
+    c_dir = Path(c_dir)
+    missing = [f for f in MODEL_FILES if not (c_dir / f).is_file()]
+    if missing:
+        raise LenetEdgeError(f"{c_dir}: generated C incomplete, missing {', '.join(missing)} "
+                             "(run `lenet-edge export --target c`)")
+    sources = sorted((root / "common").iterdir()) + sorted((root / board).iterdir())
+    sources += [c_dir / f for f in MODEL_FILES]
+    fsutil.ensure_writable_dir(dest)
+    for src in sources:
+        if src.is_file() and not src.name.startswith((".", "__")):
+            data, target = src.read_bytes(), dest / src.name
+            if not target.is_file() or target.read_bytes() != data:  # unchanged files keep their
+                fsutil.write_bytes(target, data)                     # mtime, so make stays incremental
+    return dest
+
+
+@dataclass
+class BuildResult:
+    elf: Path
+    sections: dict[str, int]   # section name -> bytes, from arm-none-eabi-size -A
+    model_bytes: dict[str, int]  # {"text", "rodata", "data", "bss"} contributed by lenet5*.o (map file)
+
+    @property
+    def flash(self) -> int:
+        s = self.sections
+        return sum(s.get(k, 0) for k in (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".data"))
+
+    @property
+    def ram_static(self) -> int:
+        return self.sections.get(".data", 0) + self.sections.get(".bss", 0)
+
+    @property
+    def stack_reserved(self) -> int:
+        return self.sections.get(".stack", 0)
+
+
+def make(project: Path, board: str, build: str = "build", defs: tuple[str, ...] = (),
+         images: str | None = None) -> BuildResult:
+    """Run `make` in `project` with objects and outputs in `project/build`; one-line errors."""
+    require_tools("make", "arm-none-eabi-gcc")
+    spec = board_spec(board)
+    args = ["make", "-C", str(project), f"BUILD={build}", f"OUT={build}", f"DEFS={' '.join(defs)}"]
+    if images is not None:
+        args.append(f"IMAGES={images}")
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise LenetEdgeError(f"{project}: make timed out after {BUILD_TIMEOUT_S} s") from None
+    if proc.returncode != 0:
+        raise LenetEdgeError(_build_error(project, spec, proc.stdout + proc.stderr))
+    elf = project / build / "firmware.elf"
+    return BuildResult(elf, section_sizes(elf), model_contribution(project / build / "firmware.map"))
+
+
+def _build_error(project: Path, spec: Board, log: str) -> str:
+    over = re.search(r"region [`'](\w+)' overflowed by (\d+) bytes", log)
+    if over:
+        region, nbytes = over.group(1), int(over.group(2))
+        size = spec.flash_bytes if region == "FLASH" else spec.ram_bytes
+        return (f"{spec.name}: the firmware does not fit: {region} ({size // 1024} KiB) "
+                f"overflowed by {nbytes} bytes")
+    for line in log.splitlines():
+        if "error" in line.lower():
+            return f"{project}: build failed: {line.strip()}"
+    last = log.strip().splitlines()[-1] if log.strip() else "no output"
+    return f"{project}: build failed: {last}"
+
+
+def section_sizes(elf: Path) -> dict[str, int]:
+    out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True)
+    sizes = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+_MAP_LINE = re.compile(r"^\s*(\.[\w.$]+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.o)\s*$")
+
+
+def model_contribution(map_file: Path) -> dict[str, int]:
+    """Bytes of each kind that the generated model's objects (lenet5*.o) put in the image,
+    read from the linker map's input-section lines (a long section name wraps onto its own line)."""
+    totals = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    pending = None
+    for line in map_file.read_text(errors="replace").splitlines():
+        if line.startswith("Discarded input sections"):
+            pending = "skip"
+        elif line.startswith("Memory Configuration") or line.startswith("Linker script and memory map"):
+            pending = None if line.startswith("Linker") else "skip"
+        if pending == "skip":
+            continue
+        stripped = line.strip()
+        if re.fullmatch(r"\.[\w.$]+", stripped):
+            pending = stripped
+            continue
+        m = _MAP_LINE.match(line)
+        if not m:
+            pending = None
+            continue
+        name = m.group(1) or pending
+        pending = None
+        size, obj = int(m.group(3), 16), Path(m.group(4)).name
+        if not name or size == 0 or not obj.startswith("lenet5"):
+            continue
+        kind = name.split(".")[1] if name.count(".") >= 1 else ""
+        if kind in totals:
+            totals[kind] += size
+    return totals
+
+
+def describe_build(board: str, result: BuildResult) -> str:
+    spec = board_spec(board)
+    s, m = result.sections, result.model_bytes
+    return (f"{board}: flash {result.flash} B of {spec.flash_bytes // 1024} KiB "
+            f"(text {s.get('.text', 0)}, rodata {s.get('.rodata', 0)}, data {s.get('.data', 0)}; "
+            f"model: text {m['text']}, rodata {m['rodata']}), "
+            f"RAM {result.ram_static} B static + {result.stack_reserved} B stack "
+            f"of {spec.ram_bytes // 1024} KiB (model: data {m['data']}, bss {m['bss']})")
+
+
+def build_summary(board: str, result: BuildResult) -> dict:
+    spec = board_spec(board)
+    return {
+        "board": board, "cpu": spec.cpu, "flash_total_bytes": spec.flash_bytes, "ram_total_bytes": spec.ram_bytes,
+        "sections": dict(sorted(result.sections.items())), "flash_used_bytes": result.flash,
+        "ram_static_bytes": result.ram_static, "stack_reserved_bytes": result.stack_reserved,
+        "model_bytes": result.model_bytes,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+def project_dir(run_dir: Path, board: str) -> Path:
+    return Path(run_dir) / "firmware" / board
+
+
+def ensure_c(run_dir: Path) -> Path:
+    """<run>/c with the generated model; generated from <run>/lenet5_int8.onnx if absent."""
+    c_dir = Path(run_dir) / "c"
+    if not all((c_dir / f).is_file() for f in MODEL_FILES):
+        onnx_path = Path(run_dir) / "lenet5_int8.onnx"
+        if not onnx_path.is_file():
+            raise LenetEdgeError(f"{onnx_path}: no such model file (run `lenet-edge export --target onnx`)")
+        from lenet_edge.compiler import export_c_cmd
+
+        export_c_cmd(onnx_path, c_dir)
+    return c_dir
+
+
+def export_firmware(run_dir: Path, board: str, c_dir: Path | None = None, quiet: bool = False) -> BuildResult:
+    """Assemble and build <run>/firmware/<board>/; copy the artifacts beside the sources."""
+    require_tools("arm-none-eabi-gcc", "make")
+    c_dir = Path(c_dir) if c_dir is not None else ensure_c(run_dir)
+    dest = assemble_project(c_dir, board, project_dir(run_dir, board))
+    result = make(dest, board)
+    for name in ARTIFACTS:
+        fsutil.write_bytes(dest / name, (dest / "build" / name).read_bytes())
+    manifest = _read_json(c_dir / "manifest.json")
+    manifest["firmware"] = {**build_summary(board, result), "lenet_edge_version": __version__,
+                            "artifacts": list(ARTIFACTS[:3])}
+    fsutil.write_text(dest / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if not quiet:
+        print(f"wrote {dest}/firmware.elf (.bin, .hex, .map)")
+        print(describe_build(board, result))
+    return result
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise LenetEdgeError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def export_firmware_cmd(run_dir: Path, board: str) -> None:
+    export_firmware(run_dir, board)
