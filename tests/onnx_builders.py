@@ -83,7 +83,8 @@ class GraphBuilder:
         wf = self.rng.uniform(-bound, bound, (c_out, cig, k, k)).astype(np.float32) if weight is None else weight
         if mask is not None:
             wf = wf * mask.reshape(c_out, cig, 1, 1)
-        w_scale = np.maximum(np.abs(wf).reshape(c_out, -1).max(axis=1), 1e-6).astype(np.float32) / np.float32(127)
+        wmax = np.abs(wf).reshape(c_out, -1).max(axis=1)
+        w_scale = np.where(wmax > 0, wmax, 2.4 / fan_in).astype(np.float32) / np.float32(127)
         wq = np.clip(np.rint(wf / w_scale.reshape(-1, 1, 1, 1)), -127, 127).astype(np.int8)
         if mask is not None:
             wq = (wq * mask.reshape(c_out, cig, 1, 1)).astype(np.int8)
@@ -216,7 +217,7 @@ def modern_model(seed: int = 0, expose: bool = False) -> bytes:
     return modern_builder(seed).bytes(expose)
 
 
-def test_images(n_random: int, seed: int = 1) -> np.ndarray:
+def sample_images(n_random: int, seed: int = 1) -> np.ndarray:
     """Structured images (blank, full ink, every byte value, stripes) then uniform random bytes."""
     rng = np.random.default_rng(seed)
     structured = [np.zeros((28, 28)), np.full((28, 28), 255), np.arange(784).reshape(28, 28) % 256,
@@ -225,3 +226,62 @@ def test_images(n_random: int, seed: int = 1) -> np.ndarray:
     rand = rng.integers(0, 256, (n_random, 28, 28))
     sparse = rng.integers(0, 256, (n_random, 28, 28)) * (rng.random((n_random, 28, 28)) < 0.2)
     return np.concatenate([np.array(structured), rand, sparse]).astype(np.uint8)
+
+
+# ---- compare helpers: generated C vs ONNX Runtime -----------------------------------------------
+
+REQUANT_FLAGS = {"float": [], "int": ["-DLENET5_INT_REQUANT"]}
+
+
+def assert_codes_equal(layer: str, got: np.ndarray, want: np.ndarray) -> None:
+    """Exact equality; on failure the message names (layer, image, index, got, want) of the first
+    difference and how many differ."""
+    got = np.asarray(got).reshape(len(want), -1)
+    want = np.asarray(want).reshape(len(want), -1)
+    assert got.shape == want.shape, f"{layer}: shape {got.shape} != {want.shape}"
+    bad = np.argwhere(got != want)
+    if len(bad):
+        i, j = bad[0]
+        raise AssertionError(f"layer {layer!r}: image {i}, index {j}: got {got[i, j]}, want {want[i, j]} "
+                             f"({len(bad)} of {got.size} values differ)")
+
+
+def ort_outputs(builder: GraphBuilder, images: np.ndarray) -> dict[str, np.ndarray]:
+    """ORT's scores, label and every int8 intermediate for `images` [N,28,28]."""
+    from lenet_edge.check import ort
+
+    model = builder.model(expose=True)
+    outs = ort.run_in_memory(model, {"image": np.ascontiguousarray(images, np.uint8).reshape(-1, 1, 28, 28)})
+    return dict(zip([o.name for o in model.graph.output], outs))
+
+
+def compile_model(builder: GraphBuilder, tmp, requant: str = "float", extra_flags=(), golden_images=None):
+    """Write the model, generate C, build the host driver with the trace hook; -> (exe, c_dir)."""
+    from pathlib import Path
+
+    from lenet_edge.check import hostbuild
+    from lenet_edge.compiler import export_c_cmd
+
+    tmp = Path(tmp)
+    onnx_path = tmp / "lenet5_int8.onnx"
+    onnx_path.write_bytes(builder.bytes())
+    c_dir = tmp / "c"
+    export_c_cmd(onnx_path, c_dir, golden_images=golden_images)
+    exe = hostbuild.build(c_dir, ["-DLENET5_TRACE", *REQUANT_FLAGS[requant], *extra_flags],
+                          work_dir=tmp / f"build_{requant}")
+    return exe, c_dir
+
+
+def check_c_against_ort(builder: GraphBuilder, tmp, images: np.ndarray, requant: str = "float") -> dict:
+    """Every traced int8 layer, the scores and the label of the C equal ORT's exactly."""
+    from lenet_edge.check import hostbuild
+
+    exe, _ = compile_model(builder, tmp, requant)
+    got = hostbuild.run_images(exe, images, trace=True)
+    want = ort_outputs(builder, images)
+    assert set(got["trace"]) == {t for t in want if t not in ("scores", "label")}
+    for tensor, codes in got["trace"].items():
+        assert_codes_equal(tensor, codes, want[tensor])
+    assert_codes_equal("scores", got["scores"], want["scores"])
+    assert_codes_equal("label", got["label"], want["label"])
+    return got

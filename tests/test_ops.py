@@ -1,0 +1,81 @@
+"""Op-level tests: each supported op between the fixed uint8 input table and a minimal head
+(Flatten -> MatMulInteger -> Add -> ArgMax), compiled to C and compared with ONNX Runtime on every
+traced layer, the scores and the label, for both requant paths.
+
+The public C API is lenet5_predict(image), so an op is tested inside the smallest graph that API
+accepts; the trace hook exposes the op's own output, compared code by code with ORT's tensor of the
+same name.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import numpy_helper
+
+from conftest import require_tool
+from onnx_builders import GraphBuilder, check_c_against_ort, sample_images
+
+IMAGES = sample_images(40, seed=7)
+
+
+def head(b: GraphBuilder, reshape: bool = False) -> GraphBuilder:
+    return b.flatten(reshape=reshape).dense_head()
+
+
+def three_channels(b: GraphBuilder) -> GraphBuilder:
+    return b.input_table().conv("pre", 3, 3)
+
+
+OPS = {
+    "input_table": lambda: head(GraphBuilder(1).input_table()),
+    "pad_asymmetric": lambda: head(GraphBuilder(2).input_table().pad(1, 3, 2, 0)),
+    "pad_other_value": lambda: head(GraphBuilder(2).input_table().pad(2, 2, 2, 2, value=77)),
+    "conv_3x3": lambda: head(three_channels(GraphBuilder(3)).conv("conv", 5, 3)),
+    "conv_masked_kernels": lambda: head(three_channels(GraphBuilder(4)).conv(
+        "conv", 4, 5, mask=np.array([[1, 0, 1], [0, 0, 1], [1, 1, 1], [0, 0, 0]], np.float32))),
+    "conv_stride2_odd": lambda: head(three_channels(GraphBuilder(5)).conv("conv", 4, 3, stride=2)),
+    "conv_relu_zp": lambda: head(three_channels(GraphBuilder(6)).conv("conv", 4, 3, relu=True)),
+    "conv_1x1": lambda: head(three_channels(GraphBuilder(7)).conv("conv", 6, 1)),
+    "conv_depthwise": lambda: head(three_channels(GraphBuilder(8)).conv("dw", 3, 2, stride=2, group=3)),
+    "conv_depthwise_x2": lambda: head(three_channels(GraphBuilder(9)).conv("dw", 6, 3, group=3)),
+    "conv_saturating": lambda: head(three_channels(GraphBuilder(10)).conv("conv", 4, 3, y_scale=np.float32(0.002))),
+    "table": lambda: head(GraphBuilder(11).input_table().conv("conv", 2, 3).squash("act")),
+    "maxpool_2x2": lambda: head(three_channels(GraphBuilder(12)).maxpool("pool", 2, 2)),
+    "maxpool_3x3_s2": lambda: head(three_channels(GraphBuilder(13)).maxpool("pool", 3, 2)),
+    "reshape": lambda: head(GraphBuilder(14).input_table().maxpool("pool", 2, 2), reshape=True),
+    "rbf_argmin": lambda: GraphBuilder(15).input_table().maxpool("pool", 4, 4).flatten().rbf_head(),
+}
+
+
+@pytest.mark.parametrize("requant", ["float", "int"])
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_op_matches_ort(op, requant, tmp_path):
+    require_tool("cc")
+    check_c_against_ort(OPS[op](), tmp_path, IMAGES, requant)
+
+
+def tie_builder(head_kind: str) -> GraphBuilder:
+    """Heads whose class rows repeat, so ties happen on every image: the first index must win."""
+    b = GraphBuilder(16).input_table().maxpool("pool", 4, 4).flatten()
+    b = b.rbf_head() if head_kind == "rbf" else b.dense_head()
+    for init in b.inits:
+        if init.name in ("rbf_centres", "out_w", "out_bias"):
+            a = numpy_helper.to_array(init).copy()
+            if init.name == "rbf_centres":
+                a[3] = a[1] = a[7]
+            elif init.name == "out_w":
+                a[:, 2] = a[:, 5] = a[:, 9]
+            else:
+                a[2] = a[5] = a[9] = 10**6
+            init.CopyFrom(numpy_helper.from_array(a, init.name))
+    return b
+
+
+@pytest.mark.parametrize("head_kind", ["rbf", "dense"])
+def test_arg_ties_pick_first_index(head_kind, tmp_path):
+    require_tool("cc")
+    got = check_c_against_ort(tie_builder(head_kind), tmp_path, IMAGES)
+    if head_kind == "dense":
+        assert np.all(got["label"] == 2)                    # classes 2, 5, 9 tie and dominate
+    else:
+        assert not np.any(np.isin(got["label"], [3, 7]))     # 1, 3, 7 always tie: 1 wins
