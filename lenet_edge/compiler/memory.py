@@ -4,8 +4,8 @@ Rodata: per layer, the C arrays the kernels read, already in the layout the kern
 (all-zero conv kernels dropped, dense weights transposed, input-zero-point folded into the bias).
 Arena: one static int8 buffer. Layers that change size write to the end of the arena opposite to
 their input (a two-ended ping-pong), so the arena needs max over layers of in + out bytes (each
-rounded up to 4 for alignment) instead of the sum of the two largest maps; elementwise layers
-(tables, flatten) work in place. The uint8 image and the int32 scores are the caller's buffers.
+rounded up to 4 for alignment), never more than two separate ping-pong buffers; elementwise layers
+(tables, flatten) work in place. For LeNet-5 the largest pair is S2 (4704 in + 1176 out). The uint8 image and the int32 scores are the caller's buffers.
 """
 from __future__ import annotations
 
