@@ -9,8 +9,9 @@
  *
  * -DLENET5_PROFILE: defines the marker lenet5_profile_mark() the generated code calls and the
  * window markers le_profile_begin/le_profile_end that the QEMU instruction-count plugin keys on.
- * -DLE_FAULT_TEST=1 (undefined instruction) or =2 (read from unmapped memory): deliberately fault
- * after boot, to test the fault handler. */
+ * -DLE_FAULT_TEST=1 (undefined instruction), =2 (read from unmapped memory; BusFault where the
+ * machine reports bus errors: not QEMU's lm3s6965evb) or =3 (integer divide by zero, trapped by
+ * CCR.DIV_0_TRP): deliberately fault after boot, to test the fault handler. */
 #include <stdint.h>
 
 #include "le_board.h"
@@ -39,6 +40,10 @@ static void deliberate_fault(void) {
     __asm__ volatile("udf #0");
 #elif defined(LE_FAULT_TEST) && LE_FAULT_TEST == 2
     (void)*(volatile uint32_t *)0xDEAD0000u;  /* unmapped on every supported board */
+#elif defined(LE_FAULT_TEST) && LE_FAULT_TEST == 3
+    volatile int zero = 0, one = 1;   /* both volatile, so GCC must emit SDIV */
+    volatile int quotient = one / zero;
+    (void)quotient;
 #endif
 }
 

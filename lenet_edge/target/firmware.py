@@ -85,7 +85,7 @@ def assemble_project(c_dir: Path, board: str, dest: Path) -> Path:
         raise LenetEdgeError(f"{c_dir}: generated C incomplete, missing {', '.join(missing)} "
                              "(run `lenet-edge export --target c`)")
     sources = sorted((root / "common").iterdir()) + sorted((root / board).iterdir())
-    sources += [c_dir / f for f in MODEL_FILES]
+    sources += sorted(p for p in c_dir.iterdir() if p.suffix in (".c", ".h"))  # lenet5*.c/.h
     fsutil.ensure_writable_dir(dest)
     for src in sources:
         if src.is_file() and not src.name.startswith((".", "__")):
@@ -99,7 +99,12 @@ def assemble_project(c_dir: Path, board: str, dest: Path) -> Path:
 class BuildResult:
     elf: Path
     sections: dict[str, int]   # section name -> bytes, from arm-none-eabi-size -A
-    model_bytes: dict[str, int]  # {"text", "rodata", "data", "bss"} contributed by lenet5*.o (map file)
+    objects: dict[str, dict[str, int]]  # lenet5*.o -> {"text", "rodata", "data", "bss"} (map file)
+
+    @property
+    def model_bytes(self) -> dict[str, int]:
+        """What the generated model (all lenet5*.o together) puts in the image."""
+        return {k: sum(o[k] for o in self.objects.values()) for k in ("text", "rodata", "data", "bss")}
 
     @property
     def flash(self) -> int:
@@ -160,10 +165,10 @@ def section_sizes(elf: Path) -> dict[str, int]:
 _MAP_LINE = re.compile(r"^\s*(\.[\w.$]+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.o)\s*$")
 
 
-def model_contribution(map_file: Path) -> dict[str, int]:
-    """Bytes of each kind that the generated model's objects (lenet5*.o) put in the image,
+def model_contribution(map_file: Path) -> dict[str, dict[str, int]]:
+    """Bytes of each kind that each of the generated model's objects (lenet5*.o) puts in the image,
     read from the linker map's input-section lines (a long section name wraps onto its own line)."""
-    totals = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    totals: dict[str, dict[str, int]] = {}
     pending = None
     for line in map_file.read_text(errors="replace").splitlines():
         if line.startswith("Discarded input sections"):
@@ -185,10 +190,11 @@ def model_contribution(map_file: Path) -> dict[str, int]:
         size, obj = int(m.group(3), 16), Path(m.group(4)).name
         if not name or size == 0 or not obj.startswith("lenet5"):
             continue
-        kind = name.split(".")[1] if name.count(".") >= 1 else ""
-        if kind in totals:
-            totals[kind] += size
-    return totals
+        kind = name.split(".")[1]
+        if kind in ("text", "rodata", "data", "bss"):
+            per_obj = totals.setdefault(obj, {"text": 0, "rodata": 0, "data": 0, "bss": 0})
+            per_obj[kind] += size
+    return dict(sorted(totals.items()))
 
 
 def describe_build(board: str, result: BuildResult) -> str:
@@ -207,7 +213,7 @@ def build_summary(board: str, result: BuildResult) -> dict:
         "board": board, "cpu": spec.cpu, "flash_total_bytes": spec.flash_bytes, "ram_total_bytes": spec.ram_bytes,
         "sections": dict(sorted(result.sections.items())), "flash_used_bytes": result.flash,
         "ram_static_bytes": result.ram_static, "stack_reserved_bytes": result.stack_reserved,
-        "model_bytes": result.model_bytes,
+        "model_bytes": result.model_bytes, "model_objects": result.objects,
     }
 
 

@@ -1,0 +1,79 @@
+"""`lenet-edge flash`: command lines per board and probe, and quick one-line errors (no probe
+attached, tool missing). Real hardware cannot be tested here."""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import require_tool
+from lenet_edge.cli import main as cli
+from lenet_edge.errors import LenetEdgeError
+from lenet_edge.target import flash
+
+
+def fake_elf(run: Path, board: str) -> Path:
+    elf = run / "firmware" / board / "firmware.elf"
+    elf.parent.mkdir(parents=True)
+    elf.write_bytes(b"\x7fELF not really")
+    return elf
+
+
+@pytest.mark.parametrize("board,probe,want", [
+    ("netduinoplus2", "openocd",
+     "openocd -f interface/stlink.cfg -f target/stm32f4x.cfg -c 'program {elf} verify reset exit'"),
+    ("lm3s6965evb", "openocd", "openocd -f board/ek-lm3s6965.cfg -c 'program {elf} verify reset exit'"),
+    ("netduinoplus2", "pyocd", "pyocd flash -W -t stm32f405rg {elf}"),
+    ("lm3s6965evb", "pyocd", "pyocd flash -W -t cortex_m {elf}"),
+    ("mps2-an386", "pyocd", "pyocd flash -W -t cortex_m {elf}"),
+])
+def test_dry_run_prints_exact_command(tmp_path, board, probe, want):
+    elf = fake_elf(tmp_path, board).resolve()
+    result = CliRunner().invoke(cli, ["flash", "--board", board, "--probe", probe, "--dry-run", "--run", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == want.format(elf=elf)
+
+
+def test_mps2_openocd_loads_into_ram_and_resets():
+    cmd = flash.flash_command("mps2-an386", "openocd", Path("/x/firmware.elf"))
+    assert cmd[:3] == ["openocd", "-f", "interface/cmsis-dap.cfg"]
+    assert "load_image /x/firmware.elf" in cmd[-1] and "verify_image" in cmd[-1]
+
+
+def test_pyocd_always_passes_no_wait():
+    for board in flash.PYOCD_TARGETS:
+        assert "-W" in flash.flash_command(board, "pyocd", Path("f.elf"))
+
+
+@pytest.mark.parametrize("board", ["netduinoplus2", "lm3s6965evb", "mps2-an386"])
+def test_no_probe_attached_is_a_quick_one_line_error(tmp_path, board):
+    require_tool("openocd")
+    fake_elf(tmp_path, board)
+    result = CliRunner().invoke(cli, ["flash", "--board", board, "--run", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith(f"lenet-edge: error: openocd: no debug probe found for {board}")
+
+
+@pytest.mark.parametrize("probe,install", [("openocd", "apt-get install --no-install-recommends openocd"),
+                                           ("pyocd", "pip install pyocd")])
+def test_missing_flash_tool_names_install_command(tmp_path, monkeypatch, probe, install):
+    fake_elf(tmp_path, "netduinoplus2")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LenetEdgeError, match=f"{probe} not found; install it with: {install}"):
+        flash.flash_cmd("netduinoplus2", probe, False, tmp_path)
+
+
+def test_missing_firmware_is_one_line(tmp_path):
+    require_tool("openocd")
+    with pytest.raises(LenetEdgeError, match="no firmware .*export --target firmware"):
+        flash.flash_cmd("netduinoplus2", "openocd", False, tmp_path)
+
+
+def test_dry_run_command_is_shell_quoted(tmp_path):
+    run = tmp_path / "with space"
+    elf = fake_elf(run, "netduinoplus2")
+    result = CliRunner().invoke(cli, ["flash", "--board", "netduinoplus2", "--dry-run", "--run", str(run)])
+    assert shlex.split(result.output)[-2:] == ["-c", f"program {elf.resolve()} verify reset exit"]
