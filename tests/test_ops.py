@@ -36,6 +36,8 @@ OPS = {
     "conv_stride2_odd": lambda: head(three_channels(GraphBuilder(5)).conv("conv", 4, 3, stride=2)),
     "conv_relu_zp": lambda: head(three_channels(GraphBuilder(6)).conv("conv", 4, 3, relu=True)),
     "conv_1x1": lambda: head(three_channels(GraphBuilder(7)).conv("conv", 6, 1)),
+    "conv_1x1_some_zero": lambda: head(three_channels(GraphBuilder(7)).conv(   # dense form with zeros
+        "conv", 3, 1, mask=np.array([[1, 0, 1], [1, 1, 1], [0, 1, 1]], np.float32))),
     "conv_depthwise": lambda: head(three_channels(GraphBuilder(8)).conv("dw", 3, 2, stride=2, group=3)),
     "conv_depthwise_x2": lambda: head(three_channels(GraphBuilder(9)).conv("dw", 6, 3, group=3)),
     "conv_saturating": lambda: head(three_channels(GraphBuilder(10)).conv("conv", 4, 3, y_scale=np.float32(0.002))),

@@ -49,7 +49,7 @@ def _manifest(graph, plan, golden_source: str, n_golden: int) -> dict:
         layers.append({
             "index": i, "node": layer.node, "tensor": layer.tensor, "kind": type(layer).__name__,
             "in_shape": [1, *layer.in_shape], "out_shape": [1, *layer.out_shape], "dtype": layer.out_dtype,
-            "macs": lp.taps,
+            "macs": lp.taps, **({"conv_form": lp.form} if lp.form else {}),
             "flash_bytes": {"float_requant": lp.flash("float"), "int_requant": lp.flash("int")},
             "arena": {"in_offset": lp.in_offset, "out_offset": lp.out_offset,
                       "out_bytes": layer.out_size if layer.out_dtype == "int8" else 0},

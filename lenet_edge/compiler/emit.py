@@ -109,6 +109,12 @@ def _layer_context(index: int, ident: str, lp: memory.LayerPlan, n_classes: int)
         c, h, w = layer.in_shape
         t, l_, b, r = layer.pads
         args = [src, str(c), str(h), str(w), str(t), str(l_), str(b), str(r), str(layer.value), dst]
+    elif isinstance(layer, ir.Conv) and lp.form == "dense":
+        kernel = "le_conv_dense_s8"
+        ic, ih, iw = layer.in_shape
+        oc, oh, ow = layer.out_shape
+        args = [src, str(ic), str(ih), str(iw), str(layer.kernel), str(layer.stride), sym["w"], sym["bias"],
+                sym["rq"], str(layer.y_zp), dst, str(oc), str(oh), str(ow)]
     elif isinstance(layer, ir.Conv):
         oc, oh, ow = layer.out_shape
         args = [src, str(layer.in_shape[2]), str(layer.kernel), str(layer.stride), sym["w"], sym["kstart"],

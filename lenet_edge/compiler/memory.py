@@ -21,9 +21,10 @@ CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t"
 
 # Stack of lenet5_predict (see `stack_estimate`): call depth 2, predict -> one le_* kernel (le_requant is
 # a static inline leaf); no arrays on the stack. Per frame on Cortex-M: at most r4-r11 + lr pushed
-# (36 B, 40 with 8-byte alignment) plus spilled scalars; tests/test_codegen.py measures the frames with
+# (36 B, 40 with 8-byte alignment) plus spilled scalars (measured at -O2: conv kernel
+# 120-144 B, predict 80-88 B); tests/test_codegen.py measures the frames with
 # arm-none-eabi-gcc -fstack-usage and checks they fit this budget.
-STACK_FRAME_BUDGET = 96
+STACK_FRAME_BUDGET = 192
 STACK_DEPTH = 2
 
 
@@ -50,6 +51,7 @@ class LayerPlan:
     out_offset: int | None      # arena offset of the output (None: the caller's scores / return value)
     rq: requant.Requant | None = None
     taps: int = 0               # multiply-accumulates per image actually executed
+    form: str = ""              # conv storage: "dense" | "sparse" (see conv_arrays)
 
     def flash(self, path: str) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -72,10 +74,15 @@ def _round4(n: int) -> int:
     return (n + 3) & ~3
 
 
-def conv_arrays(layer: ir.Conv, rq: requant.Requant) -> tuple[tuple[CArray, ...], int]:
-    """Pack a conv: only non-zero (out, in) kernels are stored; kstart[o]..kstart[o+1] index them."""
+def conv_arrays(layer: ir.Conv, rq: requant.Requant) -> tuple[tuple[CArray, ...], int, str]:
+    """Pack a conv -> (arrays, MACs per image, form).
+
+    "sparse": only non-zero (out, in) kernels are stored; kstart[o]..kstart[o+1] index them and
+              in_off gives the input map each reads (masked C3 kernels, depthwise layers).
+    "dense":  the full OIHW weight, no index arrays (group 1, chosen when it takes fewer bytes than
+              the sparse form: a 1x1 layer pays 2 index bytes per 1-byte kernel)."""
     c_out, _, k, _ = layer.weight.shape
-    _, h, w = layer.in_shape
+    c_in, h, w = layer.in_shape
     kernels, offsets, kstart = [], [], [0]
     for o in range(c_out):
         for local, ic in enumerate(layer.input_channels(o)):
@@ -84,9 +91,23 @@ def conv_arrays(layer: ir.Conv, rq: requant.Requant) -> tuple[tuple[CArray, ...]
                 kernels.append(kern.reshape(-1))
                 offsets.append(ic * h * w)
         kstart.append(len(kernels))
-    if max(offsets, default=0) > 0xFFFF or len(kernels) > 0xFFFF:
-        raise LenetEdgeError(f'ONNX node "{layer.node}": input map too large for 16-bit offsets')
     n = len(kernels)
+    out_px = layer.out_shape[1] * layer.out_shape[2]
+    common = (
+        CArray("bias", "int32_t", rq.bias_folded, "bias",
+               f"[{c_out}] int32: B - x_zp*sum(w) (x_zp={layer.x_zp} folded in; no padding)"),
+        CArray("rq", "uint32_t", rq.bits, "requant",
+               f"[{c_out}] float32 bit patterns of M = fl(fl(x_scale*w_scale)/y_scale)", "float"),
+        CArray("rq", "le_rq_t", np.stack([rq.mant.astype(np.int64), rq.shift.astype(np.int64)], axis=1),
+               "requant", f"[{c_out}] {{m, e}}: M = m * 2^e exactly, 2^23 <= m < 2^24", "int"),
+    )
+    sparse_bytes = n * (k * k + 2) + 2 * (c_out + 1)
+    if layer.group == 1 and sparse_bytes >= layer.weight.size:
+        w_arr = CArray("w", "int8_t", layer.weight.reshape(-1).astype(np.int8), "weights",
+                       f"[{c_out}][{c_in}][{k}][{k}] int8, OIHW as in the ONNX weight")
+        return (w_arr, *common), c_out * c_in * k * k * out_px, "dense"
+    if max(offsets, default=0) > 0xFFFF or n > 0xFFFF:
+        raise LenetEdgeError(f'ONNX node "{layer.node}": input map too large for 16-bit offsets')
     wts = np.concatenate(kernels) if kernels else np.zeros(0, np.int8)
     arrays = (
         CArray("w", "int8_t", wts.astype(np.int8), "weights",
@@ -95,27 +116,22 @@ def conv_arrays(layer: ir.Conv, rq: requant.Requant) -> tuple[tuple[CArray, ...]
                f"[{c_out}+1]: output channel o uses stored kernels kstart[o] .. kstart[o+1]-1"),
         CArray("in_off", "uint16_t", np.array(offsets, np.uint16), "index",
                f"[{n}]: byte offset (in_channel*{h}*{w}) of the input map each stored kernel reads"),
-        CArray("bias", "int32_t", rq.bias_folded, "bias",
-               f"[{c_out}] int32: B - x_zp*sum(w) (x_zp={layer.x_zp} folded in; no padding)"),
-        CArray("rq", "uint32_t", rq.bits, "requant",
-               f"[{c_out}] float32 bit patterns of M = fl(fl(x_scale*w_scale)/y_scale)", "float"),
-        CArray("rq", "le_rq_t", np.stack([rq.mant.astype(np.int64), rq.shift.astype(np.int64)], axis=1),
-               "requant", f"[{c_out}] {{m, e}}: M = m * 2^e exactly, 2^23 <= m < 2^24", "int"),
+        *common,
     )
-    taps = n * k * k * layer.out_shape[1] * layer.out_shape[2]
-    return arrays, taps
+    return arrays, n * k * k * out_px, "sparse"
 
 
-def layer_arrays(layer: ir.Layer, rq) -> tuple[tuple[CArray, ...], int]:
+def layer_arrays(layer: ir.Layer, rq) -> tuple[tuple[CArray, ...], int, str]:
+    """-> (rodata arrays, MACs per image, kernel form)."""
     if isinstance(layer, (ir.InputTable, ir.Table)):
         return (CArray("table", "int8_t", layer.table, "table",
-                       "[256] int8, indexed by the raw byte of the input code"),), 0
+                       "[256] int8, indexed by the raw byte of the input code"),), 0, ""
     if isinstance(layer, ir.Conv):
         return conv_arrays(layer, rq)
     if isinstance(layer, ir.Rbf):
         c, kk = layer.centres.shape
         return (CArray("centres", "int16_t", layer.centres.astype(np.int16).reshape(-1), "weights",
-                       f"[{c}][{kk}] RBF centres (codes at the input scale)"),), c * kk
+                       f"[{c}][{kk}] RBF centres (codes at the input scale)"),), c * kk, ""
     if isinstance(layer, ir.Dense):
         kk, c = layer.weight.shape
         w = layer.weight.astype(np.int64)
@@ -123,8 +139,8 @@ def layer_arrays(layer: ir.Layer, rq) -> tuple[tuple[CArray, ...], int]:
         return (CArray("w", "int8_t", layer.weight.T.reshape(-1).astype(np.int8), "weights",
                        f"[{c}][{kk}] int8, the ONNX [{kk}][{c}] weight transposed"),
                 CArray("bias", "int32_t", folded.astype(np.int32), "bias",
-                       f"[{c}] int32: bias - a_zp*sum(w) (a_zp={layer.a_zp} folded in)")), c * kk
-    return (), 0
+                       f"[{c}] int32: bias - a_zp*sum(w) (a_zp={layer.a_zp} folded in)")), c * kk, ""
+    return (), 0, ""
 
 
 def plan(graph: ir.Graph) -> Plan:
@@ -139,7 +155,7 @@ def plan(graph: ir.Graph) -> Plan:
     low = True                   # is it at the low end?
     for layer in graph.layers:
         rq = requant.conv_requant(layer) if isinstance(layer, ir.Conv) else None
-        arrays, taps = layer_arrays(layer, rq)
+        arrays, taps, form = layer_arrays(layer, rq)
         if isinstance(layer, ir.InputTable):
             out, low = 0, True
         elif layer.in_place:
@@ -149,7 +165,7 @@ def plan(graph: ir.Graph) -> Plan:
             out = 0 if low else arena - _round4(layer.out_size)
         else:
             out = None
-        plans.append(LayerPlan(layer, arrays, cur, out, rq, taps))
+        plans.append(LayerPlan(layer, arrays, cur, out, rq, taps, form))
         if out is not None:
             cur = out
     return Plan(tuple(plans), arena)
