@@ -136,7 +136,7 @@ def _layer_context(index: int, ident: str, lp: memory.LayerPlan, n_classes: int)
         "kernel": kernel, "args": args, "result": result,
         "trace": layer.out_dtype == "int8", "trace_ptr": dst, "trace_n": str(layer.out_size),
         "size": str(layer.out_size if layer.out_dtype == "int8" else 0),
-        "arrays": [{"ctype": a.ctype, "name": f"lenet5_{ident}_{a.suffix}", "count": str(a.values.shape[0]),
+        "arrays": [{"ctype": a.ctype, "name": f"lenet5_{ident}_{a.suffix}", "count": str(a.count),
                     "comment": a.comment, "variant": a.variant, "body": c_values(a.ctype, a.values)}
                    for a in lp.arrays],
     }

@@ -40,7 +40,12 @@ class CArray:
 
     @property
     def nbytes(self) -> int:
-        return CTYPE_BYTES[self.ctype] * int(self.values.size)
+        return CTYPE_BYTES[self.ctype] * self.count
+
+    @property
+    def count(self) -> int:
+        """C array length (le_rq_t values are [n, 2] rows of {m, e})."""
+        return int(self.values.shape[0])
 
 
 @dataclass(frozen=True, eq=False)
