@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import tempfile
 from pathlib import Path
 
+import click
 import numpy as np
 import onnx
 from tqdm import tqdm
@@ -27,7 +29,7 @@ from lenet_edge.errors import LenetEdgeError
 
 MODEL_FILE = "lenet5_int8.onnx"
 REPORT_FILE = "verify.json"
-C_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.c", "manifest.json")
+C_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.c", "lenet5_selftest.c", "manifest.json")
 TEST_FAMILY = "mnist-test"
 CHUNK = 2000  # images per driver run / ORT batch group, for the progress bars
 MAX_LISTED = 20  # mismatching images listed in the report (all are counted)
@@ -59,9 +61,9 @@ def run_c(exe: Path, images: np.ndarray, desc: str | None = None) -> tuple[np.nd
 
     scores, labels = [], []
     for i in tqdm(range(0, len(images), CHUNK), desc=desc, unit="chunk", disable=desc is None, leave=False):
-        s, l = hostbuild.run_driver(exe, images[i:i + CHUNK])
-        scores.append(s)
-        labels.append(l)
+        out = hostbuild.run_images(exe, images[i:i + CHUNK])
+        scores.append(out["scores"])
+        labels.append(out["label"])
     return np.concatenate(scores), np.concatenate(labels)
 
 
@@ -80,16 +82,28 @@ def run_ort(model: Path, images: np.ndarray, desc: str | None = None) -> tuple[n
     return np.concatenate(scores), np.concatenate(labels)
 
 
-def locate_divergence(model: Path, c_dir: Path, image: np.ndarray) -> compare.Divergence | None:
+def locate_divergence(model: Path, c_dir: Path, image: np.ndarray, work: Path) -> compare.Divergence | None:
     """Rebuild the C with -DLENET5_TRACE, run one image, and compare every traced layer with the
     ORT tensor of the same name."""
     from lenet_edge.check import hostbuild, ort
 
-    exe = hostbuild.build_host(c_dir, extra_flags=["-DLENET5_TRACE"])
-    trace, got_scores = hostbuild.run_trace(exe, image)
-    names = [rec.tensor for rec in trace]
-    want = ort.run_with_intermediates(model, image.reshape(1, 1, 28, 28), names)
-    return compare.first_divergence(trace, want, np.asarray(got_scores).reshape(1, -1), want["scores"])
+    exe = hostbuild.build(c_dir, flags=["-DLENET5_TRACE"], work_dir=work / "trace")
+    got = hostbuild.run_images(exe, image.reshape(1, 28, 28), trace=True)
+    # layer index of each traced tensor in the generated code (manifest.json "layers")
+    manifest = json.loads((c_dir / "manifest.json").read_text())
+    index = {layer["tensor"]: layer["index"] for layer in manifest.get("layers", [])}
+    trace = [compare.TraceRecord(index.get(name, k), name, codes[0])
+             for k, (name, codes) in enumerate(got["trace"].items())]
+    want = ort.run_with_intermediates(model, image.reshape(1, 1, 28, 28), list(got["trace"]))
+    return compare.first_divergence(trace, want, got["scores"], want["scores"])
+
+
+def compiler_version(cc: str) -> str:
+    """First line of `cc --version`, e.g. "gcc (Debian 12.2.0-14) 12.2.0"."""
+    import subprocess
+
+    out = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.strip()
+    return out.splitlines()[0] if out else Path(cc).name
 
 
 def cpu_info() -> dict:
@@ -146,8 +160,6 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
         raise LenetEdgeError(f"{model}: no such model file (run `lenet-edge export --target onnx`)")
     c_dir = run_dir / "c"
     regenerated = ensure_c(model, c_dir)
-    exe = hostbuild.build_host(c_dir)
-
     test = load_test_set(model, test_dir)
     test_images = test.images if limit is None else test.images[:limit]
     test_labels = test.labels[:len(test_images)]
@@ -156,15 +168,15 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
     images = np.concatenate([imgs for _, _, imgs in families])
 
     step = (lambda s: s) if progress else (lambda s: None)
-    got_scores, got_labels = run_c(exe, images, step(f"C on {len(images)} images"))
-    want_scores, want_labels = run_ort(model, images, step(f"ORT on {len(images)} images"))
-    result = compare.compare_outputs(got_scores, got_labels, want_scores, want_labels,
-                                     [(name, len(imgs)) for name, _, imgs in families])
-
-    divergence = None
-    if result.mismatches:
-        first = result.mismatches[0]
-        divergence = locate_divergence(model, c_dir, images[first.image])
+    with tempfile.TemporaryDirectory(prefix="lenet-edge-verify-") as tmp:
+        exe = hostbuild.build(c_dir, work_dir=Path(tmp) / "plain")
+        got_scores, got_labels = run_c(exe, images, step(f"C on {len(images)} images"))
+        want_scores, want_labels = run_ort(model, images, step(f"ORT on {len(images)} images"))
+        result = compare.compare_outputs(got_scores, got_labels, want_scores, want_labels,
+                                         [(name, len(imgs)) for name, _, imgs in families])
+        divergence = None
+        if result.mismatches:
+            divergence = locate_divergence(model, c_dir, images[result.mismatches[0].image], Path(tmp))
 
     n_test = len(test_images)
     correct = int((got_labels[:n_test] == test_labels).sum())
@@ -182,8 +194,8 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
             "image": result.mismatches[0].image, "family": result.mismatches[0].family, **vars(divergence)},
         "test_set": {"source": test.source, "images": n_test, "correct": correct,
                      "accuracy": correct / n_test if n_test else None},
-        "compiler": hostbuild.compiler_info(),
-        "cflags": hostbuild.host_cflags(),
+        "compiler": compiler_version(hostbuild.find_compiler()),
+        "cflags": " ".join(hostbuild.STRICT_FLAGS),
         "onnxruntime": _ort_version(),
         "cpu": cpu_info(),
     }
@@ -207,7 +219,7 @@ def format_report(r: dict) -> str:
     if r["ok"]:
         lines.append(f"OK: all {r['images']} images give identical scores and labels")
     else:
-        for m in r["mismatches"]:
+        for m in r["mismatches"][:5]:
             lines.append(f"mismatch: image {m['image']} ({m['family']} #{m['family_index']}): label {m['got_label']} "
                          f"vs {m['want_label']}, scores {m['got_scores']} vs {m['want_scores']}")
         d = r["first_divergence"]
@@ -222,7 +234,7 @@ def verify_cmd(run_dir: Path, test_dir: Path | None, as_json: bool, limit: int |
     report = verify(run_dir, test_dir, limit=limit)
     text = json.dumps(report, indent=2, sort_keys=True) + "\n"
     fsutil.write_text(Path(run_dir) / REPORT_FILE, text)
-    print(text if as_json else format_report(report), end="" if as_json else "\n")
+    click.echo(text if as_json else format_report(report), nl=not as_json)
     if not report["ok"]:
         d = report["first_divergence"]
         where = f"; first divergence at layer {d['layer']} ({d['tensor']}) index {d['index']}: got {d['got']}, " \

@@ -1,0 +1,167 @@
+"""End-to-end `lenet-edge verify`: short trained runs for both architectures, the generated C built
+on the host, every score compared with ONNX Runtime. Plus: a corrupted weight must be caught and
+located, a sanitizer build must run clean, and bad setups are one-line errors."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+
+from conftest import require_tool
+from lenet_edge.check import verify as V
+from lenet_edge.check.inputs import verification_families
+from lenet_edge.cli import main
+from lenet_edge.errors import LenetEdgeError
+
+LIMIT = 150  # test images and images per family in the fast end-to-end checks
+
+
+def _short_run(root: Path, arch: str) -> Path:
+    """Train one epoch on the embedded digits, export the int8 ONNX and the C."""
+    from lenet_edge.compiler import export_c_cmd
+    from lenet_edge.model.export import export_onnx_cmd
+    from lenet_edge.model.train import TrainConfig, fit
+
+    run = root / arch
+    fit(run, TrainConfig(arch=arch, epochs=1), progress=False, echo=lambda *a, **k: None)
+    export_onnx_cmd(run, calib_images=200)
+    export_c_cmd(run / V.MODEL_FILE, run / "c")
+    return run
+
+
+class _Runs(dict):
+    """arch -> run folder, each trained and exported on first use, once per session."""
+
+    def __init__(self, root: Path):
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, arch: str) -> Path:
+        self[arch] = _short_run(self.root, arch)
+        return self[arch]
+
+
+@pytest.fixture(scope="session")
+def verify_runs(tmp_path_factory):
+    return _Runs(tmp_path_factory.mktemp("verify-runs"))
+
+
+def _copy_run(run: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run / V.MODEL_FILE, dest / V.MODEL_FILE)
+    shutil.copytree(run / "c", dest / "c")
+    return dest
+
+
+def _layer_output(model_path: Path, node_name: str) -> str:
+    node = next(n for n in onnx.load(str(model_path)).graph.node if n.name == node_name)
+    return node.output[0]
+
+
+@pytest.mark.parametrize("arch", ["paper", "modern"])
+def test_verify_end_to_end(verify_runs, arch, official_test_dir, tmp_path):
+    require_tool("cc")
+    run = _copy_run(verify_runs[arch], tmp_path / arch)
+    report = V.verify_cmd(run, official_test_dir, as_json=True, limit=LIMIT)
+    assert report["ok"] and report["mismatching_images"] == 0 and report["first_divergence"] is None
+    fams = report["families"]
+    assert fams[V.TEST_FAMILY]["images"] == LIMIT
+    assert {"constant", "checkerboard", "hot-pixel", "uniform", "blobs"} <= set(fams)
+    assert report["images"] == sum(f["images"] for f in fams.values()) > 10 * LIMIT
+    assert all(f["mismatches"] == 0 for f in fams.values())
+    t = report["test_set"]
+    assert "official MNIST" in t["source"] and t["images"] == LIMIT
+    assert 0.5 < t["accuracy"] <= 1.0  # one epoch: far above chance
+    assert report["compiler"] and report["onnxruntime"]
+    assert json.loads((run / V.REPORT_FILE).read_text()) == report
+    assert not report["c_regenerated"]  # the C in the run matched the model's sha256
+
+
+def _corrupt_first_weight(c_file: Path, layer: str) -> str:
+    """Change one int8 entry of `layer`'s weight array in the generated weights file. Returns the
+    array name. The entry chosen is the first one whose value is at least 8 in magnitude, negated:
+    a large change that alters that output channel for nearly every image."""
+    text = c_file.read_text()
+    m = re.search(rf"(\b\w*{layer}\w*_w\w*)\s*\[[^\]]*\]\s*=\s*\{{([^}}]*)\}}", text)
+    assert m, f"no weight array for {layer} in {c_file}"
+    body_start = m.start(2)
+    for num in re.finditer(r"-?\d+", m.group(2)):
+        v = int(num.group())
+        if 8 <= abs(v) <= 127:
+            s, e = body_start + num.start(), body_start + num.end()
+            c_file.write_text(text[:s] + str(-v) + text[e:])
+            return m.group(1)
+    raise AssertionError(f"no weight of magnitude >= 8 in {m.group(1)}")
+
+
+@pytest.mark.parametrize("arch,layer", [("paper", "c3"), ("modern", "c1")])
+def test_corrupted_weight_is_caught_and_located(verify_runs, arch, layer, official_test_dir, tmp_path):
+    require_tool("cc")
+    run = _copy_run(verify_runs[arch], tmp_path / arch)
+    _corrupt_first_weight(run / "c" / "lenet5_weights.c", layer)
+    with pytest.raises(LenetEdgeError) as err:
+        V.verify_cmd(run, official_test_dir, as_json=False, limit=20)
+    msg = str(err.value)
+    assert "\n" not in msg and "differ between the C and ONNX Runtime" in msg
+    report = json.loads((run / V.REPORT_FILE).read_text())
+    assert not report["ok"] and report["mismatching_images"] > 0
+    d = report["first_divergence"]
+    want_tensor = _layer_output(run / V.MODEL_FILE, layer)
+    assert d["tensor"] == want_tensor, d
+    assert d["got"] != d["want"] and 0 <= d["index"] < d["size"]
+    assert f"({want_tensor}) index {d['index']}: got {d['got']}, want {d['want']}" in msg
+
+
+@pytest.mark.parametrize("arch", ["paper", "modern"])
+def test_sanitizer_build_runs_all_inputs_clean(verify_runs, arch, official_test_dir, tmp_path):
+    """ASan + UBSan build of the generated C over every verification family at full size plus 1,000
+    test digits; any sanitizer report aborts the driver (-fno-sanitize-recover), which is an error."""
+    from lenet_edge.check import hostbuild
+    from lenet_edge.data import load_test
+
+    require_tool("cc")
+    run = verify_runs[arch]
+    flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+    exe = hostbuild.build(run / "c", flags=flags, work_dir=tmp_path)
+    digits = load_test(test_dir=official_test_dir).images
+    images = np.concatenate([digits[:1000]] + [f.images for f in verification_families(digits)])
+    got_scores, got_labels = V.run_c(exe, images)
+    want_scores, want_labels = V.run_ort(run / V.MODEL_FILE, images)
+    np.testing.assert_array_equal(got_scores, want_scores)
+    np.testing.assert_array_equal(got_labels, want_labels)
+
+
+def _one_line_error(result, *needles):
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("lenet-edge: error: "), result.output
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_missing_model_is_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["verify", "--run", str(tmp_path / "nothing")])
+    _one_line_error(result, "lenet5_int8.onnx", "export --target onnx")
+
+
+def test_corrupt_model_is_one_line(tmp_path):
+    (tmp_path / V.MODEL_FILE).write_bytes(b"\x08\x07not really onnx")
+    result = CliRunner().invoke(main, ["verify", "--run", str(tmp_path)])
+    _one_line_error(result, "lenet5_int8.onnx")
+
+
+def test_missing_compiler_is_one_line(verify_runs, tmp_path, monkeypatch):
+    run = _copy_run(verify_runs["modern"], tmp_path / "run")
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("CC", raising=False)
+    result = CliRunner().invoke(main, ["verify", "--run", str(run)])
+    _one_line_error(result, "compiler")
