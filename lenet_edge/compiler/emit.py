@@ -132,7 +132,7 @@ def _layer_context(index: int, ident: str, lp: memory.LayerPlan, n_classes: int)
         args, result = ["scores", str(n_classes)], "label"
     return {
         "index": index, "ident": ident, "enum": f"LENET5_LAYER_{ident.upper()}",
-        "node": c_string(layer.node), "tensor": c_string(layer.tensor), "comment": comment.replace("*/", "* /"),
+        "node": c_string(layer.node), "tensor": c_string(layer.tensor), "comment": re.sub(r"[^\x20-\x7e]", "?", comment).replace("*/", "* /"),
         "kernel": kernel, "args": args, "result": result,
         "trace": layer.out_dtype == "int8", "trace_ptr": dst, "trace_n": str(layer.out_size),
         "size": str(layer.out_size if layer.out_dtype == "int8" else 0),

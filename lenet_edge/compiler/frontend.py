@@ -309,10 +309,11 @@ class _Walker:
         if [int(a) for a in axes.reshape(-1)] != [1]:
             raise self.err(unsq, "expected axes=[1]")
         sub = self.next_node(unsq.output[0], ("Sub",), after=unsq)
-        if sub.input[0] != unsq.output[0]:
+        if unsq.output[0] not in sub.input[:2] or sub.input[0] == sub.input[1]:
             raise self.err(sub, "expected x - centres")
         k = shape[0]
-        centres = self.const(sub, 1, "centres", "int32")
+        # (x - p)^2 == (p - x)^2: either operand order is the same head
+        centres = self.const(sub, 1 if sub.input[0] == unsq.output[0] else 0, "centres", "int32")
         if centres.ndim != 2 or centres.shape[1] != k:
             raise self.err(sub, f"centres shape {list(centres.shape)}, expected [classes, {k}]")
         if np.abs(centres.astype(np.int64)).max(initial=0) > 2**15:
