@@ -119,3 +119,63 @@ def test_build_error_is_one_line(generated, tmp_path):
         hostbuild.build(broken, work_dir=tmp_path / "b")
     with pytest.raises(hostbuild.LenetEdgeError, match="no C compiler found"):
         hostbuild.find_compiler("no-such-cc-xyz")
+
+
+HOOK_MAIN = r"""
+#include <stdio.h>
+#include "lenet5.h"
+static int marks[2 * LENET5_NUM_LAYERS + 2];
+static int n_marks;
+void lenet5_profile_mark(int layer)
+{
+    if (n_marks < (int)(sizeof marks / sizeof marks[0])) {
+        marks[n_marks] = layer;
+    }
+    ++n_marks;
+}
+void lenet5_trace(int layer, const char *onnx_tensor_name, const int8_t *data, size_t n)
+{
+    printf("trace %d %s %u %d\n", layer, onnx_tensor_name, (unsigned)n, (int)data[0]);
+}
+int main(void)
+{
+    static const uint8_t image[LENET5_INPUT_SIZE];
+    int32_t scores[LENET5_NUM_SCORES];
+    int i;
+    int label = lenet5_predict(image, scores);
+    printf("label %d\n", label);
+    for (i = 0; i < n_marks; ++i) {
+        printf("mark %d\n", marks[i]);
+    }
+    for (i = 0; i < LENET5_NUM_LAYERS; ++i) {
+        printf("layer %d %s %s %u\n", i, lenet5_layer_names[i], lenet5_layer_tensors[i],
+               (unsigned)lenet5_layer_sizes[i]);
+    }
+    return 0;
+}
+"""
+
+
+def test_profile_and_trace_hooks(generated, tmp_path):
+    """Profile marks come as -1, 0, 1, ..., N-1; trace calls name the ONNX tensors in layer order;
+    the layer tables list the ONNX node and tensor names."""
+    require_tool("cc")
+    arch, b, c_dir = generated
+    main_c = tmp_path / "hooks.c"
+    main_c.write_text(HOOK_MAIN)
+    exe = hostbuild.compile_c([main_c, *(c_dir / s for s in SOURCES)], tmp_path / "hooks",
+                              ["-DLENET5_TRACE", "-DLENET5_PROFILE", f"-I{c_dir}"])
+    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    manifest = json.loads((c_dir / "manifest.json").read_text())
+    n = len(manifest["layers"])
+    marks = [int(ln.split()[1]) for ln in lines if ln.startswith("mark ")]
+    assert marks == [-1, *range(n)]
+    layers = [ln.split() for ln in lines if ln.startswith("layer ")]
+    assert [(l[2], l[3]) for l in layers] == [(e["node"], e["tensor"]) for e in manifest["layers"]]
+    traced = [ln.split() for ln in lines if ln.startswith("trace ")]
+    int8_layers = [e for e in manifest["layers"] if e["dtype"] == "int8"]
+    assert [(int(t[1]), t[2], int(t[3])) for t in traced] == [
+        (e["index"], e["tensor"], e["arena"]["out_bytes"]) for e in int8_layers]
+    want = ort_outputs(b, np.zeros((1, 28, 28), np.uint8))
+    assert [int(t[4]) for t in traced] == [int(want[e["tensor"]].reshape(-1)[0]) for e in int8_layers]
+    assert int(lines[len(traced)].split()[1]) == int(want["label"][0])
