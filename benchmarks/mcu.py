@@ -1,0 +1,131 @@
+"""Cost of LeNet-5 on the emulated Cortex-M boards -> BENCHMARKS.md section "mcu" and
+<run>/firmware/<board>/manifest.json ("measured" block).
+
+    python benchmarks/mcu.py --run runs/lenet5 [--test-dir DIR] [--images 1000] [--profile-images 3]
+
+Per board: bit-exact check of --images official test images against ONNX Runtime (QEMU), executed
+instructions per layer (our QEMU TCG plugin, -icount shift=0: exact and repeatable), instructions
+per MAC, a Cortex-M4 cycle estimate from instruction classes (lenet_edge/target/profile.py),
+flash/RAM from arm-none-eabi-size and the linker map, and the painted stack peak.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _report import update_section  # noqa: E402
+
+from lenet_edge import fsutil  # noqa: E402
+from lenet_edge.check import ort  # noqa: E402
+from lenet_edge.data import load_test  # noqa: E402
+from lenet_edge.target import emulator as em  # noqa: E402
+from lenet_edge.target import firmware as fw  # noqa: E402
+from lenet_edge.target import profile as pf  # noqa: E402
+
+
+def agreement(measured: int, estimate, why: str) -> dict:
+    return {"measured": measured, "compiler_estimate": estimate,
+            "agrees": estimate is not None and measured == estimate, "note": why}
+
+
+def measure(run_dir: Path, board: str, x, n_profile: int) -> dict:
+    build = fw.export_firmware(run_dir, board, quiet=True)
+    project = fw.project_dir(run_dir, board)
+    device, _ = em.classify(project, board, x)
+    ref = ort.predict(run_dir / "lenet5_int8.onnx", x)
+    cmp = em.compare(device, ref["scores"], ref["label"])
+    manifest = json.loads((project / "manifest.json").read_text())
+    layers = manifest.get("layers", [])
+    prof = pf.profile(project, board, x[:n_profile], [layer["node"] for layer in layers])
+    macs = {layer["node"]: layer.get("macs", 0) for layer in layers}
+    for row in prof.layers:
+        row["macs"] = macs.get(row["name"], 0)
+        row["instructions_per_mac"] = round(row["instructions"] / row["macs"], 2) if row["macs"] else None
+    path = "int_requant" if fw.board_spec(board).cpu == "cortex-m3" else "float_requant"
+    weights = build.objects.get("lenet5_weights.o", {})
+    model_obj = build.objects.get("lenet5.o", {})
+    measured = {
+        "command": f"python benchmarks/mcu.py --run {run_dir.name} --images {len(x)} --profile-images {n_profile}",
+        "bit_exact": {"images": cmp["images"], "identical": cmp["identical"], "mismatches": cmp["mismatches"]},
+        "instructions_per_inference": prof.total_instructions[0],
+        "instructions_range": [min(prof.total_instructions), max(prof.total_instructions)],
+        "cortex_m4_cycles_estimate": prof.total_cycles_estimate,
+        "layers": prof.layers,
+        "flash_weights_bytes": agreement(
+            weights.get("rodata", 0), manifest.get("flash_bytes", {}).get(path),
+            f"rodata of lenet5_weights.o (linker map) vs the compiler's const-array count for the {path} "
+            "path; differs by alignment padding, by arrays of the other requant path that the compiler "
+            "counts but --gc-sections keeps or drops, and by the selftest vectors if they live there"),
+        "arena_bytes": agreement(
+            model_obj.get("bss", 0), manifest.get("ram_bytes", {}).get("arena"),
+            "bss of lenet5.o (the static arena) vs the compiler's arena plan"),
+        "stack_peak_bytes": {
+            **agreement(prof.stack_peak, manifest.get("ram_bytes", {}).get("stack_estimate"), ""),
+            "agrees": prof.stack_peak <= (manifest.get("ram_bytes", {}).get("stack_estimate") or 0),
+            "note": "painted high-water mark since reset (crt0, main, lenet5_selftest and lenet5_predict "
+                    "frames); the compiler's figure is a budget (depth x per-frame allowance), so it "
+                    "agrees when the measured peak stays within it"},
+        "flash_used_bytes": build.flash, "ram_static_bytes": build.ram_static,
+        "sections": build.sections,
+    }
+    manifest["measured"] = measured
+    fsutil.write_text(project / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return {"board": board, **measured}
+
+
+def markdown(results: list[dict], cmd: str, source: str) -> str:
+    lines = ["## Cortex-M (QEMU)", "", f"Command: `{cmd}`", f"Test images: {source}", "",
+             "| board | bit-exact vs ORT | instructions / inference | Cortex-M4 cycles (est.) | flash used | "
+             "static RAM | stack peak |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        be = r["bit_exact"]
+        lines.append(f"| {r['board']} | {be['identical']}/{be['images']} | {r['instructions_per_inference']:,} | "
+                     f"{r['cortex_m4_cycles_estimate']:,} | {r['flash_used_bytes']:,} B | {r['ram_static_bytes']:,} B | "
+                     f"{r['stack_peak_bytes']['measured']} B |")
+    for r in results:
+        lines += ["", f"### {r['board']}: per layer (first image; min-max over the profiled images)", "",
+                  "| layer | instructions | MACs | instr/MAC | cycles (est.) | load / store / mul / branch / fp |",
+                  "|---|---|---|---|---|---|"]
+        for row in r["layers"]:
+            c = row["classes"]
+            mix = " / ".join(str(c.get(k, 0) + (c.get("multi", 0) if k == "load" else 0)) for k in ("load", "store", "mul"))
+            mix += f" / {c.get('branch', 0) + c.get('branch_cond', 0)} / {c.get('fp', 0) + c.get('fp_mem', 0) + c.get('fp_div', 0)}"
+            rng = (f"{row['instructions']:,}" if row["instructions_min"] == row["instructions_max"]
+                   else f"{row['instructions']:,} ({row['instructions_min']:,}-{row['instructions_max']:,})")
+            lines.append(f"| {row['name']} | {rng} | {row['macs']:,} | {row['instructions_per_mac'] or ''} | "
+                         f"{row['cycles_estimate']:,} | {mix} |")
+    lines += ["", "Instructions are exact (QEMU plugin `firmware/tools/insncount.c`, `-icount shift=0`); "
+              "cycles are an estimate from the Cortex-M4 TRM timing per instruction class "
+              "(`lenet_edge/target/profile.py`, `docs/firmware.md`), not a measurement. On the Cortex-M3 "
+              "board the same table is applied to its integer-only requant code."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", type=Path, default=Path("runs/lenet5"))
+    ap.add_argument("--test-dir", type=Path, default=None)
+    ap.add_argument("--boards", nargs="+", default=list(fw.BOARDS))
+    ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--profile-images", type=int, default=3)
+    args = ap.parse_args()
+    data = load_test(test_dir=args.test_dir)
+    x = data.images[:args.images]
+    results = []
+    for board in args.boards:
+        r = measure(args.run, board, x, args.profile_images)
+        print(f"{board}: {r['bit_exact']['identical']}/{r['bit_exact']['images']} bit-exact, "
+              f"{r['instructions_per_inference']:,} instructions/inference, "
+              f"~{r['cortex_m4_cycles_estimate']:,} cycles, flash {r['flash_used_bytes']:,} B")
+        results.append(r)
+    cmd = " ".join(["python benchmarks/mcu.py", *sys.argv[1:]])
+    update_section("mcu", markdown(results, cmd, data.source))
+    if any(r["bit_exact"]["mismatches"] for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

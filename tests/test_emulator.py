@@ -1,0 +1,98 @@
+"""The real generated C on every emulated board: bit-exact with ONNX Runtime on official test
+images, self-test passing, `lenet-edge run` end to end, and repeatable instruction counts.
+
+The model is LeNet-5 (modern head) trained for one pass on the embedded mnist-5k set: accuracy is
+beside the point here, every score must equal ORT's.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import require_tool
+from lenet_edge.check import ort
+from lenet_edge.cli import main as cli
+from lenet_edge.data import load_test
+from lenet_edge.target import emulator as em
+from lenet_edge.target import firmware as fw
+from lenet_edge.target import profile as pf
+
+N_IMAGES = 50
+BOARDS = tuple(fw.BOARDS)
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory, official_test_dir) -> Path:
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    from lenet_edge.compiler import export_c_cmd
+    from lenet_edge.model.export import export_onnx_cmd
+    from lenet_edge.model.train import TrainConfig, fit
+
+    run = tmp_path_factory.mktemp("fw_real_run")
+    quiet = lambda *a, **k: None  # noqa: E731
+    fit(run, TrainConfig(arch="modern", epochs=1), progress=False, echo=quiet)
+    export_onnx_cmd(run, calib_images=200, test_dir=official_test_dir, echo=quiet)
+    export_c_cmd(run / "lenet5_int8.onnx", run / "c")
+    return run
+
+
+@pytest.fixture(scope="session")
+def test_images(official_test_dir) -> np.ndarray:
+    return load_test(test_dir=official_test_dir).images[:N_IMAGES]
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_real_model_bit_exact_with_ort(real_run, test_images, board):
+    fw.export_firmware(real_run, board, quiet=True)
+    device, runs = em.classify(fw.project_dir(real_run, board), board, test_images)
+    ref = ort.predict(real_run / "lenet5_int8.onnx", test_images)
+    report = em.compare(device, ref["scores"], ref["label"])
+    assert report["mismatches"] == 0, report["first_mismatch"]
+    assert device.selftest == 0
+    want = "requant=int" if board == "lm3s6965evb" else "requant=float"
+    assert want in runs[0].log.splitlines()[0]
+
+
+def test_cli_run_json(real_run, official_test_dir):
+    result = CliRunner().invoke(cli, ["run", "--board", "lm3s6965evb", "--images", "20", "--run", str(real_run),
+                                      "--test-dir", str(official_test_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["bit_exact"] and report["identical"] == 20 and report["selftest"] == 0
+    assert 0 < report["stack_peak_bytes"] < 8192
+
+
+def test_cli_run_detects_a_mismatch(real_run, official_test_dir, monkeypatch):
+    """Any differing score is a non-zero exit with one line naming the image."""
+    real_predict = ort.predict
+
+    def off_by_one(model_path, images):
+        out = real_predict(model_path, images)
+        out["scores"] = out["scores"].copy()
+        out["scores"][2, 0] += 1
+        return out
+
+    monkeypatch.setattr(ort, "predict", off_by_one)
+    result = CliRunner().invoke(cli, ["run", "--board", "mps2-an386", "--images", "5", "--run", str(real_run),
+                                      "--test-dir", str(official_test_dir)])
+    assert result.exit_code == 1
+    assert "lenet-edge: error: mps2-an386: 1 of 5 images differ from ONNX Runtime (first: image 2" in result.output
+
+
+def test_instruction_counts_are_exact_and_repeatable(real_run, test_images):
+    board = "mps2-an386"
+    fw.export_firmware(real_run, board, quiet=True)
+    manifest = json.loads((fw.project_dir(real_run, board) / "manifest.json").read_text())
+    names = [layer["node"] for layer in manifest["layers"]]
+    same = np.repeat(test_images[:1], 2, axis=0)        # the same image twice
+    prof = pf.profile(fw.project_dir(real_run, board), board, same, names)
+    assert prof.total_instructions[0] == prof.total_instructions[1] > 100_000
+    assert [row["name"] for row in prof.layers[1:-1]] == names
+    conv = {row["name"]: row for row in prof.layers}[names[[i for i, n in enumerate(names) if n.startswith("c1")][0]]]
+    assert conv["classes"]["mul"] >= manifest["layers"][names.index(conv["name"])]["macs"]  # >= 1 MAC op per MAC
+    assert sum(row["instructions"] for row in prof.layers) == prof.total_instructions[0]
