@@ -79,6 +79,23 @@ def _write(path: Path, data: bytes) -> None:
         raise LenetEdgeError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
+def _write_pair(files: dict[Path, bytes]) -> None:
+    """Write both graphs or neither: destinations are checked first, and if a write still fails the
+    files this call already wrote are removed (each write is atomic on its own)."""
+    for path in files:
+        if path.exists() and not path.is_file():
+            raise LenetEdgeError(f"{path}: cannot write (exists and is not a regular file)")
+    written = []
+    try:
+        for path, data in files.items():
+            _write(path, data)
+            written.append(path)
+    except LenetEdgeError:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
 def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
                     test_dir: Path | None = None, echo=click.echo) -> dict:
     """Write <run>/lenet5_float.onnx and <run>/lenet5_int8.onnx, then record both accuracies (ORT,
@@ -102,8 +119,7 @@ def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
     float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib)
     calibration["qat"] = bool(qat)
     calibration["data"] = train.source
-    _write(run_dir / FLOAT_ONNX, float_bytes)
-    _write(run_dir / INT8_ONNX, int8_bytes)
+    _write_pair({run_dir / FLOAT_ONNX: float_bytes, run_dir / INT8_ONNX: int8_bytes})
     echo(f"wrote {run_dir / FLOAT_ONNX} and {run_dir / INT8_ONNX} "
          f"(calibrated on {len(calib)} images of {train.source})")
     if test_dir is None and os.environ.get("LENET_EDGE_TEST_DIR"):
