@@ -57,10 +57,10 @@ def main():
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Folder with the four train/t10k *-ubyte[.gz] IDX files (overrides --dataset).")
 @click.option("--arch", default="paper", show_default=True, help="paper (LeCun 1998) or modern.")
-@click.option("--epochs", type=int, default=None, help="Passes over the training set [default: 30 sdlm, 40 adam].")
+@click.option("--epochs", type=int, default=None, help="Passes over the training set [default: 60 adam, 30 sdlm].")
 @click.option("--optimizer", default="adam", show_default=True, help="adam or sdlm (the paper's).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--augment/--no-augment", default=False, show_default=True,
+@click.option("--augment/--no-augment", default=True, show_default=True,
               help="Random small affine distortions (shift, scale, squeeze, shear) of the training digits.")
 @click.option("--map-j", type=float, default=0.1, show_default=True, help="Constant j of the MAP loss (paper arch).")
 @click.option("--resume", is_flag=True, help="Continue from <run>/checkpoint.pt.")
