@@ -3,12 +3,14 @@
 # As root it installs the missing pieces with apt-get; otherwise it prints the command to run.
 # Under CI=true a toolchain that is still missing fails the run (exit 1), never a silent skip.
 set -u
-PKGS="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang valgrind"
+PKGS="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang valgrind openocd make"
 missing() {
     command -v arm-none-eabi-gcc >/dev/null || return 0
     command -v qemu-system-arm >/dev/null || return 0
     command -v clang >/dev/null || return 0
     command -v valgrind >/dev/null || return 0
+    command -v openocd >/dev/null || return 0
+    command -v make >/dev/null || return 0
     # newlib: the cross compiler must find its C library headers.
     echo '#include <string.h>' | arm-none-eabi-gcc -x c -c -o /dev/null - 2>/dev/null || return 0
     return 1
