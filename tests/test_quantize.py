@@ -119,3 +119,34 @@ def test_squash_tables_shape_and_symmetry(int8_model):
         order = np.argsort(codes)  # tables are monotone in the code and bounded by the 1.7159 * 74 range
         assert (np.diff(table[order].astype(int)) >= 0).all(), name
         assert np.abs(table).max() <= 127 and table[0] == 0, name
+
+
+def test_fake_quant_forward_predicts_like_the_int8_graph(tmp_path):
+    """The QAT forward pass rounds like the exported graph: same labels as ORT on the int8 model."""
+    torch.manual_seed(0)
+    model = lenet5.build_model("modern").eval()
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    q = quantize.quantize_model(model, images[:64])
+    (tmp_path / "m.onnx").write_bytes(int8_graph(q, {"arch": "modern"}).SerializeToString())
+    want = ort_oracle.predict(tmp_path / "m.onnx", images)["label"]
+    with torch.no_grad():
+        got = quantize.fake_quant_forward(model, q, lenet5.preprocess(images)).argmax(1).numpy()
+    assert np.mean(got == want) >= 0.98
+
+
+def test_qat_finetune_trains_a_copy_and_keeps_c3_mask():
+    from lenet_edge.data import Digits
+
+    torch.manual_seed(0)
+    model = lenet5.build_model("paper").eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(4)
+    train = Digits.from_arrays(rng.integers(0, 256, (96, 28, 28), dtype=np.uint8),
+                               rng.integers(0, 10, 96).astype(np.int64), "random")
+    tuned = quantize.qat_finetune(model, train, train.images[:32], epochs=1, echo=lambda *a: None)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # original untouched
+    assert not torch.equal(tuned.c1.weight, model.c1.weight)
+    mask = lenet5.c3_mask().bool()
+    assert not tuned.c3.masked_weight().detach()[~mask].any()
+    assert not tuned.training

@@ -61,13 +61,14 @@ def provenance(ckpt: dict) -> dict[str, str]:
     }
 
 
-def build_onnx(model, ckpt: dict, calib: np.ndarray) -> tuple[bytes, bytes, dict]:
+def build_onnx(model, ckpt: dict, calib: np.ndarray, qat: bool = False) -> tuple[bytes, bytes, dict]:
     """(float bytes, int8 bytes, calibration report) — pure: same inputs, same bytes."""
     from lenet_edge.model.onnx_graph import float_graph, int8_graph
     from lenet_edge.model.quantize import quantize_model
 
     prov = provenance(ckpt)
     q = quantize_model(model, calib)
+    q.calibration["qat"] = bool(qat)
     return (float_graph(model, prov).SerializeToString(), int8_graph(q, prov).SerializeToString(),
             q.calibration)
 
@@ -116,8 +117,7 @@ def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
 
         model = qat_finetune(model, train, calib, echo=echo)
         # the float graph is the fine-tuned model too, so float vs int8 compares like with like
-    float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib)
-    calibration["qat"] = bool(qat)
+    float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib, qat)
     calibration["data"] = train.source
     _write_pair({run_dir / FLOAT_ONNX: float_bytes, run_dir / INT8_ONNX: int8_bytes})
     echo(f"wrote {run_dir / FLOAT_ONNX} and {run_dir / INT8_ONNX} "

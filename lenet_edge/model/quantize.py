@@ -289,3 +289,81 @@ def quantize_model(model, calib_images: np.ndarray, seed: int = 0) -> QuantLeNet
     b_out = quantize_bias("out", model.out.bias.detach().numpy(), x_scale, np.array([s_w]).repeat(10))
     return QuantLeNet(arch, itable, tuple(convs), out_weight=w_codes, out_w_scale=s_w,
                       out_bias=b_out, calibration=calibration)
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional quantization-aware fine-tuning (--qat)
+
+QAT_EPOCHS = 2
+QAT_LR = 1e-4
+QAT_BATCH = 32
+
+
+def _fake_quant(x: torch.Tensor, scale: float, zp: int, lo: int = -128, hi: int = 127) -> torch.Tensor:
+    """Round to the int8 grid (scale, zp) in the forward pass; straight-through gradient inside the
+    range, zero outside (the clamp)."""
+    code = torch.clamp(x / scale + zp, lo, hi)
+    code = code + (torch.round(code) - code).detach()
+    return (code - zp) * scale
+
+
+def _fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
+    """Symmetric per-output-channel int8, as `quantize_weight`."""
+    amax = w.detach().abs().reshape(len(w), -1).amax(dim=1).clamp_min(1e-12)
+    scale = (amax / 127.0).reshape(-1, *[1] * (w.dim() - 1))
+    return _fake_quant(w, scale, 0, -127, 127)
+
+
+def fake_quant_forward(model, q: QuantLeNet, x: torch.Tensor) -> torch.Tensor:
+    """Scores of `model` [N,10] for float input x [N,1,32,32], with every weight and activation
+    rounded the way the int8 graph rounds them (scales from `q`, held fixed)."""
+    for conv in q.convs:
+        layer = getattr(model, conv.name)
+        if conv.name in ("s2", "s4"):
+            w, b = layer.kernel(), layer.bias
+        elif hasattr(layer, "masked_weight"):
+            w, b = layer.masked_weight(), layer.bias
+        else:
+            w, b = layer.weight, layer.bias
+        if w.dim() == 2:  # f6
+            w, x = w[:, :, None, None], x.reshape(len(x), -1, 1, 1)
+        a = F.conv2d(x, _fake_quant_weight(w), b, stride=conv.stride, groups=conv.group)
+        a = _fake_quant(a, float(conv.y_scale), conv.y_zp)  # zp -128 (modern): the clamp is the ReLU
+        if q.arch == "paper":
+            x = _fake_quant(SQUASH_A * torch.tanh(SQUASH_S * a), float(ACT_SCALE), ACT_ZP)
+        else:
+            x = F.max_pool2d(a, 2) if conv.name in ("c1", "c3") else a
+    x = x.flatten(1)
+    if q.arch == "paper":
+        return model.out(x)
+    w = model.out.weight
+    s_w = w.detach().abs().max() / 127.0
+    return F.linear(x, _fake_quant(w, s_w, 0, -127, 127), model.out.bias)
+
+
+def qat_finetune(model, train, calib: np.ndarray, epochs: int = QAT_EPOCHS, seed: int = 0, echo=print):
+    """Fine-tune a copy of `model` for a few epochs on `train` (Digits) through `fake_quant_forward`,
+    with the activation scales calibrated on `calib` before fine-tuning. Returns the copy (eval mode);
+    export then calibrates it afresh."""
+    import copy
+
+    from lenet_edge.model.lenet5 import loss_fn
+
+    q = quantize_model(model, calib, seed)
+    model = copy.deepcopy(model).train()
+    opt = torch.optim.Adam(model.parameters(), lr=QAT_LR)
+    gen = torch.Generator().manual_seed(seed)
+    images = preprocess(train.images)
+    labels = torch.as_tensor(train.labels)
+    for epoch in range(1, epochs + 1):
+        total = 0.0
+        order = torch.randperm(len(labels), generator=gen)
+        for i in range(0, len(order), QAT_BATCH):
+            idx = order[i:i + QAT_BATCH]
+            loss = loss_fn(model, fake_quant_forward(model, q, images[idx]), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        echo(f"qat epoch {epoch}/{epochs}: loss {total / len(labels):.4f}")
+    return model.eval()
