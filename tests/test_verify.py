@@ -66,10 +66,12 @@ def _layer_output(model_path: Path, node_name: str) -> str:
 
 
 @pytest.mark.parametrize("arch", ["paper", "modern"])
-def test_verify_end_to_end(verify_runs, arch, official_test_dir, tmp_path):
+def test_verify_end_to_end(verify_runs, arch, official_test_dir, tmp_path, capsys):
     require_tool("cc")
     run = _copy_run(verify_runs[arch], tmp_path / arch)
+    capsys.readouterr()  # drop what building the run printed
     report = V.verify_cmd(run, official_test_dir, as_json=True, limit=LIMIT)
+    assert json.loads(capsys.readouterr().out) == report
     assert report["ok"] and report["mismatching_images"] == 0 and report["first_divergence"] is None
     fams = report["families"]
     assert fams[V.TEST_FAMILY]["images"] == LIMIT
@@ -82,6 +84,16 @@ def test_verify_end_to_end(verify_runs, arch, official_test_dir, tmp_path):
     assert report["compiler"] and report["onnxruntime"]
     assert json.loads((run / V.REPORT_FILE).read_text()) == report
     assert not report["c_regenerated"]  # the C in the run matched the model's sha256
+
+
+def test_verify_generates_missing_c(verify_runs, official_test_dir, tmp_path):
+    require_tool("cc")
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(verify_runs["modern"] / V.MODEL_FILE, run / V.MODEL_FILE)
+    report = V.verify(run, official_test_dir, limit=3, progress=False)
+    assert report["ok"] and report["c_regenerated"]
+    assert (run / "c" / "lenet5_weights.c").read_bytes() == (verify_runs["modern"] / "c" / "lenet5_weights.c").read_bytes()
 
 
 def _corrupt_entry(c_file: Path, array: str, pick) -> int:
