@@ -194,3 +194,14 @@ def test_missing_compiler_is_one_line(verify_runs, tmp_path, monkeypatch):
     monkeypatch.delenv("CC", raising=False)
     result = CliRunner().invoke(main, ["verify", "--run", str(run)])
     _one_line_error(result, "compiler")
+
+
+def test_host_benchmark_needs_an_exported_model(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_host", Path(__file__).parents[1] / "benchmarks" / "host.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--run", str(tmp_path), "--no-write"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lenet5_int8.onnx: no such model file" in err[0]
