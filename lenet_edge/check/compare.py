@@ -16,7 +16,7 @@ from lenet_edge.errors import LenetEdgeError
 class Mismatch:
     """One image whose C scores or label differ from ORT's."""
     image: int                # index in the whole verification batch
-    family: str               # input family ("mnist-test", "hot-pixel", ...)
+    family: str               # input family ("test-set", "hot-pixel", ...)
     family_index: int         # index inside that family
     got_label: int
     want_label: int

@@ -30,7 +30,7 @@ from lenet_edge.errors import LenetEdgeError
 MODEL_FILE = "lenet5_int8.onnx"
 REPORT_FILE = "verify.json"
 C_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.c", "lenet5_selftest.c", "manifest.json")
-TEST_FAMILY = "mnist-test"
+TEST_FAMILY = "test-set"
 CHUNK = 2000  # images per driver run / ORT batch group, for the progress bars
 MAX_LISTED = 20  # mismatching images listed in the report (all are counted)
 # x86 / ARM features that change how ORT's int8 kernels compute (int8-arithmetic.md §1)
