@@ -137,6 +137,15 @@ def test_corrupted_weight_is_caught_and_located(verify_runs, arch, layer, offici
     _expect_divergence(run, official_test_dir, layer, limit=20)
 
 
+def test_corrupted_head_bias_is_located_in_the_scores(verify_runs, official_test_dir, tmp_path):
+    """Every int8 layer still agrees; the int32 head (MatMulInteger + bias) is named, class 0."""
+    require_tool("cc")
+    run = _copy_run(verify_runs["modern"], tmp_path / "modern")
+    _corrupt_entry(run / "c" / "lenet5_weights.c", "lenet5_out_bias_bias", lambda v: v + 1)
+    d = _expect_divergence(run, official_test_dir, "out_bias", limit=3)
+    assert (d["tensor"], d["index"], d["got"] - d["want"], d["differing"]) == ("scores", 0, 1, 1)
+
+
 def test_corrupted_table_entry_is_caught_at_layer_0(verify_runs, official_test_dir, tmp_path):
     """Change the input table's entry for pixel 0 (the background of every digit): the very first
     layer diverges, at the first background pixel of the first test digit."""

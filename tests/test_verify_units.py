@@ -102,27 +102,27 @@ def test_first_divergence_names_first_differing_layer():
     c1 = rng.integers(-128, 128, size=(1, 6, 28, 28), dtype=np.int8)
     s2 = rng.integers(-128, 128, size=(1, 6, 14, 14), dtype=np.int8)
     scores = _scores(1)
-    want = {"c1_out": c1, "s2_out": s2}
+    want = {"c1_out": c1, "s2_out": s2, "scores": scores}
     bad_s2 = s2.reshape(-1).copy()
     bad_s2[[100, 300]] += 1
-    trace = [TraceRecord(1, "s2_out", bad_s2), TraceRecord(0, "c1_out", c1.reshape(-1))]
-    div = first_divergence(trace, want, scores, scores)
-    assert (div.layer, div.tensor, div.index, div.got, div.want) == (1, "s2_out", 100, int(bad_s2[100]),
+    trace = [TraceRecord(9, "scores", scores[0]), TraceRecord(4, "s2_out", bad_s2),
+             TraceRecord(2, "c1_out", c1.reshape(-1))]
+    div = first_divergence(trace, want)
+    assert (div.layer, div.tensor, div.index, div.got, div.want) == (4, "s2_out", 100, int(bad_s2[100]),
                                                                       int(s2.reshape(-1)[100]))
     assert div.differing == 2 and div.size == s2.size
-    assert "layer 1 (s2_out): index 100" in str(div)
-    good = [TraceRecord(0, "c1_out", c1.reshape(-1)), TraceRecord(1, "s2_out", s2.reshape(-1))]
-    assert first_divergence(good, want, scores, scores) is None
-    worse = scores.copy()
-    worse[0, 4] -= 3
-    div = first_divergence(good, want, worse, scores)
-    assert (div.layer, div.tensor, div.index) == (2, "scores", 4)
+    assert "layer 4 (s2_out): index 100" in str(div)
+    good = [TraceRecord(2, "c1_out", c1.reshape(-1)), TraceRecord(4, "s2_out", s2.reshape(-1))]
+    assert first_divergence(good + [TraceRecord(9, "scores", scores[0])], want) is None
+    worse = scores[0].copy()
+    worse[4] -= 3
+    div = first_divergence(good + [TraceRecord(9, "scores", worse)], want)
+    assert (div.layer, div.tensor, div.index, div.got - div.want) == (9, "scores", 4, -3)
 
 
 def test_first_divergence_size_and_name_errors():
     c1 = np.zeros((1, 6, 28, 28), np.int8)
-    s = _scores(1)
     with pytest.raises(LenetEdgeError, match="traced 5 values"):
-        first_divergence([TraceRecord(0, "c1_out", np.zeros(5, np.int8))], {"c1_out": c1}, s, s)
+        first_divergence([TraceRecord(0, "c1_out", np.zeros(5, np.int8))], {"c1_out": c1})
     with pytest.raises(LenetEdgeError, match="did not report tensor 'zz'"):
-        first_divergence([TraceRecord(0, "zz", np.zeros(5, np.int8))], {"c1_out": c1}, s, s)
+        first_divergence([TraceRecord(0, "zz", np.zeros(5, np.int8))], {"c1_out": c1})

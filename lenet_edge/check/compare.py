@@ -26,17 +26,18 @@ class Mismatch:
 
 @dataclass(frozen=True)
 class TraceRecord:
-    """One layer's output as the C trace hook reported it (lenet5_trace)."""
-    layer: int                # layer index in lenet5.c (0 = first layer)
+    """One layer's output for one image, as the C computed it: the int8 codes its trace hook
+    (lenet5_trace) reported, or the int32 scores / the label that lenet5_predict returned."""
+    layer: int                # layer index in the generated code (0 = first layer)
     tensor: str               # ONNX output tensor name of that layer
-    codes: np.ndarray         # int8 [n], NCHW order for one image
+    codes: np.ndarray         # [n] integers in NCHW order
 
 
 @dataclass(frozen=True)
 class Divergence:
     """The first layer where the C and ORT disagree, for one image."""
-    layer: int                # trace layer index, or the number of traced layers for the scores
-    tensor: str               # ONNX tensor name ("scores" when every traced layer agreed)
+    layer: int                # layer index in the generated code
+    tensor: str               # ONNX tensor name of that layer's output
     index: int                # flat index of the first differing value (NCHW, one image)
     got: int                  # the C's value there
     want: int                 # ORT's value there
@@ -114,15 +115,13 @@ def _first_difference(tensor: str, layer: int, got: np.ndarray, want: np.ndarray
                       differing=int(diff.size), size=int(want.size))
 
 
-def first_divergence(trace: list[TraceRecord], want_tensors: dict[str, np.ndarray],
-                     got_scores: np.ndarray, want_scores: np.ndarray) -> Divergence | None:
-    """Walk the C's traced layers in order and return the first whose codes differ from ORT's tensor
-    of the same name (one image: ORT arrays are [1, ...]). If every traced layer agrees, compare the
-    int32 scores; None when everything agrees."""
+def first_divergence(trace: list[TraceRecord], want_tensors: dict[str, np.ndarray]) -> Divergence | None:
+    """Walk the C's layer outputs in layer order and return the first that differs from ORT's tensor
+    of the same name (one image: ORT arrays are [1, ...]); None when every layer agrees."""
     for rec in sorted(trace, key=lambda r: r.layer):
         if rec.tensor not in want_tensors:
             raise LenetEdgeError(f"layer {rec.layer}: ORT did not report tensor {rec.tensor!r}")
         found = _first_difference(rec.tensor, rec.layer, rec.codes, want_tensors[rec.tensor])
         if found:
             return found
-    return _first_difference("scores", len(trace), got_scores, want_scores)
+    return None

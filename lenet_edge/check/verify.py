@@ -45,10 +45,13 @@ def sha256_file(path: Path) -> str:
 def ensure_c(model: Path, c_dir: Path) -> bool:
     """Generate the C from `model` unless `c_dir` already holds a complete set generated from this
     exact file (its manifest names the ONNX sha256). Returns True if it (re)generated."""
-    digest = sha256_file(model)
-    manifest = c_dir / "manifest.json"
-    if all((c_dir / f).is_file() for f in C_FILES) and digest in manifest.read_text(errors="replace"):
-        return False
+    if all((c_dir / f).is_file() for f in C_FILES):
+        try:
+            made_from = json.loads((c_dir / "manifest.json").read_text())["onnx"]["sha256"]
+        except (ValueError, KeyError, TypeError):
+            made_from = None
+        if made_from == sha256_file(model):
+            return False
     from lenet_edge.compiler import export_c_cmd
 
     export_c_cmd(model, c_dir)
@@ -89,13 +92,15 @@ def locate_divergence(model: Path, c_dir: Path, image: np.ndarray, work: Path) -
 
     exe = hostbuild.build(c_dir, flags=["-DLENET5_TRACE"], work_dir=work / "trace")
     got = hostbuild.run_images(exe, image.reshape(1, 28, 28), trace=True)
-    # layer index of each traced tensor in the generated code (manifest.json "layers")
-    manifest = json.loads((c_dir / "manifest.json").read_text())
-    index = {layer["tensor"]: layer["index"] for layer in manifest.get("layers", [])}
-    trace = [compare.TraceRecord(index.get(name, k), name, codes[0])
-             for k, (name, codes) in enumerate(got["trace"].items())]
+    # layer index of each output tensor in the generated code (manifest.json "layers")
+    layers = json.loads((c_dir / "manifest.json").read_text()).get("layers", [])
+    index = {layer["tensor"]: layer["index"] for layer in layers}
+    outputs = {**{name: codes[0] for name, codes in got["trace"].items()},
+               "scores": got["scores"][0], "label": got["label"]}
+    trace = [compare.TraceRecord(index.get(name, len(index) + k), name, codes)
+             for k, (name, codes) in enumerate(outputs.items())]
     want = ort.run_with_intermediates(model, image.reshape(1, 1, 28, 28), list(got["trace"]))
-    return compare.first_divergence(trace, want, got["scores"], want["scores"])
+    return compare.first_divergence(trace, want)
 
 
 def compiler_version(cc: str) -> str:
