@@ -23,6 +23,7 @@ def session_options(optimized_model_path: Path | None = None) -> ort.SessionOpti
     so.graph_optimization_level = OPT_LEVEL
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
+    so.use_deterministic_compute = True  # as docs/onnx-contract.md pins it
     so.log_severity_level = 3
     for key, value in SESSION_CONFIG.items():
         so.add_session_config_entry(key, value)

@@ -97,9 +97,14 @@ def float_graph(model, provenance: dict[str, str]) -> onnx.ModelProto:
         return g.node("Conv", [x, g.const(f"{name}_weight", w, f32), g.const(f"{name}_bias", b, f32)],
                       name, **attrs)
 
-    def squash(x, name):  # 1.7159 * tanh(2/3 * a)
+    def squash(x, name):
+        """1.7159 * tanh(2/3 * a). The products are float32 as in torch; tanh itself runs in float64
+        and is rounded once to float32, so it matches torch's (nearly correctly rounded) float32 tanh
+        instead of carrying ORT's float32 approximation error (a few ulp) into every later layer."""
         x = g.node("Mul", [x, g.const(f"{name}_act_s", SQUASH_S, f32)], f"{name}_act_mul", f"{name}_act_in")
-        x = g.node("Tanh", [x], f"{name}_act_tanh", f"{name}_act_tanh")
+        x = g.node("Cast", [x], f"{name}_act_to_f64", f"{name}_act_in64", to=TensorProto.DOUBLE)
+        x = g.node("Tanh", [x], f"{name}_act_tanh", f"{name}_act_tanh64")
+        x = g.node("Cast", [x], f"{name}_act_to_f32", f"{name}_act_tanh", to=TensorProto.FLOAT)
         return g.node("Mul", [x, g.const(f"{name}_act_a", SQUASH_A, f32)], f"{name}_act")
 
     if model.arch == "paper":
