@@ -57,3 +57,13 @@ def plot_confusion(labels: np.ndarray, predicted: np.ndarray, dest: Path, title:
     ax.title.set_fontsize(8)
     fig.tight_layout()
     _save(fig, dest)
+
+
+def plot_glyphs(glyphs: np.ndarray, dest: Path) -> None:
+    """The ten 7x12 RBF centre bitmaps [10, 84] (+1 ink black, -1 background white), side by side."""
+    fig, axes = plt.subplots(1, len(glyphs), figsize=(len(glyphs) * 0.8, 1.6))
+    for digit, (ax, g) in enumerate(zip(axes, glyphs)):
+        ax.imshow(g.reshape(12, 7), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_title(str(digit), fontsize=9)
+        ax.axis("off")
+    _save(fig, dest)
