@@ -93,12 +93,13 @@ def summary(arch, as_json):
 @click.option("--calib-images", type=int, default=1000, show_default=True,
               help="Training images used for static int8 calibration (--target onnx).")
 @click.option("--qat", is_flag=True, help="Fine-tune with fake quantization before export (--target onnx).")
-def export(target, run_dir, out, board, calib_images, qat):
+@test_dir_option
+def export(target, run_dir, out, board, calib_images, qat, test_dir):
     """Export the trained model: ONNX (float + int8), C source, or a firmware project."""
     if target == "onnx":
         from lenet_edge.model.export import export_onnx_cmd
 
-        export_onnx_cmd(run_dir, calib_images=calib_images, qat=qat)
+        export_onnx_cmd(run_dir, calib_images=calib_images, qat=qat, test_dir=test_dir)
     elif target == "c":
         from lenet_edge.compiler import export_c_cmd
 
