@@ -27,9 +27,20 @@ setup: $(STAMP) toolchain
 toolchain:
 	@bash scripts/toolchain.sh
 
+# The official MNIST test set beside the repo (if present) is used for every reported accuracy.
+TEST_DIR ?= $(wildcard ../shared/data/mnist)
+export LENET_EDGE_TEST_DIR ?= $(TEST_DIR)
+LE := $(BIN)/lenet-edge
+
 demo: setup
-	$(BIN)/lenet-edge train --run $(RUN)
-	$(BIN)/lenet-edge summary
+	$(LE) train --run $(RUN)
+	$(LE) summary
+	$(LE) export --target onnx --run $(RUN)
+	$(LE) export --target c --run $(RUN)
+	$(LE) verify --run $(RUN)
+	$(LE) export --target firmware --board mps2-an386 --run $(RUN)
+	$(LE) run --board mps2-an386 --images 1000 --profile 1 --run $(RUN)
+	$(LE) report --run $(RUN) --board mps2-an386
 
 test: setup
 	$(BIN)/pytest -q

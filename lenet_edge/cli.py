@@ -136,14 +136,26 @@ def verify(run_dir, test_dir, as_json):
 @main.command()
 @click.option("--board", type=click.Choice(BOARDS), default="mps2-an386", show_default=True)
 @click.option("--images", type=int, default=1000, show_default=True, help="Test images to classify on the device.")
+@click.option("--profile", "profile_images", type=int, default=0, show_default=True,
+              help="Also count executed instructions per inference on this many images (QEMU plugin).")
 @run_option
 @test_dir_option
 @json_option
-def run(board, images, run_dir, test_dir, as_json):
+def run(board, images, profile_images, run_dir, test_dir, as_json):
     """Boot the firmware in QEMU, classify test images, compare every score with ONNX Runtime."""
     from lenet_edge.target.emulator import run_cmd
 
-    run_cmd(board, images, run_dir, test_dir, as_json)
+    run_cmd(board, images, run_dir, test_dir, as_json, profile_images=profile_images)
+
+
+@main.command()
+@run_option
+@click.option("--board", type=click.Choice(BOARDS), default="mps2-an386", show_default=True)
+def report(run_dir, board):
+    """One-screen summary of a run: accuracy, agreement with ONNX Runtime, flash, RAM, instructions."""
+    from lenet_edge.report import report_cmd
+
+    report_cmd(run_dir, board)
 
 
 @main.command()

@@ -185,7 +185,8 @@ def compare(device: DeviceResults, ref_scores: np.ndarray, ref_labels: np.ndarra
             "labels_agree": int((device.labels == ref_labels).sum()), "first_mismatch": first}
 
 
-def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_json: bool) -> None:
+def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_json: bool,
+            profile_images: int = 0) -> dict:
     from lenet_edge.check import ort
     from lenet_edge.data import load_test
 
@@ -211,6 +212,15 @@ def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_js
         "selftest": device.selftest, "stack_peak_bytes": device.stack_peak, "boots": device.boots,
         "bit_exact": report["mismatches"] == 0,
     })
+    if profile_images > 0:
+        from lenet_edge.target import profile as pf
+
+        manifest = json.loads((project / "manifest.json").read_text())
+        prof = pf.profile(project, board, x[:profile_images], [layer["node"] for layer in manifest.get("layers", [])])
+        report["instructions_per_inference"] = prof.total_instructions[0]
+        report["instructions_repeatable"] = len(set(prof.total_instructions)) == 1 or "varies per image"
+        report["cycles_estimate"] = prof.total_cycles_estimate
+    fsutil.write_text(project / "run.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     if as_json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -219,8 +229,12 @@ def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_js
         print(f"  device accuracy {report['device_accuracy']:.2%} (ONNX Runtime {report['ort_accuracy']:.2%})")
         print(f"  agreement with ONNX Runtime: {report['identical']}/{n} images with identical scores "
               f"and label, {report['labels_agree']}/{n} labels")
+        if "instructions_per_inference" in report:
+            print(f"  {report['instructions_per_inference']:,} instructions per inference (QEMU plugin, "
+                  f"-icount shift=0); ~{report['cycles_estimate']:,} Cortex-M4 cycles (estimate)")
     if report["mismatches"]:
         f = report["first_mismatch"]
         raise LenetEdgeError(f"{board}: {report['mismatches']} of {n} images differ from ONNX Runtime "
                              f"(first: image {f['index']}, device {f['device_scores']} label {f['device_label']}, "
                              f"ORT {f['ort_scores']} label {f['ort_label']})")
+    return report
