@@ -25,8 +25,9 @@ HOOKS = [[], ["-DLENET5_TRACE"], ["-DLENET5_PROFILE"], ["-DLENET5_INT_REQUANT"],
 
 @pytest.fixture(scope="module", params=["paper", "modern"])
 def generated(request, tmp_path_factory):
-    """(arch, builder, folder with the generated C)."""
-    b = (paper_builder if request.param == "paper" else modern_builder)(seed=21)
+    """(arch, builder, folder with the generated C). The paper model's s4 exceeds 2^24, so its C has
+    both conv kernel variants (le_conv_s8 for c3, le_conv_s8_wide for s4)."""
+    b = paper_builder(seed=21, wide_s4=True) if request.param == "paper" else modern_builder(seed=21)
     tmp = tmp_path_factory.mktemp(request.param)
     (tmp / "lenet5_int8.onnx").write_bytes(b.bytes())
     export_c_cmd(tmp / "lenet5_int8.onnx", tmp / "c")
@@ -95,7 +96,7 @@ def test_sanitizers_clean(generated, tmp_path):
     cc = require_tool("gcc")
     arch, b, c_dir = generated
     images = sample_images(1000, seed=99)[:2000]
-    requant = ["-DLENET5_INT_REQUANT"] if arch == "modern" else []
+    requant = ["-DLENET5_INT_REQUANT"] if arch == "paper" else []     # paper: le_requant_wide too
     exe = hostbuild.build(c_dir, [*hostbuild.SANITIZE_FLAGS, "-DLENET5_TRACE", *requant], compiler=cc,
                           work_dir=tmp_path)
     env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"}

@@ -76,7 +76,7 @@ def cases() -> dict:
         "argmax_last_index": (lambda: with_attr(mo(0).model(), "label", select_last_index=1),
                               'ONNX node "label" (ArgMax): attribute select_last_index=1'),
         "branch": (branching_model, "feeds 2 nodes"),
-        "accumulator_bound": (lambda: with_init(p(0).model(), "c5_b", np.full(120, 2**24, np.int32)),
+        "accumulator_bound": (lambda: with_init(p(0).model(), "c5_b", np.full(120, 2**31 - 2**16, np.int32)),
                               'ONNX node "c5": accumulator bound'),
         "dense_b_zero_point": (lambda: with_init(mo(0).model(), "out_b_zp", np.array(1, np.int8)),
                                'ONNX node "out" (MatMulInteger): nonzero b_zero_point'),

@@ -55,7 +55,9 @@ def _manifest(graph, plan, golden_source: str, n_golden: int) -> dict:
                       "out_bytes": layer.out_size if layer.out_dtype == "int8" else 0},
         })
         if lp.rq is not None:
-            layers[-1]["acc_bound"] = lp.rq.acc_bound
+            # acc_bound: max |acc| over all inputs; requant_wide: above 2^24, so the integer path
+            # rounds |acc| to 24 significant bits first (le_requant_wide), as float(acc) does
+            layers[-1].update(acc_bound=lp.rq.acc_bound, requant_wide=lp.rq.wide)
     return {
         "format": "lenet-edge-c/1",
         "tool": {"name": "lenet-edge", "version": __version__},

@@ -62,7 +62,7 @@ def _conv(layer: ir.Conv, x: np.ndarray, int_requant: bool) -> np.ndarray:
     rq = requant.conv_requant(layer)
     acc_c = np.moveaxis(acc, 1, -1)                        # channel last, to broadcast M[c]
     if int_requant:
-        q = requant.requant_int(acc_c, rq.mant, rq.shift, layer.y_zp)
+        q = requant.requant_int(acc_c, rq.mant, rq.shift, layer.y_zp, wide=rq.wide)
     else:
         q = requant.requant_float(acc_c, rq.multiplier, layer.y_zp)
     return np.ascontiguousarray(np.moveaxis(q, -1, 1))

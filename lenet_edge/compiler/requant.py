@@ -3,7 +3,13 @@
 Float path (§3a):   M[c] = fl(fl(x_scale * w_scale[c]) / y_scale), one binary32 op at a time, in
                     that order; emitted as its exact 32-bit pattern.
 Integer path (§3b): M[c] = m[c] * 2^e[c] with 2^23 <= m < 2^24, replayed with 64-bit integers.
-Bound:              |acc| <= 2^24 so float(acc) is exact (checked per layer from the weights).
+Bounds (per layer, from the weights and bias):
+  * the C accumulation may not overflow int32 (an error naming the node otherwise);
+  * |acc| <= 2^24 makes float32(acc) exact. Above that (S2/S4 of a trained paper model: a tiny
+    per-channel weight scale makes the int32 bias large) ORT's int->float conversion rounds acc to
+    24 significant bits, half to even, and so does C's (float)acc, so the float path is unchanged;
+    the integer path must do that rounding itself first. Such a layer is "wide" and gets its own
+    kernel variant (le_requant_wide), so layers that stay below 2^24 pay nothing for it.
 
 `requant_float` / `requant_int` are numpy emulations of the two C paths (used by the reference
 interpreter and by the staircase tests).
@@ -17,7 +23,8 @@ import numpy as np
 from lenet_edge.compiler import ir
 from lenet_edge.errors import LenetEdgeError
 
-ACC_LIMIT = 2**24
+FLOAT_EXACT = 2**24         # every integer with |acc| <= 2^24 is exact in binary32
+INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,6 +35,7 @@ class Requant:
     shift: np.ndarray           # int32 [C_out], e[c]: M = m * 2^e (always negative here)
     bias_folded: np.ndarray     # int32 [C_out], B[c] - x_zp * sum(w[c]): acc = bias_folded + sum x*w
     acc_bound: int              # max |acc| over every possible input
+    wide: bool                  # acc_bound > 2^24: the integer path rounds |acc| to 24 bits first
 
 
 def multipliers(x_scale, w_scale, y_scale) -> np.ndarray:
@@ -56,15 +64,19 @@ def conv_requant(layer: ir.Conv) -> Requant:
     mant, shift = split(m)
     w = layer.weight.astype(np.int64).reshape(layer.weight.shape[0], -1)
     bias = layer.bias.astype(np.int64)
+    w_abs = np.abs(w).sum(axis=1)
     # x - x_zp lies in [-128 - x_zp, 127 - x_zp]
     dx = max(128 + layer.x_zp, 127 - layer.x_zp)
-    bound = int(np.max(np.abs(w).sum(axis=1) * dx + np.abs(bias)))
-    if bound > ACC_LIMIT:
-        raise LenetEdgeError(f'ONNX node "{layer.node}": accumulator bound {bound} exceeds 2^24, so '
-                             "float32(acc) would not be exact")
+    bound = int(np.max(w_abs * dx + np.abs(bias)))
     folded = bias - layer.x_zp * w.sum(axis=1)
+    # The C starts from the folded bias and adds x*w with raw codes x in [-128, 127] in any order,
+    # so every partial sum (and the final acc, the same number ORT gets) is within this:
+    c_bound = int(np.max(np.abs(folded) + 128 * w_abs))
+    if max(bound, c_bound) > INT32_MAX:
+        raise LenetEdgeError(f'ONNX node "{layer.node}": accumulator bound {max(bound, c_bound)} exceeds '
+                             "the int32 range (bias or weights too large)")
     return Requant(multiplier=m, bits=bits.copy(), mant=mant, shift=shift,
-                   bias_folded=folded.astype(np.int32), acc_bound=bound)
+                   bias_folded=folded.astype(np.int32), acc_bound=bound, wide=bound > FLOAT_EXACT)
 
 
 def requant_float(acc: np.ndarray, m: np.ndarray, y_zp: int) -> np.ndarray:
@@ -86,21 +98,36 @@ def _round_shift(x: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.where(big, 0, q)
 
 
-def requant_int(acc: np.ndarray, mant: np.ndarray, shift: np.ndarray, y_zp: int) -> np.ndarray:
-    """The integer-only path of §3b (mirrors le_requant in the C, |acc| <= 2^24)."""
-    acc = acc.astype(np.int64)
-    a = np.abs(acc)
-    p = a * mant.astype(np.int64)                          # < 2^48, exact
-    bl = np.zeros_like(p)                                  # bit length of p
-    t = p.copy()
+def _bitlen(x: np.ndarray) -> np.ndarray:
+    """Number of significant bits of x >= 0 int64 (0 for 0)."""
+    bl = np.zeros_like(x)
+    t = x.copy()
     for step in (32, 16, 8, 4, 2, 1):
         hi = (t >> step) > 0
         bl = bl + np.where(hi, step, 0)
         t = np.where(hi, t >> step, t)
-    bl = bl + (t > 0)
-    d = np.maximum(bl - 24, 0)
-    p24 = np.where(d > 0, _round_shift(p, np.maximum(d, 1)), p)   # round to 24 significant bits
-    k = -(d + shift.astype(np.int64))                      # value = p24 * 2^-k
+    return bl + (t > 0)
+
+
+def _round24(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x >= 0 int64 -> (r, d): x rounded to 24 significant bits half to even, x ~ r * 2^d (d >= 0)."""
+    d = np.maximum(_bitlen(x) - 24, 0)
+    return np.where(d > 0, _round_shift(x, np.maximum(d, 1)), x), d
+
+
+def requant_int(acc: np.ndarray, mant: np.ndarray, shift: np.ndarray, y_zp: int,
+                wide: bool = False) -> np.ndarray:
+    """The integer-only path of §3b: le_requant in the C (wide=False, exact for |acc| <= 2^24) or
+    le_requant_wide (wide=True: |acc| is first rounded to 24 significant bits, half to even, as
+    float32(acc) is; exact for any int32 acc)."""
+    acc = acc.astype(np.int64)
+    a = np.abs(acc)
+    d0 = np.zeros_like(a)
+    if wide:
+        a, d0 = _round24(a)                                # a <= 2^24, value a * 2^d0
+    p = a * mant.astype(np.int64)                          # exact: < 2^48 (< 2^55 if not wide)
+    p24, d = _round24(p)                                   # the float32 product, p24 * 2^d
+    k = -(d0 + d + shift.astype(np.int64))                 # value = p24 * 2^-k
     right = _round_shift(p24, np.maximum(k, 1))
     left = np.where(-k >= 8, 256, p24 << np.clip(-k, 0, 7))       # >= 256 saturates anyway
     q = np.where(k > 0, right, np.where(p24 == 0, 0, left))
