@@ -106,7 +106,7 @@ def test_sdlm_needs_the_paper_arch():
 
 def _cli(*args):
     res = CliRunner().invoke(main, ["train", *args])
-    return res.exit_code, res.output
+    return res.exit_code, res.stderr  # the error is the only thing on stderr
 
 
 @pytest.mark.parametrize("args, message", [

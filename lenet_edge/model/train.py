@@ -173,7 +173,7 @@ def fit(run_dir: Path, cfg: TrainConfig, resume: bool = False, test_dir: Path | 
         progress: bool = True, echo=click.echo) -> dict:
     """Train (or resume) and write the run folder. Returns the metrics dict written to metrics.json."""
     cfg.validate()
-    run_dir = fsutil.ensure_writable_dir(Path(run_dir))
+    run_dir = Path(run_dir)
     ckpt_path = run_dir / "checkpoint.pt"
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(cfg.seed)
@@ -190,6 +190,7 @@ def fit(run_dir: Path, cfg: TrainConfig, resume: bool = False, test_dir: Path | 
     test = load_test(test_dir, dataset=cfg.dataset, data_dir=Path(cfg.data_dir) if cfg.data_dir else None,
                      fallback=val)
     echo(f"data: {train.source}; validation: {val.source}; evaluation: {test.source}")
+    fsutil.ensure_writable_dir(run_dir)  # after the data loaded: bad data leaves no empty run folder
 
     model = build_model(cfg.arch)
     opt = _make_optimizer(model, cfg)
