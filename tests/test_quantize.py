@@ -156,3 +156,14 @@ def test_qat_finetune_trains_a_copy_and_keeps_c3_mask():
     mask = lenet5.c3_mask().bool()
     assert not tuned.c3.masked_weight().detach()[~mask].any()
     assert not tuned.training
+
+
+def test_accumulator_bound_names_the_node():
+    conv = quantize.QConv("s4", np.full((16, 1, 2, 2), 127, np.int8), np.ones(16, np.float32),
+                          np.full(16, 2 ** 31 - 10, np.int32), np.float32(1 / 74), 0, np.float32(1.0), 0,
+                          group=16, stride=2)
+    with pytest.raises(LenetEdgeError, match=r"node s4: accumulator bound \d+ overflows int32"):
+        quantize._check_accumulator(conv)
+    wide = quantize.QConv("s4", conv.weight, conv.w_scale, np.full(16, 3 * 10 ** 7, np.int32),
+                          conv.x_scale, 0, conv.y_scale, 0, group=16, stride=2)
+    quantize._check_accumulator(wide)  # beyond 2^24 is fine: ORT and the C both round float(acc)
