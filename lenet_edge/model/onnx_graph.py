@@ -107,21 +107,35 @@ def float_graph(model, provenance: dict[str, str]) -> onnx.ModelProto:
         x = g.node("Cast", [x], f"{name}_act_to_f32", f"{name}_act_tanh", to=TensorProto.FLOAT)
         return g.node("Mul", [x, g.const(f"{name}_act_a", SQUASH_A, f32)], f"{name}_act")
 
+    def squash64(x, name):
+        """1.7159 * tanh(2/3 * a) on a float64 tensor, in torch's operation order."""
+        x = g.node("Mul", [x, g.const(f"{name}_act_s", SQUASH_S, np.float64)], f"{name}_act_mul", f"{name}_act_in")
+        x = g.node("Tanh", [x], f"{name}_act_tanh", f"{name}_act_tanh")
+        return g.node("Mul", [x, g.const(f"{name}_act_a", SQUASH_A, np.float64)], f"{name}_act")
+
     if model.arch == "paper":
         x = squash(conv(x, "c1", sd["c1.weight"], sd["c1.bias"]), "c1")
         x = squash(conv(x, "s2", model.s2.kernel().detach().numpy(), sd["s2.bias"], group=6, strides=[2, 2]), "s2")
         x = squash(conv(x, "c3", model.c3.masked_weight().detach().numpy(), sd["c3.bias"]), "c3")
         x = squash(conv(x, "s4", model.s4.kernel().detach().numpy(), sd["s4.bias"], group=16, strides=[2, 2]), "s4")
-        x = squash(conv(x, "c5", sd["c5.weight"], sd["c5.bias"]), "c5")
+        # C5 and F6 in float64, as in the torch model (ORT has no float64 Conv, so C5, whose output
+        # is 1x1, is the equivalent Flatten + Gemm over the C,H,W-ordered 400 inputs).
         x = g.node("Flatten", [x], "flatten", axis=1)
-        x = g.node("Gemm", [x, g.const("f6_weight", sd["f6.weight"], f32), g.const("f6_bias", sd["f6.bias"], f32)],
+        x = g.node("Cast", [x], "c5_to_f64", "c5_in64", to=TensorProto.DOUBLE)
+        f64 = np.float64
+        x = g.node("Gemm", [x, g.const("c5_weight", sd["c5.weight"].reshape(120, 400), f64),
+                            g.const("c5_bias", sd["c5.bias"], f64)], "c5", transB=1)
+        x = squash64(x, "c5")
+        x = g.node("Gemm", [x, g.const("f6_weight", sd["f6.weight"], f64), g.const("f6_bias", sd["f6.bias"], f64)],
                    "f6", transB=1)
-        x = squash(x, "f6")
-        # RBF: sum_j (x_j - P_cj)^2: [N,84] -> [N,1,84] - [10,84] -> [N,10,84] -> [N,10]
+        x = squash64(x, "f6")
+        # RBF: sum_j (x_j - P_cj)^2: [N,84] -> [N,1,84] - [10,84] -> [N,10,84] -> [N,10], summed in
+        # float64 and rounded once to float32, exactly like the torch RBF layer.
         x = g.node("Unsqueeze", [x, g.const("rbf_axes", [1], np.int64)], "rbf_unsqueeze")
-        d = g.node("Sub", [x, g.const("rbf_centres", rbf_glyphs(), f32)], "rbf_sub")
+        d = g.node("Sub", [x, g.const("rbf_centres", rbf_glyphs(), np.float64)], "rbf_sub")
         d = g.node("Mul", [d, d], "rbf_square")
-        g.node("ReduceSum", [d, g.const("rbf_sum_axes", [2], np.int64)], "rbf_sum", "scores", keepdims=0)
+        d = g.node("ReduceSum", [d, g.const("rbf_sum_axes", [2], np.int64)], "rbf_sum", "rbf_sum64", keepdims=0)
+        g.node("Cast", [d], "rbf_to_f32", "scores", to=TensorProto.FLOAT)
         g.node("ArgMin", ["scores"], "label", axis=1, keepdims=0, select_last_index=0)
     else:
         x = g.node("Relu", [conv(x, "c1", sd["c1.weight"], sd["c1.bias"])], "c1_relu")

@@ -67,12 +67,11 @@ def _count(name: str, module: nn.Module, out_shape: tuple[int, ...]) -> LayerCou
 def layer_counts(arch: str) -> list[LayerCount]:
     model = build_model(arch)
     shapes: dict[str, tuple[int, ...]] = {}
-    hooks = [getattr(model, n).register_forward_hook(
-        lambda mod, inp, out, n=n: shapes.__setitem__(n, tuple(out.shape[1:]))) for n in LAYERS]
+    x = torch.zeros(1, 1, 32, 32)
     with torch.no_grad():
-        model(torch.zeros(1, 1, 32, 32))
-    for h in hooks:
-        h.remove()
+        for n in LAYERS:  # each layer in turn, only to read its output shape
+            x = getattr(model, n)(x.flatten(1) if n == "f6" else x)
+            shapes[n] = tuple(x.shape[1:])
     return [_count(n, getattr(model, n), shapes[n]) for n in LAYERS]
 
 
