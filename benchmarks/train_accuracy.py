@@ -37,8 +37,10 @@ def main() -> None:
         ("paper-sdlm", TrainConfig(optimizer="sdlm", epochs=DEFAULT_EPOCHS["sdlm"], batch_size=SDLM_BATCH), args.test_dir),
         ("modern-adam", TrainConfig(arch="modern"), args.test_dir),
     ]
-    if Path(FASHION_DIR).is_dir():
-        runs.append(("fashion-paper-adam", TrainConfig(dataset="fashion-mnist", epochs=20), None))
+    if Path(FASHION_DIR).is_dir():  # 60k clothing images: the digit distortions do not apply
+        runs.append(("fashion-paper-adam", TrainConfig(dataset="fashion-mnist", epochs=20, augment=False), None))
+        runs.append(("fashion-modern-adam", TrainConfig(dataset="fashion-mnist", arch="modern", epochs=20,
+                                                        augment=False), None))
     rows = []
     for name, cfg, test_dir in runs:
         if name in args.skip:
