@@ -41,7 +41,8 @@ def compile_c(sources: list[Path], output: Path, flags: list[str] = (), compiler
               link: bool = True) -> Path:
     """Compile (and link) `sources` into `output` with STRICT_FLAGS + flags; first error line on failure."""
     cc = find_compiler(compiler)
-    cmd = [cc, *STRICT_FLAGS, *flags, *(str(s) for s in sources)]
+    output = Path(output).resolve()  # the compiler runs in output's folder: no relative paths
+    cmd = [cc, *STRICT_FLAGS, *flags, *(str(Path(s).resolve()) for s in sources)]
     cmd += ["-o", str(output)] if link else ["-c"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=output.parent)
     if proc.returncode != 0:
@@ -52,7 +53,7 @@ def compile_c(sources: list[Path], output: Path, flags: list[str] = (), compiler
 
 def build(c_dir: Path, flags: list[str] = (), compiler: str | None = None, work_dir: Path | None = None) -> Path:
     """Generated sources in `c_dir` + the host driver -> an executable in a temp dir (or work_dir)."""
-    c_dir = Path(c_dir)
+    c_dir = Path(c_dir).resolve()
     missing = [s for s in SOURCES if not (c_dir / s).is_file()]
     if missing:
         raise LenetEdgeError(f"{c_dir}: missing generated file {missing[0]} (run `lenet-edge export --target c`)")
