@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# One intra-op thread: LeNet-sized batches gain nothing from more, and on a busy 2-core machine
+# oversubscribed torch threads made a training epoch 30x slower. Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
