@@ -5,7 +5,7 @@ PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
-RUN     ?= runs/demo
+RUN     ?= runs/lenet5
 
 .PHONY: all setup toolchain demo test clean
 
