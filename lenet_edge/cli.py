@@ -107,11 +107,26 @@ def export(target, run_dir, out, board, calib_images, qat, test_dir):
     elif target == "c":
         from lenet_edge.compiler import export_c_cmd
 
-        export_c_cmd(run_dir / "lenet5_int8.onnx", out or run_dir / "c")
+        out = out or run_dir / "c"
+        export_c_cmd(run_dir / "lenet5_int8.onnx", out)
+        _echo_c_summary(out)
     else:
         from lenet_edge.target.firmware import export_firmware_cmd
 
         export_firmware_cmd(run_dir, board)
+
+
+def _echo_c_summary(out: Path) -> None:
+    """What `export --target c` wrote, with the memory figures from its manifest."""
+    import json
+
+    m = json.loads((out / "manifest.json").read_text())
+    flash, ram = m["flash_bytes"], m["ram_bytes"]
+    click.echo(f"wrote {out}/: {', '.join(sorted(f if isinstance(f, str) else f['name'] for f in m['files']))}")
+    click.echo(f"  from {m['onnx']['file']} sha256={m['onnx']['sha256'][:16]}..., opset {m['onnx']['opset']}")
+    click.echo(f"  flash (model constants): {flash['float_requant']:,} B with an FPU, {flash['int_requant']:,} B "
+               f"integer-only (+{flash['selftest']:,} B self-test vectors)")
+    click.echo(f"  RAM: {ram['arena']:,} B static arena + {ram['stack_estimate']:,} B stack budget")
 
 
 @main.command()
