@@ -1,30 +1,3 @@
-/* LM3S6965 (Cortex-M3, no FPU) vector table and reset. The LM3S6965 has 43 interrupts used. */
-#include <stdint.h>
-
-extern uint32_t __stack_top__[];
-void le_crt0_start(void) __attribute__((noreturn));
-void Reset_Handler(void);
-void Default_Handler(void);
-void HardFault_Handler(void);
-void MemManage_Handler(void);
-void BusFault_Handler(void);
-void UsageFault_Handler(void);
-
-void Reset_Handler(void) { le_crt0_start(); }
-
-#define IRQS 48
-__attribute__((section(".isr_vector"), used))
-static void (*const vectors[16 + IRQS])(void) = {
-    [0] = (void (*)(void))__stack_top__,
-    [1] = Reset_Handler,
-    [2] = Default_Handler,     /* NMI */
-    [3] = HardFault_Handler,
-    [4] = MemManage_Handler,
-    [5] = BusFault_Handler,
-    [6] = UsageFault_Handler,
-    [11] = Default_Handler,    /* SVCall */
-    [12] = Default_Handler,    /* DebugMonitor */
-    [14] = Default_Handler,    /* PendSV */
-    [15] = Default_Handler,    /* SysTick */
-    [16 ... 16 + IRQS - 1] = Default_Handler,
-};
+/* LM3S6965 (Cortex-M3, no FPU) vector table and reset. The LM3S6965 has 48 interrupt vectors. */
+#define LE_IRQS 48
+#include "le_vectors.h"
