@@ -31,7 +31,7 @@ def agreement(measured: int, estimate, why: str) -> dict:
             "agrees": estimate is not None and measured == estimate, "note": why}
 
 
-def measure(run_dir: Path, board: str, x, n_profile: int) -> dict:
+def measure(run_dir: Path, board: str, x, n_profile: int, write: bool = True) -> dict:
     build = fw.export_firmware(run_dir, board, quiet=True)
     project = fw.project_dir(run_dir, board)
     device, _ = em.classify(project, board, x)
@@ -72,7 +72,8 @@ def measure(run_dir: Path, board: str, x, n_profile: int) -> dict:
         "sections": build.sections,
     }
     manifest["measured"] = measured
-    fsutil.write_text(project / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if write:
+        fsutil.write_text(project / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return {"board": board, **measured}
 
 
@@ -111,18 +112,27 @@ def main() -> None:
     ap.add_argument("--boards", nargs="+", default=list(fw.BOARDS))
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--profile-images", type=int, default=3)
+    ap.add_argument("--no-write", action="store_true",
+                    help="print the results only: leave BENCHMARKS.md and the run's manifest unchanged")
     args = ap.parse_args()
     data = load_test(test_dir=args.test_dir)
     x = data.images[:args.images]
     results = []
     for board in args.boards:
-        r = measure(args.run, board, x, args.profile_images)
+        r = measure(args.run, board, x, args.profile_images, write=not args.no_write)
         print(f"{board}: {r['bit_exact']['identical']}/{r['bit_exact']['images']} bit-exact, "
               f"{r['instructions_per_inference']:,} instructions/inference, "
               f"~{r['cortex_m4_cycles_estimate']:,} cycles, flash {r['flash_used_bytes']:,} B")
         results.append(r)
     cmd = " ".join(["python benchmarks/mcu.py", *sys.argv[1:]])
-    update_section("mcu", markdown(results, cmd, data.source))
+    if args.no_write:
+        for r in results:
+            print(f"{r['board']}: per layer (instructions, MACs, instr/MAC); flash {r['flash_used_bytes']:,} B, "
+                  f"static RAM {r['ram_static_bytes']:,} B, stack peak {r['stack_peak_bytes']['measured']} B")
+            for row in r["layers"]:
+                print(f"  {row['name']:>12} {row['instructions']:>10,} {row['macs']:>9,} {row['instructions_per_mac']}")
+    else:
+        update_section("mcu", markdown(results, cmd, data.source))
     if any(r["bit_exact"]["mismatches"] for r in results):
         sys.exit(1)
 

@@ -92,6 +92,11 @@ def _names(graph: ir.Graph) -> list[str]:
     return ids
 
 
+def _whole_window(layer: ir.Conv) -> bool:
+    """The k x k window covers the whole input: one output pixel per channel (a matrix-vector product)."""
+    return layer.in_shape[1:] == (layer.kernel, layer.kernel) and layer.out_shape[1:] == (1, 1)
+
+
 def _layer_context(index: int, ident: str, lp: memory.LayerPlan, n_classes: int) -> dict:
     layer = lp.layer
     arena = "lenet5_arena"
@@ -110,6 +115,10 @@ def _layer_context(index: int, ident: str, lp: memory.LayerPlan, n_classes: int)
         c, h, w = layer.in_shape
         t, l_, b, r = layer.pads
         args = [src, str(c), str(h), str(w), str(t), str(l_), str(b), str(r), str(layer.value), dst]
+    elif isinstance(layer, ir.Conv) and lp.form == "dense" and _whole_window(layer):
+        kernel = "le_conv_dot_s8"
+        args = [src, str(layer.in_size), sym["w"], sym["bias"], sym["rq"], str(layer.y_zp), dst,
+                str(layer.out_shape[0])]
     elif isinstance(layer, ir.Conv) and lp.form == "dense":
         kernel = "le_conv_dense_s8"
         ic, ih, iw = layer.in_shape
@@ -151,7 +160,8 @@ def render(graph: ir.Graph, plan: memory.Plan, goldens: dict, manifest_extra: di
     n_classes = graph.head.out_size
     layers = [_layer_context(i, ident, lp, n_classes) for i, (ident, lp) in enumerate(zip(ids, plan.layers))]
     # runtime kernels to print, in first-use order: {template, suffix} (suffix "_wide" or "")
-    names = ["le_requant"] if any(isinstance(lp.layer, ir.Conv) for lp in plan.layers) else []
+    has_conv = any(isinstance(lp.layer, ir.Conv) for lp in plan.layers)
+    names = ["le_requant", "le_conv_core"] if has_conv else []
     for lctx in layers:
         if lctx["kernel"] and lctx["kernel"] not in names:
             names.append(lctx["kernel"])
