@@ -33,6 +33,9 @@ C_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.c", "lenet5_selftest.c", "man
 TEST_FAMILY = "test-set"
 CHUNK = 2000  # images per driver run / ORT batch group, for the progress bars
 MAX_LISTED = 20  # mismatching images listed in the report (all are counted)
+# Both requantization paths of the generated C: float (FPU boards, the host default) and the
+# integer-only path the Cortex-M3 build uses (int8-arithmetic.md section 3b). Each must equal ORT.
+REQUANT_PATHS = {"float": (), "int": ("-DLENET5_INT_REQUANT",)}
 # x86 / ARM features that change how ORT's int8 kernels compute (int8-arithmetic.md §1)
 CPU_FLAGS = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
              "amx_int8", "asimd", "asimddp", "i8mm")
@@ -85,12 +88,13 @@ def run_ort(model: Path, images: np.ndarray, desc: str | None = None) -> tuple[n
     return np.concatenate(scores), np.concatenate(labels)
 
 
-def locate_divergence(model: Path, c_dir: Path, image: np.ndarray, work: Path) -> compare.Divergence | None:
+def locate_divergence(model: Path, c_dir: Path, image: np.ndarray, work: Path,
+                      flags: tuple[str, ...] = ()) -> compare.Divergence | None:
     """Rebuild the C with -DLENET5_TRACE, run one image, and compare every traced layer with the
     ORT tensor of the same name."""
     from lenet_edge.check import hostbuild, ort
 
-    exe = hostbuild.build(c_dir, flags=["-DLENET5_TRACE"], work_dir=work / "trace")
+    exe = hostbuild.build(c_dir, flags=["-DLENET5_TRACE", *flags], work_dir=work / "trace")
     got = hostbuild.run_images(exe, image.reshape(1, 28, 28), trace=True)
     # layer index of each output tensor in the generated code (manifest.json "layers")
     layers = json.loads((c_dir / "manifest.json").read_text()).get("layers", [])
@@ -173,20 +177,31 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
     images = np.concatenate([imgs for _, _, imgs in families])
 
     step = (lambda s: s) if progress else (lambda s: None)
+    sizes = [(name, len(imgs)) for name, _, imgs in families]
     with tempfile.TemporaryDirectory(prefix="lenet-edge-verify-") as tmp:
-        exe = hostbuild.build(c_dir, work_dir=Path(tmp) / "plain")
-        got_scores, got_labels = run_c(exe, images, step(f"C on {len(images)} images"))
+        exes = {path: hostbuild.build(c_dir, flags=list(flags), work_dir=Path(tmp) / path)
+                for path, flags in REQUANT_PATHS.items()}  # build first: a build error fails fast
         want_scores, want_labels = run_ort(model, images, step(f"ORT on {len(images)} images"))
-        result = compare.compare_outputs(got_scores, got_labels, want_scores, want_labels,
-                                         [(name, len(imgs)) for name, _, imgs in families])
+        paths = {}
+        for path, exe in exes.items():
+            got_scores, got_labels = run_c(exe, images, step(f"C ({path} requant) on {len(images)} images"))
+            paths[path] = (compare.compare_outputs(got_scores, got_labels, want_scores, want_labels, sizes),
+                           got_labels)
+        # The report details the first path that fails (or the float path when both are exact).
+        shown = next((p for p, (r, _) in paths.items() if not r.ok), "float")
+        result, got_labels = paths[shown]
         divergence = None
         if result.mismatches:
-            divergence = locate_divergence(model, c_dir, images[result.mismatches[0].image], Path(tmp))
+            divergence = locate_divergence(model, c_dir, images[result.mismatches[0].image], Path(tmp),
+                                           REQUANT_PATHS[shown])
 
     n_test = len(test_images)
     correct = int((got_labels[:n_test] == test_labels).sum())
     return {
-        "ok": result.ok,
+        "ok": all(r.ok for r, _ in paths.values()),
+        "requant_paths": {p: {"flags": " ".join(REQUANT_PATHS[p]), "ok": r.ok, "mismatching_images": len(r.mismatches)}
+                          for p, (r, _) in paths.items()},
+        "detailed_path": shown,
         "model": MODEL_FILE,
         "onnx_sha256": sha256_file(model),
         "lenet_edge_version": __version__,
@@ -221,15 +236,18 @@ def format_report(r: dict) -> str:
     t = r["test_set"]
     if t["accuracy"] is not None:
         lines.append(f"accuracy of the C on {t['source']}: {t['correct']}/{t['images']} = {100 * t['accuracy']:.2f} %")
+    for p, info in r["requant_paths"].items():
+        lines.append(f"{p} requant path{' (' + info['flags'] + ')' if info['flags'] else ''}: "
+                     f"{r['images'] - info['mismatching_images']}/{r['images']} identical")
     if r["ok"]:
-        lines.append(f"OK: all {r['images']} images give identical scores and labels")
+        lines.append(f"OK: all {r['images']} images give identical scores and labels on both requant paths")
     else:
         for m in r["mismatches"][:5]:
             lines.append(f"mismatch: image {m['image']} ({m['family']} #{m['family_index']}): label {m['got_label']} "
                          f"vs {m['want_label']}, scores {m['got_scores']} vs {m['want_scores']}")
         d = r["first_divergence"]
         if d is not None:
-            lines.append(f"first divergence (image {d['image']}, {d['family']}): layer {d['layer']} ({d['tensor']}) "
+            lines.append(f"[{r['detailed_path']} requant path] first divergence (image {d['image']}, {d['family']}): layer {d['layer']} ({d['tensor']}) "
                          f"index {d['index']}: C got {d['got']}, ORT wants {d['want']} "
                          f"({d['differing']} of {d['size']} values differ)")
     return "\n".join(lines)
