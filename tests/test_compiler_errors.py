@@ -137,3 +137,16 @@ def test_cli_writes_the_files(tmp_path):
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (run / "c").iterdir()) == sorted(
         ["lenet5.h", "lenet5.c", "lenet5_weights.h", "lenet5_weights.c", "lenet5_selftest.c", "manifest.json"])
+
+
+@pytest.mark.parametrize("arch", ["paper", "modern"])
+def test_float_model_is_refused_with_a_clear_error(arch, tmp_path):
+    """lenet5_float.onnx also takes uint8 bytes; the compiler must say it got the float model."""
+    from lenet_edge.model.lenet5 import build_model
+    from lenet_edge.model.onnx_graph import float_graph
+
+    path = tmp_path / "lenet5_float.onnx"
+    path.write_bytes(float_graph(build_model(arch), {}).SerializeToString())
+    with pytest.raises(LenetEdgeError, match="'c1' \\(Conv\\) is float arithmetic: this is a float model.*lenet5_int8.onnx"):
+        export_c_cmd(path, tmp_path / "c")
+    assert not (tmp_path / "c").exists()

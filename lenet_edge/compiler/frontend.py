@@ -137,6 +137,12 @@ class _Walker:
             hint = " (this looks like the float model; pass lenet5_int8.onnx)" if elem == TensorProto.FLOAT else ""
             raise LenetEdgeError(f"{self.file}: graph input {inp.name!r} is {DTYPES.get(elem, elem)}, "
                                  f"expected uint8 [N,1,28,28]{hint}")
+        # lenet5_float.onnx also takes uint8 bytes, so the input type alone cannot tell the models apart.
+        float_node = next((n for n in g.node if n.op_type in ("Conv", "Gemm", "MatMul")), None)
+        if float_node is not None:
+            raise LenetEdgeError(f"{self.file}: ONNX node {float_node.name!r} ({float_node.op_type}) is float "
+                                 "arithmetic: this is a float model; the C compiler reads the int8 model "
+                                 "lenet5_int8.onnx")
         dims = [d.dim_value if d.HasField("dim_value") else None for d in inp.type.tensor_type.shape.dim]
         if len(dims) != 4 or tuple(dims[1:]) != IMAGE_SHAPE:
             raise LenetEdgeError(f"{self.file}: graph input {inp.name!r} has shape {dims}, expected [N,1,28,28]")
