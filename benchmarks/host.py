@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from _report import update_section  # noqa: E402
 
 from lenet_edge.check import ort, verify  # noqa: E402
+from lenet_edge.compiler import ensure_c  # noqa: E402
 from lenet_edge.errors import LenetEdgeError  # noqa: E402
 
 DRIVER = Path(__file__).resolve().parent / "host_timing.c"
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             raise LenetEdgeError(f"{model}: no such model file (run `lenet-edge train` and "
                                  f"`lenet-edge export --target onnx --run {args.run}` first)")
         c_dir = args.run / "c"
-        verify.ensure_c(model, c_dir)
+        ensure_c(model, c_dir)
         test = verify.load_test_set(model, args.test_dir)
         images = np.ascontiguousarray(test.images, dtype=np.uint8)
         cc = host_compiler()

@@ -29,7 +29,6 @@ from lenet_edge.errors import LenetEdgeError
 
 MODEL_FILE = "lenet5_int8.onnx"
 REPORT_FILE = "verify.json"
-C_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.c", "lenet5_selftest.c", "manifest.json")
 TEST_FAMILY = "test-set"
 CHUNK = 2000  # images per driver run / ORT batch group, for the progress bars
 MAX_LISTED = 20  # mismatching images listed in the report (all are counted)
@@ -43,22 +42,6 @@ CPU_FLAGS = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def ensure_c(model: Path, c_dir: Path) -> bool:
-    """Generate the C from `model` unless `c_dir` already holds a complete set generated from this
-    exact file (its manifest names the ONNX sha256). Returns True if it (re)generated."""
-    if all((c_dir / f).is_file() for f in C_FILES):
-        try:
-            made_from = json.loads((c_dir / "manifest.json").read_text())["onnx"]["sha256"]
-        except (ValueError, KeyError, TypeError):
-            made_from = None
-        if made_from == sha256_file(model):
-            return False
-    from lenet_edge.compiler import export_c_cmd
-
-    export_c_cmd(model, c_dir)
-    return True
 
 
 def run_c(exe: Path, images: np.ndarray, desc: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -168,6 +151,8 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
     if not model.is_file():
         raise LenetEdgeError(f"{model}: no such model file (run `lenet-edge export --target onnx`)")
     c_dir = run_dir / "c"
+    from lenet_edge.compiler import ensure_c
+
     regenerated = ensure_c(model, c_dir)
     test = load_test_set(model, test_dir)
     test_images = test.images if limit is None else test.images[:limit]

@@ -100,3 +100,24 @@ def export_c_cmd(onnx_path: Path, out_dir: Path, golden_images: np.ndarray | Non
         fsutil.write_text(out_dir / name, text)
         written[name] = out_dir / name
     return written
+
+
+def ensure_c(onnx_path: Path, c_dir: Path) -> bool:
+    """Generate the C into `c_dir` unless it already holds a complete set made from this exact ONNX
+    file (manifest sha256) by this tool version. Returns True if it (re)generated."""
+    import hashlib
+    import json
+
+    onnx_path, c_dir = Path(onnx_path), Path(c_dir)
+    if not onnx_path.is_file():
+        raise LenetEdgeError(f"{onnx_path}: no such model file (run `lenet-edge export --target onnx`)")
+    try:
+        manifest = json.loads((c_dir / "manifest.json").read_text())
+        current = (manifest["onnx"]["sha256"] == hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+                   and manifest["tool"]["version"] == __version__
+                   and all((c_dir / f).is_file() for f in manifest["files"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        current = False
+    if not current:
+        export_c_cmd(onnx_path, c_dir)
+    return not current

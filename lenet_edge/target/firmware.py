@@ -225,15 +225,13 @@ def project_dir(run_dir: Path, board: str) -> Path:
 
 
 def ensure_c(run_dir: Path) -> Path:
-    """<run>/c with the generated model; generated from <run>/lenet5_int8.onnx if absent."""
-    c_dir = Path(run_dir) / "c"
-    if not all((c_dir / f).is_file() for f in MODEL_FILES):
-        onnx_path = Path(run_dir) / "lenet5_int8.onnx"
-        if not onnx_path.is_file():
-            raise LenetEdgeError(f"{onnx_path}: no such model file (run `lenet-edge export --target onnx`)")
-        from lenet_edge.compiler import export_c_cmd
+    """<run>/c, (re)generated from <run>/lenet5_int8.onnx when absent or made from another model.
+    A complete <run>/c without the ONNX beside it (C copied on its own) is used as it is."""
+    from lenet_edge.compiler import ensure_c as ensure_generated
 
-        export_c_cmd(onnx_path, c_dir)
+    c_dir, onnx_path = Path(run_dir) / "c", Path(run_dir) / "lenet5_int8.onnx"
+    if onnx_path.is_file() or not all((c_dir / f).is_file() for f in MODEL_FILES):
+        ensure_generated(onnx_path, c_dir)
     return c_dir
 
 
