@@ -97,3 +97,11 @@ def test_instruction_counts_are_exact_and_repeatable(real_run, test_images):
     # >= 1 multiply instruction per 2 MACs (SMLAD on the Cortex-M4 does two)
     assert 2 * conv["classes"]["mul"] >= manifest["layers"][names.index(conv["name"])]["macs"]
     assert sum(row["instructions"] for row in prof.layers) == prof.total_instructions[0]
+
+
+def test_relative_run_folder(real_run, official_test_dir, monkeypatch):
+    """`--run runs/x` from the folder above: make, QEMU and verify's compiler all run elsewhere."""
+    monkeypatch.chdir(real_run.parent)
+    for args in (["run", "--board", "mps2-an386", "--images", "3"], ["verify"]):
+        result = CliRunner().invoke(cli, [*args, "--run", real_run.name, "--test-dir", str(official_test_dir)])
+        assert result.exit_code == 0, result.output

@@ -31,7 +31,7 @@ def qemu_command(machine: str, elf: Path, plugin: str | None = None) -> list[str
     """The QEMU invocation: serial console on stdout, semihosting to the host, one guest
     instruction per virtual nanosecond (-icount shift=0) so runs are deterministic."""
     cmd = [QEMU, "-M", machine, "-nographic", "-monitor", "none", "-serial", "stdio",
-           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", str(elf)]
+           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", str(Path(elf).resolve())]
     if plugin:
         cmd += ["-plugin", plugin]
     return cmd

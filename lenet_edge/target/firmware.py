@@ -221,7 +221,8 @@ def build_summary(board: str, result: BuildResult) -> dict:
 # The command
 
 def project_dir(run_dir: Path, board: str) -> Path:
-    return Path(run_dir) / "firmware" / board
+    """Absolute: QEMU, make and the plugin run inside it, so no path handed to them may be relative."""
+    return (Path(run_dir) / "firmware" / board).resolve()
 
 
 def ensure_c(run_dir: Path) -> Path:
