@@ -13,14 +13,9 @@ from lenet_edge import __version__, fsutil
 from lenet_edge.check import ort as ort_oracle
 from lenet_edge.errors import LenetEdgeError
 
+from lenet_edge.plots import confusion_matrix  # [true, predicted] counts
+
 MODEL_FILES = {"float": "lenet5_float.onnx", "int8": "lenet5_int8.onnx"}
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """int64 [10, 10]: row = true digit, column = predicted digit."""
-    cm = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(cm, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
-    return cm
 
 
 def evaluate_model(model_path: Path, digits) -> dict:
