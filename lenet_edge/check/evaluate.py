@@ -12,7 +12,6 @@ import numpy as np
 from lenet_edge import __version__, fsutil
 from lenet_edge.check import ort as ort_oracle
 from lenet_edge.errors import LenetEdgeError
-
 from lenet_edge.plots import confusion_matrix  # [true, predicted] counts
 
 MODEL_FILES = {"float": "lenet5_float.onnx", "int8": "lenet5_int8.onnx"}
