@@ -48,7 +48,7 @@ def measure(run_dir: Path, board: str, x, n_profile: int, write: bool = True) ->
     weights = build.objects.get("lenet5_weights.o", {})
     model_obj = build.objects.get("lenet5.o", {})
     measured = {
-        "command": f"python benchmarks/mcu.py --run {run_dir.name} --images {len(x)} --profile-images {n_profile}",
+        "command": f"python benchmarks/mcu.py --run {run_dir} --images {len(x)} --profile-images {n_profile}",
         "bit_exact": {"images": cmp["images"], "identical": cmp["identical"], "mismatches": cmp["mismatches"]},
         "instructions_per_inference": prof.total_instructions[0],
         "instructions_range": [min(prof.total_instructions), max(prof.total_instructions)],
@@ -86,6 +86,15 @@ def markdown(results: list[dict], cmd: str, source: str) -> str:
         lines.append(f"| {r['board']} | {be['identical']}/{be['images']} | {r['instructions_per_inference']:,} | "
                      f"{r['cortex_m4_cycles_estimate']:,} | {r['flash_used_bytes']:,} B | {r['ram_static_bytes']:,} B | "
                      f"{r['stack_peak_bytes']['measured']} B |")
+    lines += ["", "Generated-code manifest (`<run>/c/manifest.json`, computed at generation time) vs measured "
+              "(`<run>/firmware/<board>/manifest.json` → `measured`):", "",
+              "| board | figure | manifest | measured | agrees | why / how compared |", "|---|---|---|---|---|---|"]
+    for r in results:
+        for key, label in (("flash_weights_bytes", "model constants (flash)"), ("arena_bytes", "arena (RAM)"),
+                           ("stack_peak_bytes", "stack")):
+            a = r[key]
+            lines.append(f"| {r['board']} | {label} | {a['compiler_estimate']} B | {a['measured']} B | "
+                         f"{'yes' if a['agrees'] else 'no'} | {a['note'].split(';')[0]} |")
     for r in results:
         lines += ["", f"### {r['board']}: per layer (first image; min-max over the profiled images)", "",
                   "| layer | instructions | MACs | instr/MAC | cycles (est.) | load / store / mul / branch / fp |",
