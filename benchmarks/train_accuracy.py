@@ -9,12 +9,14 @@ the full 60k Fashion-MNIST training set. Writes the "train" section of BENCHMARK
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-import torch
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the CLI: LeNet-sized batches gain nothing from more
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import update_section  # noqa: E402
