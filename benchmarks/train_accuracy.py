@@ -40,7 +40,7 @@ def main() -> None:
         ("modern-adam", TrainConfig(arch="modern"), args.test_dir),
     ]
     if Path(FASHION_DIR).is_dir():  # 60k clothing images: the digit distortions do not apply
-        runs.append(("fashion-paper-adam", TrainConfig(dataset="fashion-mnist", epochs=20, augment=False), None))
+        runs.append(("fashion-paper-adam", TrainConfig(dataset="fashion-mnist", epochs=40, augment=False), None))
         runs.append(("fashion-modern-adam", TrainConfig(dataset="fashion-mnist", arch="modern", epochs=20,
                                                         augment=False), None))
     rows = []
