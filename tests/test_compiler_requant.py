@@ -112,8 +112,9 @@ def c_requant(tmp_path_factory):
         "int main(int argc, char **argv)\n{\n"
         "    int32_t acc;\n    int32_t zp = (int32_t)strtol(argv[1], 0, 10);\n"
         "    int wide = argv[5][0] == 'w';\n    le_rq_t rq;\n    (void)argc;\n"
-        "#if LENET5_REQUANT_INT\n    rq.m = (uint32_t)strtoul(argv[3], 0, 10);\n"
-        "    rq.e = (int32_t)strtol(argv[4], 0, 10);\n#else\n    rq = (uint32_t)strtoul(argv[2], 0, 10);\n#endif\n"
+        "#if LENET5_REQUANT_INT\n    rq.r = (int64_t)strtoll(argv[argc > 6 ? 7 : 3], 0, 10);\n"
+        "    rq.a = argc > 6 ? (int32_t)strtol(argv[6], 0, 10) : 0;\n"
+        "    rq.sh = (int32_t)strtol(argv[argc > 6 ? 8 : 4], 0, 10);\n#else\n    rq = (uint32_t)strtoul(argv[2], 0, 10);\n#endif\n"
         "    while (fread(&acc, sizeof acc, 1, stdin) == 1) {\n"
         "        putchar((unsigned char)(wide ? le_requant_wide(acc, rq, zp) : le_requant(acc, rq, zp)));\n"
         "    }\n    return 0;\n}\n")
@@ -124,10 +125,12 @@ def c_requant(tmp_path_factory):
     return exes
 
 
-def run_c(exe, acc: np.ndarray, m: np.ndarray, zp: int, variant: str) -> np.ndarray:
+def run_c(exe, acc: np.ndarray, m: np.ndarray, zp: int, variant: str, fast=()) -> np.ndarray:
+    """fast = (a, r, sh): the integer path's fast constants (else a = 0: the §3b replay)."""
     mant, shift = requant.split(m)
     out = subprocess.run([str(exe), str(zp), str(int(m.view(np.uint32)[0])), str(int(mant[0])),
-                          str(int(shift[0])), variant], input=acc.astype(np.int32).tobytes(),
+                          str(int(shift[0])), variant, *[str(int(v)) for v in fast]],
+                         input=acc.astype(np.int32).tobytes(),
                          capture_output=True, check=True).stdout
     return np.frombuffer(out, np.int8)
 
@@ -196,3 +199,32 @@ def test_int_path_far_accumulators():
                                               requant.requant_float(near, np.array([m]), zp))
             np.testing.assert_array_equal(requant.requant_int(far, mant, shift, zp, wide=True),
                                           requant.requant_float(far, np.array([m]), zp))
+
+
+def test_fast_int_requant_at_every_step(c_requant, tmp_path):
+    """The fast integer constants (requant.fast_constants) of every channel of a paper model with
+    realistic scales (and a wide S4) equal ORT in a 256-wide window around every step of the
+    staircase on the layer's accumulator range, in numpy and in the generated C; most channels get
+    them (the others keep the exact replay)."""
+    from lenet_edge.compiler import frontend, ir
+    (tmp_path / "m.onnx").write_bytes(paper_model(0, wide_s4=True))
+    graph = frontend.load_graph(tmp_path / "m.onnx")
+    n_fast = n_all = 0
+    for layer in (lay for lay in graph.layers if isinstance(lay, ir.Conv)):
+        rq = requant.conv_requant(layer)
+        steps, valid, _ = requant.staircase_steps(rq.mant, rq.shift, layer.y_zp, rq.acc_bound, rq.wide)
+        n_all += len(rq.mant)
+        for c in np.flatnonzero(rq.fast_a):
+            n_fast += 1
+            sw = np.float32(np.asarray(layer.w_scale, np.float32).reshape(-1)[c])
+            centres = np.clip(np.append(steps[c][valid[c]], [-rq.acc_bound, rq.acc_bound]),
+                              -rq.acc_bound + 128, rq.acc_bound - 127)
+            acc, want = ort_requant(layer.x_scale, sw, layer.y_scale, layer.y_zp, centres)
+            one = lambda v: np.full(acc.shape, v)    # noqa: E731
+            assert_same(f"{layer.node}[{c}] numpy fast", acc,
+                        requant.requant_fast(acc, one(rq.fast_a[c]), one(rq.fast_r[c]), one(rq.fast_sh[c])), want)
+            fast = (rq.fast_a[c], rq.fast_r[c], rq.fast_sh[c])
+            variant = "wide" if rq.wide else "narrow"
+            assert_same(f"{layer.node}[{c}] C fast", acc,
+                        run_c(c_requant["int"], acc, rq.multiplier[c:c + 1], layer.y_zp, variant, fast), want)
+    assert n_fast >= 0.8 * n_all, f"only {n_fast} of {n_all} channels have fast constants"

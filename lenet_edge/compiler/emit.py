@@ -62,7 +62,7 @@ def c_literal(ctype: str, v) -> str:
     if ctype == "uint32_t":
         return f"0x{int(v):08x}u"
     if ctype == "le_rq_t":
-        return f"{{0x{int(v[0]):06x}u, {int(v[1])}}}"
+        return f"{{INT64_C({int(v[0])}), {int(v[1])}, {int(v[2])}}}"   # {r, a, sh}
     if ctype == "int32_t" and int(v) == -2**31:
         return "(-2147483647 - 1)"
     return str(int(v))

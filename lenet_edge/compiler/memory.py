@@ -17,7 +17,7 @@ from lenet_edge.compiler import ir, requant
 from lenet_edge.errors import LenetEdgeError
 
 CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
-               "le_rq_t": 8}  # le_rq_t: float path uint32_t bits; integer path {uint32 m, int32 e}
+               "le_rq_t": 16}  # le_rq_t: integer path {int64 r, int32 a, int32 sh} (float path: uint32 bits)
 
 # Stack of lenet5_predict (see `stack_estimate`): call depth 2, predict -> one le_* kernel (le_requant is
 # a static inline leaf); no arrays on the stack. Per frame on Cortex-M: at most r4-r11 + lr pushed
@@ -44,7 +44,7 @@ class CArray:
 
     @property
     def count(self) -> int:
-        """C array length (le_rq_t values are [n, 2] rows of {m, e})."""
+        """C array length (le_rq_t values are [n, 3] rows of {r, a, sh})."""
         return int(self.values.shape[0])
 
 
@@ -103,8 +103,10 @@ def conv_arrays(layer: ir.Conv, rq: requant.Requant) -> tuple[tuple[CArray, ...]
                f"[{c_out}] int32: B - x_zp*sum(w) (x_zp={layer.x_zp} folded in; no padding)"),
         CArray("rq", "uint32_t", rq.bits, "requant",
                f"[{c_out}] float32 bit patterns of M = fl(fl(x_scale*w_scale)/y_scale)", "float"),
-        CArray("rq", "le_rq_t", np.stack([rq.mant.astype(np.int64), rq.shift.astype(np.int64)], axis=1),
-               "requant", f"[{c_out}] {{m, e}}: M = m * 2^e exactly, 2^23 <= m < 2^24", "int"),
+        CArray("rq", "le_rq_t", np.stack([np.where(rq.fast_a != 0, rq.fast_r, rq.mant.astype(np.int64)),
+                                          rq.fast_a, np.where(rq.fast_a != 0, rq.fast_sh, rq.shift)], axis=1),
+               "requant", f"[{c_out}] {{r, a, sh}}: fast constants, or {{m, 0, e}} with M = m * 2^e exactly",
+               "int"),
     )
     sparse_bytes = n * (k * k + 2) + 2 * (c_out + 1)
     if layer.group == 1 and sparse_bytes >= layer.weight.size:

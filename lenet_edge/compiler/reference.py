@@ -62,7 +62,9 @@ def _conv(layer: ir.Conv, x: np.ndarray, int_requant: bool) -> np.ndarray:
     rq = requant.conv_requant(layer)
     acc_c = np.moveaxis(acc, 1, -1)                        # channel last, to broadcast M[c]
     if int_requant:
-        q = requant.requant_int(acc_c, rq.mant, rq.shift, layer.y_zp, wide=rq.wide)
+        fast = rq.fast_a != 0       # the C: fast constants per channel, else the §3b replay
+        q = np.where(fast, requant.requant_fast(acc_c, rq.fast_a, rq.fast_r, rq.fast_sh),
+                     requant.requant_int(acc_c, rq.mant, rq.shift, layer.y_zp, wide=rq.wide))
     else:
         q = requant.requant_float(acc_c, rq.multiplier, layer.y_zp)
     return np.ascontiguousarray(np.moveaxis(q, -1, 1))

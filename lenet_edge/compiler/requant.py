@@ -11,8 +11,16 @@ Bounds (per layer, from the weights and bias):
     the integer path must do that rounding itself first. Such a layer is "wide" and gets its own
     kernel variant (le_requant_wide), so layers that stay below 2^24 pay nothing for it.
 
-`requant_float` / `requant_int` are numpy emulations of the two C paths (used by the reference
-interpreter and by the staircase tests).
+Fast integer path (what the C runs on FPU-less targets): acc -> q is a monotone staircase with at
+most 255 steps, so per channel we look for q = clamp(floor((acc * a + r) / 2^(32 + sh)), -128, 127)
+(one 32x32->64 multiply, an add, the high word, a shift; the output zero point is folded into r)
+that has exactly the same steps as the §3b replay on the layer's whole accumulator range
+[-acc_bound, acc_bound]: the steps of the replay are found by bisection, and a, r are chosen so
+that every step lands where it must (two monotone staircases agreeing at every step agree
+everywhere). A channel where no such (a, r) exists gets a = 0 and keeps the §3b replay.
+
+`requant_float` / `requant_int` / `requant_fast` are numpy emulations of the C paths (used by the
+reference interpreter and by the staircase tests).
 """
 from __future__ import annotations
 
@@ -36,6 +44,9 @@ class Requant:
     bias_folded: np.ndarray     # int32 [C_out], B[c] - x_zp * sum(w[c]): acc = bias_folded + sum x*w
     acc_bound: int              # max |acc| over every possible input
     wide: bool                  # acc_bound > 2^24: the integer path rounds |acc| to 24 bits first
+    fast_a: np.ndarray          # int64 [C_out], a[c] in [1, 2^31) or 0: channel keeps the §3b replay
+    fast_r: np.ndarray          # int64 [C_out], r[c] (y_zp folded in)
+    fast_sh: np.ndarray         # int64 [C_out], sh[c] in [0, 31]
 
 
 def multipliers(x_scale, w_scale, y_scale) -> np.ndarray:
@@ -75,8 +86,89 @@ def conv_requant(layer: ir.Conv) -> Requant:
     if max(bound, c_bound) > INT32_MAX:
         raise LenetEdgeError(f'ONNX node "{layer.node}": accumulator bound {max(bound, c_bound)} exceeds '
                              "the int32 range (bias or weights too large)")
+    wide = bound > FLOAT_EXACT
+    fast_a, fast_r, fast_sh = fast_constants(mant, shift, layer.y_zp, bound, wide)
     return Requant(multiplier=m, bits=bits.copy(), mant=mant, shift=shift,
-                   bias_folded=folded.astype(np.int32), acc_bound=bound, wide=bound > FLOAT_EXACT)
+                   bias_folded=folded.astype(np.int32), acc_bound=bound, wide=wide,
+                   fast_a=fast_a, fast_r=fast_r, fast_sh=fast_sh)
+
+
+def staircase_steps(mant: np.ndarray, shift: np.ndarray, y_zp: int, bound: int,
+                    wide: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps of the §3b replay on [-bound, bound], per channel, by bisection.
+    -> (steps int64 [C, 255], valid bool [C, 255], ends int64 [C, 2]): steps[c, j] is the smallest acc
+    with q >= j - 127 (meaningful where valid: q(-bound) < j - 127 <= q(bound)); ends = q(-bound), q(bound)."""
+    c = len(mant)
+    m = np.asarray(mant)[:, None]
+    e = np.asarray(shift)[:, None]
+    q_at = lambda acc: requant_int(acc, np.broadcast_to(m, acc.shape), np.broadcast_to(e, acc.shape),
+                                   y_zp, wide).astype(np.int64)
+    ends = q_at(np.tile(np.array([[-bound, bound]], np.int64), (c, 1)))
+    level = np.arange(-127, 128, dtype=np.int64)[None, :]
+    valid = (ends[:, :1] < level) & (level <= ends[:, 1:])
+    lo = np.full((c, level.size), -bound, np.int64)          # q(lo) < level (where valid)
+    hi = np.full((c, level.size), bound, np.int64)           # q(hi) >= level
+    while np.any(hi - lo > 1):
+        mid = lo + (hi - lo) // 2
+        up = q_at(mid) >= level
+        hi = np.where(up, mid, hi)
+        lo = np.where(up, lo, mid)
+    return hi, valid, ends
+
+
+def requant_fast(acc: np.ndarray, a: np.ndarray, r: np.ndarray, sh: np.ndarray) -> np.ndarray:
+    """The fast C path: clamp(floor((acc * a + r) / 2^(32 + sh)), -128, 127), in int64 (no overflow
+    for |acc| <= acc_bound: fast_constants checks it)."""
+    x = acc.astype(np.int64) * a.astype(np.int64) + r.astype(np.int64)
+    return np.clip(x >> (32 + sh.astype(np.int64)), -128, 127).astype(np.int8)
+
+
+def fast_constants(mant: np.ndarray, shift: np.ndarray, y_zp: int, bound: int,
+                   wide: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel (a, r, sh) such that requant_fast == requant_int on every acc in [-bound, bound],
+    or a = 0 where none exists. s = 32 + sh = 7 - e (so a near m * 2^7 fills 31 bits); for each a the
+    feasible r form an interval [r_min(a), r_max(a)] given exactly by the steps, and its width is
+    concave in a, so a ternary search finds the widest; r is the middle of that interval."""
+    steps, valid, ends = staircase_steps(mant, shift, y_zp, bound, wide)
+    n = len(mant)
+    fast_a = np.zeros(n, np.int64)
+    fast_r = np.zeros(n, np.int64)
+    fast_sh = np.zeros(n, np.int64)
+    for c in range(n):
+        s = 7 - int(shift[c])                                # 2^s / 2^32: sh = s - 32
+        if not 32 <= s <= 63 - 10:                           # level * 2^s must stay far inside int64
+            continue
+        t = steps[c][valid[c]]
+        lv = np.flatnonzero(valid[c]).astype(np.int64) - 127
+        lo_q, hi_q = int(ends[c, 0]), int(ends[c, 1])
+        # q(t_L) >= L and q(t_L - 1) < L at every step L; the ends keep their codes:
+        # r >= max(L*2^s - t_L*a, ...) = r_min(a) (convex in a), r <= r_max(a) (concave)
+        ge_t, ge_k = np.append(t, -bound), np.append(lv, lo_q)[: len(t) + (lo_q > -128)]
+        ge_t = ge_t[: len(ge_k)]
+        lt_t, lt_k = np.append(t - 1, bound), np.append(lv, hi_q + 1)[: len(t) + (hi_q < 127)]
+        lt_t = lt_t[: len(lt_k)]
+        if len(ge_t) == 0 or len(lt_t) == 0:
+            continue
+
+        def window(a: int) -> tuple[int, int]:
+            return (int(np.max((ge_k << s) - ge_t * a)), int(np.min((lt_k << s) - lt_t * a)) - 1)
+
+        lo_a, hi_a = 1, 2**31 - 1      # maximise r_max - r_min (concave) by ternary search over a
+        while hi_a - lo_a > 2:
+            m1, m2 = lo_a + (hi_a - lo_a) // 3, hi_a - (hi_a - lo_a) // 3
+            w1, w2 = window(m1), window(m2)
+            if w1[1] - w1[0] < w2[1] - w2[0]:
+                lo_a = m1
+            else:
+                hi_a = m2
+        widths = [(window(a)[1] - window(a)[0], -abs(a - (int(mant[c]) << 7)), a) for a in range(lo_a, hi_a + 1)]
+        width, _, a = max(widths)
+        r_min, r_max = window(a)
+        r = r_min + (r_max - r_min) // 2
+        if width < 0 or bound * a + abs(r) >= 2**63:
+            continue
+        fast_a[c], fast_r[c], fast_sh[c] = a, r, s - 32
+    return fast_a, fast_r, fast_sh
 
 
 def requant_float(acc: np.ndarray, m: np.ndarray, y_zp: int) -> np.ndarray:
