@@ -63,7 +63,7 @@ def _conv(layer: ir.Conv, x: np.ndarray, int_requant: bool) -> np.ndarray:
     acc_c = np.moveaxis(acc, 1, -1)                        # channel last, to broadcast M[c]
     if int_requant:
         fast = rq.fast_a != 0       # the C: fast constants per channel, else the §3b replay
-        q = np.where(fast, requant.requant_fast(acc_c, rq.fast_a, rq.fast_r, rq.fast_sh),
+        q = np.where(fast, requant.requant_fast(acc_c, rq.fast_a, rq.fast_r, rq.fast_sh, layer.y_zp),
                      requant.requant_int(acc_c, rq.mant, rq.shift, layer.y_zp, wide=rq.wide))
     else:
         q = requant.requant_float(acc_c, rq.multiplier, layer.y_zp)

@@ -11,13 +11,14 @@ Bounds (per layer, from the weights and bias):
     the integer path must do that rounding itself first. Such a layer is "wide" and gets its own
     kernel variant (le_requant_wide), so layers that stay below 2^24 pay nothing for it.
 
-Fast integer path (what the C runs on FPU-less targets): acc -> q is a monotone staircase with at
-most 255 steps, so per channel we look for q = clamp(floor((acc * a + r) / 2^(32 + sh)), -128, 127)
-(one 32x32->64 multiply, an add, the high word, a shift; the output zero point is folded into r)
-that has exactly the same steps as the §3b replay on the layer's whole accumulator range
-[-acc_bound, acc_bound]: the steps of the replay are found by bisection, and a, r are chosen so
-that every step lands where it must (two monotone staircases agreeing at every step agree
-everywhere). A channel where no such (a, r) exists gets a = 0 and keeps the §3b replay.
+Fast integer path (what the C runs on FPU-less targets): the float path is odd in acc before the
+zero point (fl(-x) = -fl(x), RNE is symmetric), and u = |acc| -> min(RNE(fl(u * M)), 255) is a
+monotone staircase with at most 255 steps (codes >= 255 saturate either sign). Per channel we look
+for raw(u) = floor((u * a + r) / 2^(32 + sh)) (one 32x32->64 multiply-accumulate, the high word, a
+shift) with exactly the same steps on u in [0, acc_bound]: the steps of the replay are found by
+bisection, and a, r are chosen so that every step lands where it must (two monotone staircases
+agreeing at every step agree everywhere). Then q = clamp(sign(acc) * raw + y_zp, -128, 127).
+A channel where no such (a, r) exists gets a = 0 and keeps the §3b replay.
 
 `requant_float` / `requant_int` / `requant_fast` are numpy emulations of the C paths (used by the
 reference interpreter and by the staircase tests).
@@ -45,7 +46,7 @@ class Requant:
     acc_bound: int              # max |acc| over every possible input
     wide: bool                  # acc_bound > 2^24: the integer path rounds |acc| to 24 bits first
     fast_a: np.ndarray          # int64 [C_out], a[c] in [1, 2^31) or 0: channel keeps the §3b replay
-    fast_r: np.ndarray          # int64 [C_out], r[c] (y_zp folded in)
+    fast_r: np.ndarray          # int64 [C_out], r[c]
     fast_sh: np.ndarray         # int64 [C_out], sh[c] in [0, 31]
 
 
@@ -93,21 +94,21 @@ def conv_requant(layer: ir.Conv) -> Requant:
                    fast_a=fast_a, fast_r=fast_r, fast_sh=fast_sh)
 
 
-def staircase_steps(mant: np.ndarray, shift: np.ndarray, y_zp: int, bound: int,
+def staircase_steps(mant: np.ndarray, shift: np.ndarray, y_zp: int, lo_acc: int, hi_acc: int,
                     wide: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Steps of the §3b replay on [-bound, bound], per channel, by bisection.
+    """Steps of the §3b replay on [lo_acc, hi_acc], per channel, by bisection.
     -> (steps int64 [C, 255], valid bool [C, 255], ends int64 [C, 2]): steps[c, j] is the smallest acc
-    with q >= j - 127 (meaningful where valid: q(-bound) < j - 127 <= q(bound)); ends = q(-bound), q(bound)."""
+    with q >= j - 127 (meaningful where valid: q(lo_acc) < j - 127 <= q(hi_acc)); ends = q(lo_acc), q(hi_acc)."""
     c = len(mant)
     m = np.asarray(mant)[:, None]
     e = np.asarray(shift)[:, None]
     q_at = lambda acc: requant_int(acc, np.broadcast_to(m, acc.shape), np.broadcast_to(e, acc.shape),
                                    y_zp, wide).astype(np.int64)
-    ends = q_at(np.tile(np.array([[-bound, bound]], np.int64), (c, 1)))
+    ends = q_at(np.tile(np.array([[lo_acc, hi_acc]], np.int64), (c, 1)))
     level = np.arange(-127, 128, dtype=np.int64)[None, :]
     valid = (ends[:, :1] < level) & (level <= ends[:, 1:])
-    lo = np.full((c, level.size), -bound, np.int64)          # q(lo) < level (where valid)
-    hi = np.full((c, level.size), bound, np.int64)           # q(hi) >= level
+    lo = np.full((c, level.size), lo_acc, np.int64)          # q(lo) < level (where valid)
+    hi = np.full((c, level.size), hi_acc, np.int64)           # q(hi) >= level
     while np.any(hi - lo > 1):
         mid = lo + (hi - lo) // 2
         up = q_at(mid) >= level
@@ -116,20 +117,25 @@ def staircase_steps(mant: np.ndarray, shift: np.ndarray, y_zp: int, bound: int,
     return hi, valid, ends
 
 
-def requant_fast(acc: np.ndarray, a: np.ndarray, r: np.ndarray, sh: np.ndarray) -> np.ndarray:
-    """The fast C path: clamp(floor((acc * a + r) / 2^(32 + sh)), -128, 127), in int64 (no overflow
-    for |acc| <= acc_bound: fast_constants checks it)."""
-    x = acc.astype(np.int64) * a.astype(np.int64) + r.astype(np.int64)
-    return np.clip(x >> (32 + sh.astype(np.int64)), -128, 127).astype(np.int8)
+def requant_fast(acc: np.ndarray, a: np.ndarray, r: np.ndarray, sh: np.ndarray, y_zp: int) -> np.ndarray:
+    """The fast C path: raw = floor((|acc| * a + r) / 2^(32 + sh)), q = clamp(sign(acc) * raw + y_zp),
+    in int64 (no overflow for |acc| <= acc_bound: fast_constants checks it)."""
+    acc = acc.astype(np.int64)
+    raw = (np.abs(acc) * a.astype(np.int64) + r.astype(np.int64)) >> (32 + sh.astype(np.int64))
+    return np.clip(np.where(acc < 0, -raw, raw) + y_zp, -128, 127).astype(np.int8)
 
 
 def fast_constants(mant: np.ndarray, shift: np.ndarray, y_zp: int, bound: int,
                    wide: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per channel (a, r, sh) such that requant_fast == requant_int on every acc in [-bound, bound],
-    or a = 0 where none exists. s = 32 + sh = 7 - e (so a near m * 2^7 fills 31 bits); for each a the
+    or a = 0 where none exists. raw >= top = max(127 - y_zp, 128 + y_zp) saturates either sign, so
+    floor((u * a + r') / 2^s) fits requant_int(u, z) = min(raw, top) + z (z = 127 - top) for u in
+    [0, bound], and r = r' - z * 2^s. s = 32 + sh = 7 - e (so a near m * 2^7 fills 31 bits); for each a the
     feasible r form an interval [r_min(a), r_max(a)] given exactly by the steps, and its width is
     concave in a, so a ternary search finds the widest; r is the middle of that interval."""
-    steps, valid, ends = staircase_steps(mant, shift, y_zp, bound, wide)
+    lo_acc, hi_acc = 0, bound
+    z = 127 - max(127 - y_zp, 128 + y_zp)
+    steps, valid, ends = staircase_steps(mant, shift, z, lo_acc, hi_acc, wide)
     n = len(mant)
     fast_a = np.zeros(n, np.int64)
     fast_r = np.zeros(n, np.int64)
@@ -143,9 +149,9 @@ def fast_constants(mant: np.ndarray, shift: np.ndarray, y_zp: int, bound: int,
         lo_q, hi_q = int(ends[c, 0]), int(ends[c, 1])
         # q(t_L) >= L and q(t_L - 1) < L at every step L; the ends keep their codes:
         # r >= max(L*2^s - t_L*a, ...) = r_min(a) (convex in a), r <= r_max(a) (concave)
-        ge_t, ge_k = np.append(t, -bound), np.append(lv, lo_q)[: len(t) + (lo_q > -128)]
+        ge_t, ge_k = np.append(t, lo_acc), np.append(lv, lo_q)[: len(t) + (lo_q > -128)]
         ge_t = ge_t[: len(ge_k)]
-        lt_t, lt_k = np.append(t - 1, bound), np.append(lv, hi_q + 1)[: len(t) + (hi_q < 127)]
+        lt_t, lt_k = np.append(t - 1, hi_acc), np.append(lv, hi_q + 1)[: len(t) + (hi_q < 127)]
         lt_t = lt_t[: len(lt_k)]
         if len(ge_t) == 0 or len(lt_t) == 0:
             continue
@@ -165,7 +171,10 @@ def fast_constants(mant: np.ndarray, shift: np.ndarray, y_zp: int, bound: int,
         width, _, a = max(widths)
         r_min, r_max = window(a)
         r = r_min + (r_max - r_min) // 2
-        if width < 0 or bound * a + abs(r) >= 2**63:
+        if width < 0 or max(-lo_acc, hi_acc) * a + abs(r) >= 2**63:
+            continue
+        r -= z << s
+        if hi_acc * a + abs(r) >= 2**63:
             continue
         fast_a[c], fast_r[c], fast_sh[c] = a, r, s - 32
     return fast_a, fast_r, fast_sh
