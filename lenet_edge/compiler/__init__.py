@@ -104,7 +104,8 @@ def export_c_cmd(onnx_path: Path, out_dir: Path, golden_images: np.ndarray | Non
 
 def ensure_c(onnx_path: Path, c_dir: Path) -> bool:
     """Generate the C into `c_dir` unless it already holds a complete set made from this exact ONNX
-    file (manifest sha256) by this tool version. Returns True if it (re)generated."""
+    file (manifest sha256) by this tool version. Returns True if it (re)generated. C on disk that
+    matches is used as it is, hand edits included: verify checks what would be flashed."""
     import hashlib
     import json
 
