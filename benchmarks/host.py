@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from _report import update_section  # noqa: E402
 
 from lenet_edge.check import ort, verify  # noqa: E402
+from lenet_edge.check.evaluate import test_set_for_run  # noqa: E402
 from lenet_edge.compiler import ensure_c  # noqa: E402
 from lenet_edge.errors import LenetEdgeError  # noqa: E402
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                                  f"`lenet-edge export --target onnx --run {args.run}` first)")
         c_dir = args.run / "c"
         ensure_c(model, c_dir)
-        test = verify.load_test_set(model, args.test_dir)
+        test = test_set_for_run(args.run, args.test_dir)
         images = np.ascontiguousarray(test.images, dtype=np.uint8)
         cc = host_compiler()
         with tempfile.TemporaryDirectory(prefix="lenet-edge-bench-") as tmp:

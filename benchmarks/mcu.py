@@ -20,7 +20,7 @@ from _report import update_section  # noqa: E402
 
 from lenet_edge import fsutil  # noqa: E402
 from lenet_edge.check import ort  # noqa: E402
-from lenet_edge.data import load_test  # noqa: E402
+from lenet_edge.check.evaluate import test_set_for_run  # noqa: E402
 from lenet_edge.target import emulator as em  # noqa: E402
 from lenet_edge.target import firmware as fw  # noqa: E402
 from lenet_edge.target import profile as pf  # noqa: E402
@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true",
                     help="print the results only: leave BENCHMARKS.md and the run's manifest unchanged")
     args = ap.parse_args()
-    data = load_test(test_dir=args.test_dir)
+    data = test_set_for_run(args.run, args.test_dir)
     x = data.images[:args.images]
     results = []
     for board in args.boards:

@@ -13,9 +13,11 @@ from lenet_edge import fsutil  # noqa: E402
 
 
 def _save(fig, dest: Path) -> None:
-    with fsutil.atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    try:
+        with fsutil.atomic_path(dest) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+    finally:
+        plt.close(fig)
 
 
 def plot_training_curves(history: list[dict], dest: Path, title: str = "") -> None:

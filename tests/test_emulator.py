@@ -105,3 +105,13 @@ def test_relative_run_folder(real_run, official_test_dir, monkeypatch):
     for args in (["run", "--board", "mps2-an386", "--images", "3"], ["verify"]):
         result = CliRunner().invoke(cli, [*args, "--run", real_run.name, "--test-dir", str(official_test_dir)])
         assert result.exit_code == 0, result.output
+
+
+def test_run_without_an_official_test_set_uses_the_held_out_split(real_run, tmp_path, monkeypatch):
+    """README: with no test set anywhere, every command falls back to the run's held-out split."""
+    monkeypatch.setenv("LENET_EDGE_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("LENET_EDGE_TEST_DIR", raising=False)
+    result = CliRunner().invoke(cli, ["run", "--board", "mps2-an386", "--images", "3", "--json", "--run", str(real_run)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert "held-out split" in report["test_source"] and report["bit_exact"]

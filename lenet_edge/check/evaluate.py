@@ -42,15 +42,24 @@ def _run_config(run_dir: Path) -> dict:
 
 def resolve_test_set(test_dir: Path | None, dataset: str = "mnist-5k", data_dir: Path | None = None,
                      val=None, seed: int = 0):
-    """The official test set when available, else the run's held-out validation split."""
+    """The official test set when available, else the run's held-out validation split (loaded only
+    when it is needed)."""
     from lenet_edge.data import load_test, load_train_val
 
     if val is None and test_dir is None:
         try:
-            _, val = load_train_val(dataset, data_dir, seed=seed)
+            return load_test(None, dataset=dataset, data_dir=data_dir)
         except LenetEdgeError:
-            val = None
+            _, val = load_train_val(dataset, data_dir, seed=seed)
     return load_test(test_dir, dataset=dataset, data_dir=data_dir, fallback=val)
+
+
+def test_set_for_run(run_dir: Path, test_dir: Path | None):
+    """The evaluation set of a run folder, for evaluate, verify and run alike: --test-dir, else the
+    official set that fits the run's training data, else its held-out split (`source` says which)."""
+    config = _run_config(Path(run_dir))
+    data_dir = Path(config["data_dir"]) if config.get("data_dir") else None
+    return resolve_test_set(test_dir, config.get("dataset", "mnist-5k"), data_dir, seed=int(config.get("seed", 0)))
 
 
 def _test_info(digits) -> dict:
@@ -103,10 +112,7 @@ def evaluate_cmd(run_dir: Path, which: str, test_dir: Path | None, as_json: bool
     model_path = run_dir / MODEL_FILES[which]
     if not model_path.is_file():
         raise LenetEdgeError(f"{model_path}: no such model file (run `lenet-edge export --target onnx`)")
-    config = _run_config(run_dir)
-    data_dir = Path(config["data_dir"]) if config.get("data_dir") else None
-    digits = resolve_test_set(test_dir, config.get("dataset", "mnist-5k"), data_dir,
-                              seed=int(config.get("seed", 0)))
+    digits = test_set_for_run(run_dir, test_dir)
     result = evaluate_model(model_path, digits)
     del result["predicted"]
     report = {"tool_version": __version__, "test": _test_info(digits), **result}

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_edge.compiler.emit import OUTPUT_FILES
 from lenet_edge.errors import LenetEdgeError
 
 STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-ffp-contract=off"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
-SOURCES = ("lenet5.c", "lenet5_weights.c", "lenet5_selftest.c")
+
+SOURCES = tuple(f for f in OUTPUT_FILES if f.endswith(".c"))  # headers are found through -I
 
 
 def driver_source() -> Path:
@@ -54,7 +56,7 @@ def compile_c(sources: list[Path], output: Path, flags: list[str] = (), compiler
 def build(c_dir: Path, flags: list[str] = (), compiler: str | None = None, work_dir: Path | None = None) -> Path:
     """Generated sources in `c_dir` + the host driver -> an executable in a temp dir (or work_dir)."""
     c_dir = Path(c_dir).resolve()
-    missing = [s for s in SOURCES if not (c_dir / s).is_file()]
+    missing = [s for s in OUTPUT_FILES if not (c_dir / s).is_file()]
     if missing:
         raise LenetEdgeError(f"{c_dir}: missing generated file {missing[0]} (run `lenet-edge export --target c`)")
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="lenet5-host-"))

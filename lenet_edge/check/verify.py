@@ -19,7 +19,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-import onnx
 from tqdm import tqdm
 
 from lenet_edge import __version__, fsutil
@@ -117,29 +116,6 @@ def cpu_info() -> dict:
     return info
 
 
-def load_test_set(model: Path, test_dir: Path | None):
-    """The official test set if available (test_dir, else the cached download), else the held-out
-    split of the training data named in the model's metadata."""
-    from lenet_edge.data import load_test, load_train_val
-
-    try:
-        meta = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
-    except Exception as e:  # protobuf DecodeError and friends: the file is not an ONNX model
-        raise LenetEdgeError(f"{model}: not a readable ONNX model ({type(e).__name__})") from None
-    try:
-        config = json.loads(meta.get("training_config", "{}"))
-    except json.JSONDecodeError:
-        config = {}
-    dataset, data_dir = config.get("dataset", "mnist-5k"), config.get("data_dir")
-    try:
-        return load_test(test_dir=test_dir, dataset=dataset, data_dir=data_dir)
-    except LenetEdgeError:
-        if test_dir is not None:
-            raise
-    _, val = load_train_val(dataset=dataset, data_dir=data_dir, seed=config.get("seed", 0))
-    return load_test(test_dir=None, dataset=dataset, data_dir=data_dir, fallback=val)
-
-
 def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None,
            progress: bool = True) -> dict:
     """Run the whole check and return the report (a JSON-able dict). `limit` caps the test images and
@@ -154,7 +130,9 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
     from lenet_edge.compiler import ensure_c
 
     regenerated = ensure_c(model, c_dir)
-    test = load_test_set(model, test_dir)
+    from lenet_edge.check.evaluate import test_set_for_run
+
+    test = test_set_for_run(run_dir, test_dir)
     test_images = test.images if limit is None else test.images[:limit]
     test_labels = test.labels[:len(test_images)]
     families = [(TEST_FAMILY, f"test set: {test.source}", test_images)]

@@ -6,6 +6,7 @@ integer numbers from `quantize`, and the accuracies recorded in metrics.json fro
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -73,28 +74,19 @@ def build_onnx(model, ckpt: dict, calib: np.ndarray, qat: bool = False) -> tuple
             q.calibration)
 
 
-def _write(path: Path, data: bytes) -> None:
-    try:
-        fsutil.write_bytes(path, data)
-    except OSError as e:
-        raise LenetEdgeError(f"{path}: cannot write ({e.strerror or e})") from None
-
-
 def _write_pair(files: dict[Path, bytes]) -> None:
-    """Write both graphs or neither: destinations are checked first, and if a write still fails the
-    files this call already wrote are removed (each write is atomic on its own)."""
+    """Write both graphs or neither: both are staged as temp files beside their destinations and
+    renamed only once both are fully written, so a failure leaves the previous pair untouched."""
     for path in files:
         if path.exists() and not path.is_file():
             raise LenetEdgeError(f"{path}: cannot write (exists and is not a regular file)")
-    written = []
+    path = next(iter(files))
     try:
-        for path, data in files.items():
-            _write(path, data)
-            written.append(path)
-    except LenetEdgeError:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+        with contextlib.ExitStack() as staged:
+            for path, data in files.items():
+                staged.enter_context(fsutil.atomic_path(path)).write_bytes(data)
+    except OSError as e:
+        raise LenetEdgeError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
 def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,

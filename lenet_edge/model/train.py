@@ -236,16 +236,9 @@ def fit(run_dir: Path, cfg: TrainConfig, resume: bool = False, test_dir: Path | 
 
 
 def _write_metrics(run_dir: Path, metrics: dict) -> None:
-    """metrics.json is shared with `export` (it adds an "export" block): keep what else is there."""
-    path = run_dir / "metrics.json"
-    old = {}
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = {}
-    old.update(metrics)
-    fsutil.write_text(path, json.dumps(old, indent=2, sort_keys=True) + "\n")
+    """A new training result replaces metrics.json whole: an "export" block from an earlier model
+    would describe ONNX files this model has not produced yet."""
+    fsutil.write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 def train_cmd(dataset, data_dir, arch, epochs, optimizer, seed, augment, map_j, resume, run_dir, test_dir):
@@ -253,7 +246,7 @@ def train_cmd(dataset, data_dir, arch, epochs, optimizer, seed, augment, map_j, 
     if optimizer not in OPTIMIZERS:
         raise LenetEdgeError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
     cfg = TrainConfig(
-        dataset=dataset, data_dir=str(data_dir) if data_dir else None, arch=arch, optimizer=optimizer,
+        dataset=dataset, data_dir=str(Path(data_dir).resolve()) if data_dir else None, arch=arch, optimizer=optimizer,
         epochs=DEFAULT_EPOCHS[optimizer] if epochs is None else epochs, seed=seed, augment=augment,
         map_j=map_j, batch_size=SDLM_BATCH if optimizer == "sdlm" else ADAM_BATCH,
     )

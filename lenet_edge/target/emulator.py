@@ -188,7 +188,7 @@ def compare(device: DeviceResults, ref_scores: np.ndarray, ref_labels: np.ndarra
 def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_json: bool,
             profile_images: int = 0) -> dict:
     from lenet_edge.check import ort
-    from lenet_edge.data import load_test
+    from lenet_edge.check.evaluate import test_set_for_run
 
     fw.require_tools("arm-none-eabi-gcc", "make", QEMU)
     if images < 1:
@@ -197,7 +197,7 @@ def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_js
     onnx_path = run_dir / "lenet5_int8.onnx"
     if not onnx_path.is_file():
         raise LenetEdgeError(f"{onnx_path}: no such model file (run `lenet-edge export --target onnx`)")
-    data = load_test(test_dir=test_dir)
+    data = test_set_for_run(run_dir, test_dir)
     n = min(images, len(data.images))
     x, y = data.images[:n], np.asarray(data.labels[:n], dtype=np.int64)
 
@@ -225,7 +225,8 @@ def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_js
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         print(f"{board} (QEMU {report['machine']}, {device.boots} boot(s)): {n} images from {data.source}")
-        print(f"  selftest passed; stack peak {device.stack_peak} B")
+        selftest = "passed" if device.selftest == 0 else "not reported"
+        print(f"  selftest {selftest}; stack peak {device.stack_peak} B")
         print(f"  device accuracy {report['device_accuracy']:.2%} (ONNX Runtime {report['ort_accuracy']:.2%})")
         print(f"  agreement with ONNX Runtime: {report['identical']}/{n} images with identical scores "
               f"and label, {report['labels_agree']}/{n} labels")

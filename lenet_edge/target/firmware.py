@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lenet_edge import __version__, fsutil
+from lenet_edge.compiler.emit import OUTPUT_FILES as MODEL_FILES  # the generated C files
 from lenet_edge.errors import LenetEdgeError
 
 APT_INSTALL = "apt-get install --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
-MODEL_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.c", "lenet5_selftest.c")
 ARTIFACTS = ("firmware.elf", "firmware.bin", "firmware.hex", "firmware.map")
 BUILD_TIMEOUT_S = 600
 
