@@ -72,6 +72,16 @@ def require_tools(*names: str) -> None:
             raise LenetEdgeError(f"{name} not found; install it with: {hint}")
 
 
+def tool_output(args: list[str]) -> str:
+    """stdout of a binutils call (size, nm, objdump); a missing tool or a failure is one line."""
+    require_tools(args[0])
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise LenetEdgeError(f"{args[-1]}: {args[0]} failed: {last}")
+    return proc.stdout
+
+
 # ---------------------------------------------------------------------------------------------
 # Project assembly and build
 
@@ -153,9 +163,9 @@ def _build_error(project: Path, spec: Board, log: str) -> str:
 
 
 def section_sizes(elf: Path) -> dict[str, int]:
-    out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True)
+    out = tool_output(["arm-none-eabi-size", "-A", str(elf)])
     sizes = {}
-    for line in out.stdout.splitlines():
+    for line in out.splitlines():
         parts = line.split()
         if len(parts) >= 3 and parts[0].startswith(".") and parts[1].isdigit():
             sizes[parts[0]] = int(parts[1])
@@ -247,6 +257,9 @@ def export_firmware(run_dir: Path, board: str, c_dir: Path | None = None, quiet:
     manifest = _read_json(c_dir / "manifest.json")
     manifest["firmware"] = {**build_summary(board, result), "lenet_edge_version": __version__,
                             "artifacts": list(ARTIFACTS[:3])}
+    old = _read_json(dest / "manifest.json")
+    if old.get("measured") and {k: v for k, v in old.items() if k != "measured"} == manifest:
+        manifest["measured"] = old["measured"]  # same model, same build: benchmarks/mcu.py's figures hold
     fsutil.write_text(dest / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     if not quiet:
         print(f"wrote {dest}/firmware.elf (.bin, .hex, .map)")

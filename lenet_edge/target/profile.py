@@ -75,8 +75,7 @@ def cycles_for(kind: str, operands: str) -> int:
 
 def disassemble(elf: Path) -> dict[int, tuple[str, str, str]]:
     """address -> (mnemonic, operands, class) from arm-none-eabi-objdump -d."""
-    out = subprocess.run(["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)],
-                         capture_output=True, text=True, check=True).stdout
+    out = fw.tool_output(["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)])
     table = {}
     for line in out.splitlines():
         m = re.match(r"^\s*([0-9a-f]+):\s+(\S+)\s*([^;@]*)", line)
@@ -87,7 +86,7 @@ def disassemble(elf: Path) -> dict[int, tuple[str, str, str]]:
 
 
 def symbols(elf: Path) -> dict[str, tuple[int, int]]:
-    out = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
+    out = fw.tool_output(["arm-none-eabi-nm", "-S", str(elf)])
     table = {}
     for line in out.splitlines():
         parts = line.split()
