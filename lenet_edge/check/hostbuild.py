@@ -53,13 +53,14 @@ def compile_c(sources: list[Path], output: Path, flags: list[str] = (), compiler
     return output
 
 
-def build(c_dir: Path, flags: list[str] = (), compiler: str | None = None, work_dir: Path | None = None) -> Path:
-    """Generated sources in `c_dir` + the host driver -> an executable in a temp dir (or work_dir)."""
+def build(c_dir: Path, flags: list[str] = (), compiler: str | None = None, *, work_dir: Path) -> Path:
+    """Generated sources in `c_dir` + the host driver -> an executable in `work_dir` (the caller owns
+    that folder and its clean-up, e.g. a TemporaryDirectory)."""
     c_dir = Path(c_dir).resolve()
     missing = [s for s in OUTPUT_FILES if not (c_dir / s).is_file()]
     if missing:
         raise LenetEdgeError(f"{c_dir}: missing generated file {missing[0]} (run `lenet-edge export --target c`)")
-    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="lenet5-host-"))
+    work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     sources = [c_dir / s for s in SOURCES] + [driver_source()]
     return compile_c(sources, work / "lenet5_driver", [*flags, f"-I{c_dir}"], compiler)
