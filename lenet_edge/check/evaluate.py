@@ -11,7 +11,7 @@ import numpy as np
 
 from lenet_edge import __version__, fsutil
 from lenet_edge.check import ort as ort_oracle
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge.errors import LenetEdgeError, require_onnx
 from lenet_edge.plots import confusion_matrix  # [true, predicted] counts
 
 MODEL_FILES = {"float": "lenet5_float.onnx", "int8": "lenet5_int8.onnx"}
@@ -109,9 +109,7 @@ def evaluate_cmd(run_dir: Path, which: str, test_dir: Path | None, as_json: bool
     if which not in MODEL_FILES:
         raise LenetEdgeError(f"unknown model {which!r} (choose from {', '.join(MODEL_FILES)})")
     run_dir = Path(run_dir)
-    model_path = run_dir / MODEL_FILES[which]
-    if not model_path.is_file():
-        raise LenetEdgeError(f"{model_path}: no such model file (run `lenet-edge export --target onnx`)")
+    model_path = require_onnx(run_dir / MODEL_FILES[which])
     digits = test_set_for_run(run_dir, test_dir)
     result = evaluate_model(model_path, digits)
     del result["predicted"]

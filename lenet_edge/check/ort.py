@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge.errors import LenetEdgeError, require_onnx
 
 SESSION_CONFIG = {"session.qdqisint8allowed": "1"}
 OPT_LEVEL = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -45,9 +45,7 @@ def _session_from(model: bytes | Path, optimized_model_path: Path | None = None)
 
 def reference_session(model_path: Path) -> ort.InferenceSession:
     """The pinned session for a model file."""
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise LenetEdgeError(f"{model_path}: no such model file (run `lenet-edge export --target onnx`)")
+    model_path = require_onnx(model_path)
     return _session_from(model_path)
 
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from lenet_edge import __version__, fsutil
 from lenet_edge.check import compare
 from lenet_edge.check.inputs import verification_families
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge.errors import LenetEdgeError, require_onnx
 
 MODEL_FILE = "lenet5_int8.onnx"
 REPORT_FILE = "verify.json"
@@ -123,9 +123,7 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
     from lenet_edge.check import hostbuild
 
     run_dir = Path(run_dir)
-    model = run_dir / MODEL_FILE
-    if not model.is_file():
-        raise LenetEdgeError(f"{model}: no such model file (run `lenet-edge export --target onnx`)")
+    model = require_onnx(run_dir / MODEL_FILE)
     c_dir = run_dir / "c"
     from lenet_edge.compiler import ensure_c
 

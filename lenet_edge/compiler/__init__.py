@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge import __version__, fsutil
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge.errors import LenetEdgeError, require_onnx
 
 GOLDEN_SEED = 0
 GOLDEN_COUNT = 10
@@ -90,9 +90,7 @@ def _manifest(graph, plan, golden_source: str, n_golden: int) -> dict:
 def export_c_cmd(onnx_path: Path, out_dir: Path, golden_images: np.ndarray | None = None) -> dict[str, Path]:
     """`lenet-edge export --target c`: write the C sources and manifest.json into out_dir.
     Everything is generated in memory first, so an error leaves out_dir untouched."""
-    onnx_path = Path(onnx_path)
-    if not onnx_path.is_file():
-        raise LenetEdgeError(f"{onnx_path}: no such model file (run `lenet-edge export --target onnx`)")
+    onnx_path = require_onnx(onnx_path)
     files = generate(onnx_path, golden_images)
     out_dir = fsutil.ensure_writable_dir(Path(out_dir))
     written = {}
@@ -109,9 +107,7 @@ def ensure_c(onnx_path: Path, c_dir: Path) -> bool:
     import hashlib
     import json
 
-    onnx_path, c_dir = Path(onnx_path), Path(c_dir)
-    if not onnx_path.is_file():
-        raise LenetEdgeError(f"{onnx_path}: no such model file (run `lenet-edge export --target onnx`)")
+    onnx_path, c_dir = require_onnx(onnx_path), Path(c_dir)
     try:
         manifest = json.loads((c_dir / "manifest.json").read_text())
         current = (manifest["onnx"]["sha256"] == hashlib.sha256(onnx_path.read_bytes()).hexdigest()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge import fsutil
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge.errors import LenetEdgeError, require_onnx
 from lenet_edge.target import firmware as fw
 
 QEMU = "qemu-system-arm"
@@ -194,9 +194,7 @@ def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_js
     if images < 1:
         raise LenetEdgeError(f"--images must be at least 1, got {images}")
     run_dir = Path(run_dir)
-    onnx_path = run_dir / "lenet5_int8.onnx"
-    if not onnx_path.is_file():
-        raise LenetEdgeError(f"{onnx_path}: no such model file (run `lenet-edge export --target onnx`)")
+    onnx_path = require_onnx(run_dir / "lenet5_int8.onnx")
     data = test_set_for_run(run_dir, test_dir)
     n = min(images, len(data.images))
     x, y = data.images[:n], np.asarray(data.labels[:n], dtype=np.int64)
