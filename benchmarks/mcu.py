@@ -5,7 +5,7 @@
 
 Per board: bit-exact check of --images official test images against ONNX Runtime (QEMU), executed
 instructions per layer (our QEMU TCG plugin, -icount shift=0: exact and repeatable), instructions
-per MAC, a Cortex-M4 cycle estimate from instruction classes (lenet_edge/target/profile.py),
+per MAC, a Cortex-M4 cycle estimate from instruction classes (lenet_edge/device/profile.py),
 flash/RAM from arm-none-eabi-size and the linker map, and the painted stack peak.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ from _report import update_section  # noqa: E402
 from lenet_edge import fsutil  # noqa: E402
 from lenet_edge.check import ort  # noqa: E402
 from lenet_edge.check.evaluate import test_set_for_run  # noqa: E402
-from lenet_edge.target import emulator as em  # noqa: E402
-from lenet_edge.target import firmware as fw  # noqa: E402
-from lenet_edge.target import profile as pf  # noqa: E402
+from lenet_edge.device import emulator as em  # noqa: E402
+from lenet_edge.device import firmware as fw  # noqa: E402
+from lenet_edge.device import profile as pf  # noqa: E402
 
 
 def agreement(measured: int, estimate, why: str) -> dict:
@@ -109,7 +109,7 @@ def markdown(results: list[dict], cmd: str, source: str) -> str:
                          f"{row['cycles_estimate']:,} | {mix} |")
     lines += ["", "Instructions are exact (QEMU plugin `firmware/tools/insncount.c`, `-icount shift=0`); "
               "cycles are an estimate from the Cortex-M4 TRM timing per instruction class "
-              "(`lenet_edge/target/profile.py`, `docs/firmware.md`), not a measurement. On the Cortex-M3 "
+              "(`lenet_edge/device/profile.py`, `docs/firmware.md`), not a measurement. On the Cortex-M3 "
               "board the same table is applied to its integer-only requant code."]
     return "\n".join(lines)
 

@@ -111,7 +111,7 @@ def export(target, run_dir, out, board, calib_images, qat, test_dir):
         export_c_cmd(run_dir / "lenet5_int8.onnx", out)
         _echo_c_summary(out)
     else:
-        from lenet_edge.target.firmware import export_firmware_cmd
+        from lenet_edge.device.firmware import export_firmware_cmd
 
         export_firmware_cmd(run_dir, board)
 
@@ -162,7 +162,7 @@ def verify(run_dir, test_dir, as_json):
 @json_option
 def run(board, images, profile_images, run_dir, test_dir, as_json):
     """Boot the firmware in QEMU, classify test images, compare every score with ONNX Runtime."""
-    from lenet_edge.target.emulator import run_cmd
+    from lenet_edge.device.emulator import run_cmd
 
     run_cmd(board, images, run_dir, test_dir, as_json, profile_images=profile_images)
 
@@ -184,7 +184,7 @@ def report(run_dir, board):
 @run_option
 def flash(board, probe, dry_run, run_dir):
     """Flash firmware.elf to a real board through OpenOCD or pyOCD."""
-    from lenet_edge.target.flash import flash_cmd
+    from lenet_edge.device.flash import flash_cmd
 
     flash_cmd(board, probe, dry_run, run_dir)
 

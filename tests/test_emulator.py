@@ -17,9 +17,9 @@ from conftest import require_tool
 from lenet_edge.check import ort
 from lenet_edge.cli import main as cli
 from lenet_edge.data import load_test
-from lenet_edge.target import emulator as em
-from lenet_edge.target import firmware as fw
-from lenet_edge.target import profile as pf
+from lenet_edge.device import emulator as em
+from lenet_edge.device import firmware as fw
+from lenet_edge.device import profile as pf
 
 N_IMAGES = 50
 BOARDS = tuple(fw.BOARDS)

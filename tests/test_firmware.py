@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from conftest import require_tool
 from lenet_edge.cli import main as cli
 from lenet_edge.errors import LenetEdgeError
-from lenet_edge.target import emulator as em
-from lenet_edge.target import firmware as fw
+from lenet_edge.device import emulator as em
+from lenet_edge.device import firmware as fw
 
 FAKE_C = Path(__file__).parent / "fixtures" / "fake_c"
 BOARDS = tuple(fw.BOARDS)

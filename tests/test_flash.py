@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import require_tool
 from lenet_edge.cli import main as cli
 from lenet_edge.errors import LenetEdgeError
-from lenet_edge.target import flash
+from lenet_edge.device import flash
 
 
 def fake_elf(run: Path, board: str) -> Path:

@@ -1,6 +1,6 @@
 /* insncount: a QEMU TCG plugin that counts executed guest instructions between marker addresses.
  *
- * Built with the host compiler as a shared object (lenet_edge/target/profile.py does it):
+ * Built with the host compiler as a shared object (lenet_edge/device/profile.py does it):
  *   gcc -shared -fPIC -O2 -o libinsncount.so insncount.c
  * Loaded with:
  *   qemu-system-arm ... -icount shift=0 -plugin ./libinsncount.so,out=FILE,lo=0x..,hi=0x..,

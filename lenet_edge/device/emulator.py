@@ -17,7 +17,7 @@ import numpy as np
 
 from lenet_edge import fsutil
 from lenet_edge.errors import LenetEdgeError, require_onnx
-from lenet_edge.target import firmware as fw
+from lenet_edge.device import firmware as fw
 
 QEMU = "qemu-system-arm"
 IMAGE_BYTES = 784
@@ -211,7 +211,7 @@ def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_js
         "bit_exact": report["mismatches"] == 0,
     })
     if profile_images > 0:
-        from lenet_edge.target import profile as pf
+        from lenet_edge.device import profile as pf
 
         manifest = json.loads((project / "manifest.json").read_text())
         prof = pf.profile(project, board, x[:profile_images], [layer["node"] for layer in manifest.get("layers", [])])

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from lenet_edge.errors import LenetEdgeError
-from lenet_edge.target import firmware as fw
+from lenet_edge.device import firmware as fw
 
 FLASH_TIMEOUT_S = 60.0
 INSTALL = {

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge.errors import LenetEdgeError
-from lenet_edge.target import emulator as em
-from lenet_edge.target import firmware as fw
+from lenet_edge.device import emulator as em
+from lenet_edge.device import firmware as fw
 
 EVENTS = ("le_profile_begin", "lenet5_profile_mark", "le_profile_end")  # plugin event ids 0, 1, 2
 

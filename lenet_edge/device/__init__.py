@@ -1,0 +1,1 @@
+"""The device side: Cortex-M firmware projects, QEMU runs, instruction profiles, flashing."""

@@ -1,1 +1,0 @@
-"""Cortex-M targets: firmware projects, QEMU runs, flashing."""
