@@ -26,7 +26,7 @@ from _report import update_section  # noqa: E402
 from lenet_edge.check import ort as ort_oracle  # noqa: E402
 from lenet_edge.data import load_test  # noqa: E402
 from lenet_edge.model.checkpoint import load_model  # noqa: E402
-from lenet_edge.model.export import export_onnx_cmd  # noqa: E402
+from lenet_edge.cli import export_onnx_cmd  # noqa: E402
 from lenet_edge.model.lenet5 import preprocess  # noqa: E402
 from lenet_edge.model.train import TrainConfig, fit  # noqa: E402
 

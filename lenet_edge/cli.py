@@ -101,8 +101,6 @@ def summary(arch, as_json):
 def export(target, run_dir, out, board, calib_images, qat, test_dir):
     """Export the trained model: ONNX (float + int8), C source, or a firmware project."""
     if target == "onnx":
-        from lenet_edge.model.export import export_onnx_cmd
-
         export_onnx_cmd(run_dir, calib_images=calib_images, qat=qat, test_dir=test_dir)
     elif target == "c":
         from lenet_edge.compiler import export_c_cmd
@@ -114,6 +112,28 @@ def export(target, run_dir, out, board, calib_images, qat, test_dir):
         from lenet_edge.device.firmware import export_firmware_cmd
 
         export_firmware_cmd(run_dir, board)
+
+
+def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
+                    test_dir: Path | None = None, echo=click.echo) -> dict:
+    """`export --target onnx`: the model package writes both graphs (its quantization tables computed
+    by the pinned ONNX Runtime session, passed in here), then the check package records both
+    accuracies (ORT; official test set when available, else $LENET_EDGE_TEST_DIR or the held-out
+    split) in the "export" block of <run>/metrics.json. Returns that block. The two packages never
+    import each other; this function joins them."""
+    from lenet_edge.check import ort
+    from lenet_edge.check.evaluate import record_export
+    from lenet_edge.model.export import export_onnx_files
+
+    done = export_onnx_files(Path(run_dir), calib_images, qat, ort.run_in_memory, echo=echo)
+    if test_dir is None and os.environ.get("LENET_EDGE_TEST_DIR"):
+        test_dir = Path(os.environ["LENET_EDGE_TEST_DIR"])
+    block = record_export(Path(run_dir), done.calibration, test_dir=test_dir, dataset=done.dataset,
+                          data_dir=done.data_dir, val=done.val)
+    echo(f"accuracy on {block['test']['source']} ({block['test']['images']} images): "
+         f"float {100 * block['float']['accuracy']:.2f}%, int8 {100 * block['int8']['accuracy']:.2f}% "
+         f"(agreement {100 * block['label_agreement']:.2f}%)")
+    return block
 
 
 def _echo_c_summary(out: Path) -> None:

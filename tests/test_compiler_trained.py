@@ -27,7 +27,7 @@ def trained_paper(tmp_path_factory):
     """One epoch on the embedded mnist-5k digits, int8 ONNX export, C export -> run folder."""
     from lenet_edge.compiler import export_c_cmd
     from lenet_edge.model import quantize
-    from lenet_edge.model.export import export_onnx_cmd
+    from lenet_edge.cli import export_onnx_cmd
     from lenet_edge.model.train import TrainConfig, fit
 
     run = tmp_path_factory.mktemp("trained-paper")

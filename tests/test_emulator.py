@@ -30,7 +30,7 @@ def real_run(tmp_path_factory, official_test_dir) -> Path:
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
     from lenet_edge.compiler import export_c_cmd
-    from lenet_edge.model.export import export_onnx_cmd
+    from lenet_edge.cli import export_onnx_cmd
     from lenet_edge.model.train import TrainConfig, fit
 
     run = tmp_path_factory.mktemp("fw_real_run")

@@ -12,7 +12,7 @@ from lenet_edge.check import ort as ort_oracle
 from lenet_edge.check.evaluate import confusion_matrix
 from lenet_edge.cli import main
 from lenet_edge.data import load_test
-from lenet_edge.model.export import export_onnx_cmd
+from lenet_edge.cli import export_onnx_cmd
 from test_export_errors import make_run
 
 

@@ -12,10 +12,11 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from lenet_edge.check import ort as ort_oracle
+from lenet_edge.cli import export_onnx_cmd
 from lenet_edge.data import load_test
 from lenet_edge.model import lenet5
 from lenet_edge.model.checkpoint import load_model
-from lenet_edge.model.export import build_onnx, calibration_images, export_onnx_cmd, load_training_data
+from lenet_edge.model.export import build_onnx, calibration_images, load_training_data
 from lenet_edge.model.train import TrainConfig, fit
 
 ARCHS = ("paper", "modern")
@@ -202,7 +203,7 @@ def test_reexport_is_byte_identical(runs, arch):
     run = runs[arch]
     model, ckpt = load_model(run / "checkpoint.pt")
     train, _ = load_training_data(ckpt)
-    float_bytes, int8_bytes, _ = build_onnx(model, ckpt, calibration_images(train, CALIB))
+    float_bytes, int8_bytes, _ = build_onnx(model, ckpt, calibration_images(train, CALIB), ort_oracle.run_in_memory)
     assert float_bytes == (run / "lenet5_float.onnx").read_bytes()
     assert int8_bytes == (run / "lenet5_int8.onnx").read_bytes()
     assert b"/tmp" not in int8_bytes and str(run).encode() not in int8_bytes

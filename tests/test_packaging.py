@@ -1,28 +1,78 @@
-"""The wheel carries the templates and firmware, so `pip install .` works outside the source tree."""
+"""The wheel carries the templates, firmware, kernels and the embedded digits, so `pip install .`
+works outside the source tree, and building it prints no setuptools "package would be ignored"
+warnings."""
+import email
+import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from lenet_edge import __version__
 from lenet_edge.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+# top-level source folder -> where it lives in the wheel (pyproject.toml [tool.setuptools] package-dir)
+SHIPPED_FOLDERS = {"codegen_templates": "lenet_edge/codegen_templates", "firmware": "lenet_edge/firmware",
+                   "kernels": "lenet_edge/kernels"}
+DROPPED_DEPENDENCIES = ("mlxtend", "scikit-learn", "pandas", "scipy")
 
 
-def test_wheel_ships_templates_and_firmware(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(tmp_path), str(REPO)], capture_output=True, text=True)
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> tuple[Path, str]:
+    """(the wheel built from the work tree, everything the build printed)."""
+    out = tmp_path_factory.mktemp("wheel")
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                           "-w", str(out), str(REPO)], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
-    (wheel,) = tmp_path.glob("lenet_edge-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    (whl,) = out.glob("lenet_edge-*.whl")
+    return whl, proc.stdout + proc.stderr
+
+
+def test_wheel_ships_templates_and_firmware(wheel):
+    names = set(zipfile.ZipFile(wheel[0]).namelist())
     for needed in ("lenet_edge/codegen_templates/lenet5.c.j2", "lenet_edge/codegen_templates/host/driver.c",
                    "lenet_edge/firmware/common/main.c", "lenet_edge/firmware/mps2-an386/linker.ld",
-                   "lenet_edge/firmware/netduinoplus2/startup.c", "lenet_edge/model/rbf_glyphs.txt"):
+                   "lenet_edge/firmware/netduinoplus2/startup.c", "lenet_edge/model/rbf_glyphs.txt",
+                   "lenet_edge/data/mnist_5k.npz", "lenet_edge/kernels/__init__.py"):
         assert needed in names, needed
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+
+
+def _source_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != ".gitkeep")
+
+
+@pytest.mark.parametrize("folder", sorted(SHIPPED_FOLDERS))
+def test_wheel_carries_every_file_of_the_shipped_folders(wheel, folder):
+    """Whatever codegen_templates/, firmware/ and kernels/ (ref/ and opt/ kernel sets) hold today."""
+    names = set(zipfile.ZipFile(wheel[0]).namelist())
+    files = _source_files(REPO / folder)
+    assert folder == "kernels" or files  # kernels/ may hold only its __init__.py on some branches
+    missing = [str(f.relative_to(REPO)) for f in files
+               if f"{SHIPPED_FOLDERS[folder]}/{f.relative_to(REPO / folder).as_posix()}" not in names]
+    assert missing == []
+
+
+def test_building_prints_no_package_would_be_ignored_warnings(wheel):
+    log = wheel[1]
+    for warning in ("would be ignored", "is absent from the `packages` configuration"):
+        assert warning not in log, log
+
+
+def test_wheel_metadata_drops_the_heavy_dependencies(wheel):
+    with zipfile.ZipFile(wheel[0]) as z:
+        (meta,) = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+        requires = email.message_from_bytes(z.read(meta)).get_all("Requires-Dist")
+    runtime = [r for r in requires if "extra ==" not in r]
+    for dropped in DROPPED_DEPENDENCIES:
+        assert not any(r.lower().startswith(dropped) for r in requires), dropped
+    assert any(r.startswith("numpy") for r in runtime)
 
 
 def test_every_command_has_help_and_version():

@@ -22,7 +22,7 @@ def _int8_graph(arch: str) -> onnx.ModelProto:
     torch.manual_seed(0)
     model = lenet5.build_model(arch).eval()
     images = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
-    return int8_graph(quantize.quantize_model(model, images), {"arch": arch})
+    return int8_graph(quantize.quantize_model(model, images, ort_oracle.run_in_memory), {"arch": arch})
 
 
 @pytest.fixture(params=["paper", "modern"])
@@ -57,7 +57,7 @@ def test_bias_scale_and_overflow():
 
 
 def test_input_table_is_lossless():
-    np.testing.assert_array_equal(quantize.input_table(), np.arange(256) - 128)
+    np.testing.assert_array_equal(quantize.input_table(ort_oracle.run_in_memory), np.arange(256) - 128)
 
 
 @pytest.mark.parametrize("relu", [False, True])
@@ -133,7 +133,7 @@ def test_fake_quant_forward_predicts_like_the_int8_graph(tmp_path):
     model = lenet5.build_model("modern").eval()
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)
-    q = quantize.quantize_model(model, images[:64])
+    q = quantize.quantize_model(model, images[:64], ort_oracle.run_in_memory)
     (tmp_path / "m.onnx").write_bytes(int8_graph(q, {"arch": "modern"}).SerializeToString())
     want = ort_oracle.predict(tmp_path / "m.onnx", images)["label"]
     with torch.no_grad():
@@ -150,7 +150,7 @@ def test_qat_finetune_trains_a_copy_and_keeps_c3_mask():
     rng = np.random.default_rng(4)
     train = Digits.from_arrays(rng.integers(0, 256, (96, 28, 28), dtype=np.uint8),
                                rng.integers(0, 10, 96).astype(np.int64), "random")
-    tuned = quantize.qat_finetune(model, train, train.images[:32], epochs=1, echo=lambda *a: None)
+    tuned = quantize.qat_finetune(model, train, train.images[:32], ort_oracle.run_in_memory, epochs=1, echo=lambda *a: None)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # original untouched
     assert not torch.equal(tuned.c1.weight, model.c1.weight)
     mask = lenet5.c3_mask().bool()

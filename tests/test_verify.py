@@ -26,7 +26,7 @@ def _short_run(root: Path, arch: str) -> Path:
     """Train one epoch on the embedded digits, export the int8 ONNX and the C. (To be replaced by the
     shared session-scoped `short_run(arch)` fixture once tests/conftest.py provides it.)"""
     from lenet_edge.compiler import export_c_cmd
-    from lenet_edge.model.export import export_onnx_cmd
+    from lenet_edge.cli import export_onnx_cmd
     from lenet_edge.model.train import TrainConfig, fit
 
     run = root / arch

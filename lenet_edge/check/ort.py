@@ -18,6 +18,11 @@ SESSION_CONFIG = {"session.qdqisint8allowed": "1"}
 OPT_LEVEL = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 
 
+def version() -> str:
+    """The ONNX Runtime version the reports name."""
+    return ort.__version__
+
+
 def session_options(optimized_model_path: Path | None = None) -> ort.SessionOptions:
     so = ort.SessionOptions()
     so.graph_optimization_level = OPT_LEVEL

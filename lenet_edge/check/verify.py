@@ -183,9 +183,9 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
 
 
 def _ort_version() -> str:
-    import onnxruntime
+    from lenet_edge.check import ort
 
-    return onnxruntime.__version__
+    return ort.version()
 
 
 def format_report(r: dict) -> str:

