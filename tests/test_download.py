@@ -85,7 +85,7 @@ def test_download_and_skip_when_cached(tmp_path, server, md5s, capsys):
     for name in NAMES:
         assert hashlib.md5((folder / name).read_bytes()).hexdigest() == md5s[name]
     assert leftovers(folder) == []
-    assert "t10k-labels-idx1-ubyte.gz" in capsys.readouterr().err  # the tqdm bar names the file
+    assert "t10k-labels-idx1-ubyte.gz" in capsys.readouterr().err  # the progress lines name the file
 
     server.requests.clear()
     assert download_mnist(tmp_path, base_url=server.url, progress=False, md5s=md5s) == folder

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import click
 import numpy as np
-from tqdm import tqdm
 
 from lenet_edge import __version__, fsutil
 from lenet_edge.check import compare
 from lenet_edge.check.inputs import verification_families
 from lenet_edge.errors import LenetEdgeError, require_onnx
+from lenet_edge.progress import progress_bar
 
 MODEL_FILE = "lenet5_int8.onnx"
 REPORT_FILE = "verify.json"
@@ -48,7 +48,7 @@ def run_c(exe: Path, images: np.ndarray, desc: str | None = None) -> tuple[np.nd
     from lenet_edge.check import hostbuild
 
     scores, labels = [], []
-    for i in tqdm(range(0, len(images), CHUNK), desc=desc, unit="chunk", disable=desc is None, leave=False):
+    for i in progress_bar(range(0, len(images), CHUNK), desc=desc or "", unit="chunk", enabled=desc is not None):
         out = hostbuild.run_images(exe, images[i:i + CHUNK])
         scores.append(out["scores"])
         labels.append(out["label"])
@@ -63,7 +63,7 @@ def run_ort(model: Path, images: np.ndarray, desc: str | None = None) -> tuple[n
     feed = sess.get_inputs()[0].name
     x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28)
     scores, labels = [], []
-    for i in tqdm(range(0, len(x), CHUNK), desc=desc, unit="chunk", disable=desc is None, leave=False):
+    for i in progress_bar(range(0, len(x), CHUNK), desc=desc or "", unit="chunk", enabled=desc is not None):
         out = ort.run_batches(sess, feed, x[i:i + CHUNK])
         scores.append(out["scores"])
         labels.append(out["label"])

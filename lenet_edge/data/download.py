@@ -12,10 +12,9 @@ from http.client import HTTPException
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 
-from tqdm import tqdm
-
 from lenet_edge import __version__, fsutil
 from lenet_edge.errors import LenetEdgeError
+from lenet_edge.progress import progress_bar
 
 # Official file name -> md5 of the .gz file (as published with the dataset).
 MNIST_MD5 = {
@@ -65,8 +64,8 @@ def _fetch(url: str, dest: Path, want_md5: str, progress: bool) -> None:
         with fsutil.atomic_path(dest) as tmp, urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             h = hashlib.md5()
-            with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                                              disable=not progress, leave=False) as bar:
+            with open(tmp, "wb") as out, progress_bar(total=total, unit="B", desc=dest.name,
+                                                      enabled=progress) as bar:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
                     h.update(block)

@@ -19,7 +19,6 @@ import click
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from lenet_edge import __version__, fsutil
 from lenet_edge.data import load_test, load_train_val
@@ -27,6 +26,7 @@ from lenet_edge.errors import LenetEdgeError
 from lenet_edge.model.checkpoint import load_checkpoint, save_checkpoint
 from lenet_edge.model.lenet5 import ARCHS, build_model, loss_fn, preprocess
 from lenet_edge.model.sdlm import CURVATURE_PATTERNS, SDLM, estimate_curvature, eta_for_pass
+from lenet_edge.progress import progress_bar
 
 OPTIMIZERS = ("adam", "sdlm")
 DEFAULT_EPOCHS = {"adam": 60, "sdlm": 30}
@@ -147,8 +147,9 @@ def _train_epoch(model, opt, cfg: TrainConfig, train, epoch: int, gen: torch.Gen
     labels = torch.from_numpy(train.labels)
     order = torch.randperm(len(images), generator=gen)
     total_loss = correct = seen = 0
-    bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}/{cfg.epochs}",
-               unit="batch", disable=not progress, leave=True, dynamic_ncols=True)
+    # a bar in a terminal only; elsewhere fit() prints one plain line per epoch instead
+    bar = progress_bar(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}/{cfg.epochs}",
+                       unit="batch", enabled=progress, plain=False, leave=True)
     for start in bar:
         sel = order[start:start + cfg.batch_size]
         x = to_input(images[sel], cfg.augment, gen)
