@@ -87,7 +87,8 @@ def test_regeneration_is_byte_identical(arch_model, tmp_path):
     export_c_cmd(path, b)
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir()) == sorted(
-        ["lenet5.h", "lenet5.c", "lenet5_weights.h", "lenet5_weights.c", "lenet5_selftest.c", "manifest.json"])
+        ["lenet5.h", "lenet5.c", "lenet5_weights.h", "lenet5_weights.c", "lenet5_selftest.c", "manifest.json",
+         "CMakeLists.txt", "arm-none-eabi.cmake"])
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
         text = (a / name).read_text()

@@ -136,7 +136,8 @@ def test_cli_writes_the_files(tmp_path):
     res = CliRunner().invoke(main, ["export", "--target", "c", "--run", str(run)])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (run / "c").iterdir()) == sorted(
-        ["lenet5.h", "lenet5.c", "lenet5_weights.h", "lenet5_weights.c", "lenet5_selftest.c", "manifest.json"])
+        ["lenet5.h", "lenet5.c", "lenet5_weights.h", "lenet5_weights.c", "lenet5_selftest.c", "manifest.json",
+         "CMakeLists.txt", "arm-none-eabi.cmake"])
 
 
 @pytest.mark.parametrize("arch", ["paper", "modern"])

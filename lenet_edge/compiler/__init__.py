@@ -2,6 +2,7 @@
 
     frontend (ONNX protos -> IR) -> verify (invariants) -> requant + memory (all derived numbers)
       -> reference (numpy interpreter: golden vectors) -> emit (jinja2 templates -> files)
+      -> cmake (CMakeLists.txt + toolchain file for the emitted C files)
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ GOLDEN_COUNT = 10
 
 def generate(onnx_path: Path, golden_images: np.ndarray | None = None) -> dict[str, str]:
     """Compile `onnx_path`; return {file name: text} without writing anything."""
-    from lenet_edge.compiler import emit, frontend, memory, reference, verify
+    from lenet_edge.compiler import cmake, emit, frontend, memory, reference, verify
 
     graph = frontend.load_graph(Path(onnx_path))
     verify.check(graph)
@@ -37,11 +38,13 @@ def generate(onnx_path: Path, golden_images: np.ndarray | None = None) -> dict[s
         raise LenetEdgeError(f"{graph.source_name}: internal error: float and integer requant disagree")
     goldens = {"images": images, "scores": ref[head], "labels": ref[arg]}
     manifest = _manifest(graph, plan, source, len(images))
-    return emit.render(graph, plan, goldens, manifest)
+    files = emit.render(graph, plan, goldens, manifest)
+    files.update(cmake.render(files))  # CMakeLists.txt: a static library of the C files just rendered
+    return files
 
 
 def _manifest(graph, plan, golden_source: str, n_golden: int) -> dict:
-    from lenet_edge.compiler import emit, memory
+    from lenet_edge.compiler import cmake, emit, memory
 
     layers = []
     for i, lp in enumerate(plan.layers):
@@ -63,7 +66,7 @@ def _manifest(graph, plan, golden_source: str, n_golden: int) -> dict:
         "tool": {"name": "lenet-edge", "version": __version__},
         "onnx": {"file": graph.source_name, "sha256": graph.sha256, "opset": graph.opset},
         "command": "lenet-edge export --target c",
-        "files": list(emit.OUTPUT_FILES) + ["manifest.json"],
+        "files": list(emit.OUTPUT_FILES) + list(cmake.OUTPUT_FILES) + ["manifest.json"],
         "golden": {"images": n_golden, "source": golden_source},
         "layers": layers,
         "flash_bytes": {

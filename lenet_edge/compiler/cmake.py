@@ -1,0 +1,42 @@
+"""CMake files for the generated C, so a user's project takes it with `add_subdirectory`:
+
+    CMakeLists.txt        static library target `lenet5` (alias lenet5::lenet5) built from exactly the
+                          C files the compiler wrote beside it, with the flags exactness needs
+    arm-none-eabi.cmake   a toolchain file for cross builds with the GNU Arm Embedded compiler
+
+The source list is taken from the compiler's output set (`render(files)`), never written here.
+Printed through codegen_templates/CMakeLists.txt.j2 and arm-none-eabi.cmake.j2 (docs/integration.md).
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import jinja2
+
+from lenet_edge import __version__
+from lenet_edge.errors import LenetEdgeError
+
+OUTPUT_FILES = ("CMakeLists.txt", "arm-none-eabi.cmake")
+TARGET = "lenet5"
+# Cortex-M4F by default; a user picks another core with -DARM_CPU_FLAGS="..." at configure time.
+DEFAULT_ARM_CPU_FLAGS = "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+
+
+def _env() -> jinja2.Environment:
+    from lenet_edge.compiler.emit import template_dir
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+
+def render(files: Iterable[str]) -> dict[str, str]:
+    """{file name: text} of the CMake files for the generated files named in `files`."""
+    names = sorted(files)
+    sources = [n for n in names if n.endswith(".c")]
+    headers = [n for n in names if n.endswith(".h")]
+    if not sources:
+        raise LenetEdgeError("internal error: the compiler wrote no C source for CMakeLists.txt to build")
+    ctx = {"version": __version__, "target": TARGET, "sources": sources, "headers": headers,
+           "arm_cpu_flags": DEFAULT_ARM_CPU_FLAGS}
+    env = _env()
+    return {name: env.get_template(f"{name}.j2").render(**ctx) for name in OUTPUT_FILES}
