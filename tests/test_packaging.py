@@ -82,3 +82,29 @@ def test_every_command_has_help_and_version():
     for cmd in main.commands:
         res = runner.invoke(main, [cmd, "--help"])
         assert res.exit_code == 0 and "Usage:" in res.output, cmd
+
+
+def test_installed_wheel_finds_its_data_outside_the_source_tree(wheel, tmp_path):
+    """Installed (not editable), run from another folder: the digits, templates, firmware and kernels
+    come from the installed package."""
+    target = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                           str(wheel[0])], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    probe = (
+        "import importlib.resources as r, lenet_edge\n"
+        "from lenet_edge.data.embedded import load_mnist_5k\n"
+        "images, labels = load_mnist_5k()\n"
+        "print(lenet_edge.__file__)\n"
+        "print(images.shape, labels.sum())\n"
+        "for pkg in ('lenet_edge.codegen_templates', 'lenet_edge.firmware', 'lenet_edge.kernels'):\n"
+        "    print(pkg, r.files(pkg).is_dir())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(target)})
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(str(target)), lines[0]
+    assert lines[1] == "(5000, 28, 28) 22500"
+    assert lines[2:] == [f"{p} True" for p in ("lenet_edge.codegen_templates", "lenet_edge.firmware",
+                                               "lenet_edge.kernels")]
