@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from lenet_edge import __version__, fsutil
+from lenet_edge import __version__, fsutil, lineage
 from lenet_edge.errors import LenetEdgeError
 
 FLOAT_ONNX = "lenet5_float.onnx"
@@ -59,6 +59,7 @@ def provenance(ckpt: dict) -> dict[str, str]:
         "data_sha256": str(ckpt.get("data_sha256", "")),
         "lenet_edge_version": __version__,
         "checkpoint_epoch": str(ckpt.get("epoch", "")),
+        lineage.ONNX_KEY: str(ckpt.get(lineage.ONNX_KEY, "")),  # the model both graphs came from
     }
 
 
@@ -99,6 +100,7 @@ def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
 
     run_dir = Path(run_dir)
     model, ckpt = load_model(run_dir / "checkpoint.pt")
+    ckpt = {**ckpt, lineage.ONNX_KEY: lineage.sha256_file(run_dir / "checkpoint.pt")}
     if calib_images <= 0:
         raise LenetEdgeError(f"no calibration data: --calib-images must be positive, got {calib_images}")
     fsutil.ensure_writable_dir(run_dir)
@@ -111,6 +113,7 @@ def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
         # the float graph is the fine-tuned model too, so float vs int8 compares like with like
     float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib, qat)
     calibration["data"] = train.source
+    lineage.forget_export_block(run_dir)  # no new ONNX beside the old models' accuracies
     _write_pair({run_dir / FLOAT_ONNX: float_bytes, run_dir / INT8_ONNX: int8_bytes})
     echo(f"wrote {run_dir / FLOAT_ONNX} and {run_dir / INT8_ONNX} "
          f"(calibrated on {len(calib)} images of {train.source})")
