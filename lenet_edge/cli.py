@@ -192,7 +192,7 @@ def report(run_dir, open_page, as_json, test_dir, board):
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--backend", type=click.Choice(["torch", "onnx", "int8", "c"]), default="int8", show_default=True,
               help="torch: checkpoint.pt; onnx: the float ONNX; int8: the int8 ONNX (ONNX Runtime); "
-                   "c: the generated C built on the host (built once, cached in <run>/c/.predict-build).")
+                   "c: the generated C built on the host (built once, cached in <run>/.predict-cache).")
 @run_option
 @json_option
 def predict(images, backend, run_dir, as_json):

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Make sure the system toolchain is present: Arm cross compiler + newlib, QEMU, clang, valgrind.
+# Make sure the system toolchain is present: Arm cross compiler + newlib, QEMU, clang, valgrind,
+# OpenOCD, make, and chromium (headless, for the report page test).
 # As root it installs the missing pieces with apt-get; otherwise it prints the command to run.
 # Under CI=true a toolchain that is still missing fails the run (exit 1), never a silent skip.
 set -u
-PKGS="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang valgrind openocd make"
+PKGS="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang valgrind openocd make chromium"
 missing() {
     command -v arm-none-eabi-gcc >/dev/null || return 0
     command -v qemu-system-arm >/dev/null || return 0
@@ -11,6 +12,7 @@ missing() {
     command -v valgrind >/dev/null || return 0
     command -v openocd >/dev/null || return 0
     command -v make >/dev/null || return 0
+    command -v chromium >/dev/null || return 0
     # newlib: the cross compiler must find its C library headers.
     echo '#include <string.h>' | arm-none-eabi-gcc -x c -c -o /dev/null - 2>/dev/null || return 0
     return 1
