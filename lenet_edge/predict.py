@@ -5,7 +5,8 @@ Preprocessing follows the recipe MNIST itself was made with (docs/predict.md):
   2. invert when the background is light, so the ink is bright on black like MNIST;
   3. crop to the ink (pixels above 1/5 of the ink's range over the background level);
   4. fit into 20x20 keeping the aspect ratio (anti-aliased resampling);
-  5. paste into 28x28 so the centre of mass sits at the centre (14, 14).
+  5. paste into 28x28 so the centre of mass sits at the centre (pixel 13.5, 13.5), scaled so the
+     brightest pixel is 255.
 `.npy` arrays (uint8 [28, 28] or [N, 28, 28]) are taken as they are: already MNIST format.
 
 Backends: torch (checkpoint.pt), onnx (float ONNX) and int8 (int8 ONNX) under ONNX Runtime, and c:
@@ -72,7 +73,7 @@ def to_mnist(gray: np.ndarray, name: str = "image") -> np.ndarray:
     # keep the whole digit inside the frame (a lopsided digit's centre of mass may sit off-centre)
     top, left = min(max(top, 0), SIZE - nh), min(max(left, 0), SIZE - nw)
     out = np.zeros((SIZE, SIZE), dtype=np.float64)
-    out[top:top + nh, left:left + nw] = small
+    out[top:top + nh, left:left + nw] = small * (255.0 / small.max())  # full contrast, as MNIST's digits
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 

@@ -364,6 +364,8 @@ def provenance(run_dir: Path, status, metrics, manifest, verify, firmware, runs)
         cmd = ["lenet-edge", "run", "--board", board, "--run", str(run_dir), "--images", str(rj.get("images", 1000))]
         if rj.get("profile_layers"):
             cmd += ["--profile", "1"]
+        commands[f"export --target firmware --board {board}"] = shlex.join(
+            ["lenet-edge", "export", "--target", "firmware", "--board", board, "--run", str(run_dir)])
         commands[f"run --board {board}"] = shlex.join(cmd)
         fwm = firmware.get(board, {})
         boards[board] = {"cpu": _get(fwm, "firmware", "cpu"), "machine": rj.get("machine"),
@@ -471,6 +473,9 @@ def text_summary(report: dict, dest: Path | None) -> str:
 
 def report_cmd(run_dir: Path, test_dir: Path | None = None, open_page: bool = False, as_json: bool = False) -> dict:
     """CLI entry (see cli.py)."""
+    dest = Path(run_dir) / REPORT_DIR
+    if dest.exists() and not dest.is_dir():  # before the work, not after it
+        raise LenetEdgeError(f"{dest}: exists and is not a folder")
     report, figures = build(Path(run_dir), test_dir)
     html = render_html(report, figures)
     dest = write_report(Path(run_dir), report, html)
