@@ -17,11 +17,13 @@ refreshes it. Reading only: numpy and onnx, never torch or onnxruntime.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from lenet_edge import fsutil
 from lenet_edge.errors import LenetEdgeError
@@ -70,6 +72,32 @@ def forget_export_block(run_dir: Path) -> None:
             fsutil.write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         except OSError as e:
             raise LenetEdgeError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def export_block_dropped(run_dir: Path) -> Iterator[None]:
+    """Around the write of a new ONNX pair: the old "export" block is dropped first; if the write
+    fails and the ONNX files on disk are still the ones the old block describes, it is put back,
+    so a failed export changes nothing."""
+    path = Path(run_dir) / METRICS
+    original = path.read_bytes() if path.is_file() else None
+    forget_export_block(run_dir)
+    try:
+        yield
+    except BaseException:
+        if original is not None and _export_block_matches(original, Path(run_dir)):
+            fsutil.write_bytes(path, original)
+        raise
+
+
+def _export_block_matches(metrics_bytes: bytes, run_dir: Path) -> bool:
+    try:
+        export = json.loads(metrics_bytes).get("export")
+    except (ValueError, AttributeError):
+        return False
+    return (isinstance(export, dict)
+            and _get(export, "int8", "sha256") == sha256_file(run_dir / INT8_ONNX)
+            and _get(export, "float", "sha256") == sha256_file(run_dir / FLOAT_ONNX))
 
 
 # ---------------------------------------------------------------------------------------------

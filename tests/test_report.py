@@ -267,3 +267,21 @@ def test_write_failure_keeps_the_old_report(full_run, tmp_path, monkeypatch):
         rep.write_report(run, {"x": 1}, "<html></html>")
     assert (run / "report" / "report.json").read_text() == "{}"
     assert [p.name for p in run.iterdir() if p.name.startswith(".")] == []
+
+
+def test_failed_onnx_write_keeps_the_export_block(full_run, tmp_path, monkeypatch):
+    """The old block is dropped only for new ONNX files: a write that fails leaves metrics.json as it was."""
+    from lenet_edge.model import export
+
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    before = (run / "metrics.json").read_bytes()
+
+    def disk_full(files):
+        raise LenetEdgeError(f"{next(iter(files))}: cannot write (No space left on device)")
+
+    monkeypatch.setattr(export, "_write_pair", disk_full)
+    result = invoke("export", "--target", "onnx", "--run", run, "--calib-images", "60")
+    one_line_error(result, "No space left on device")
+    assert (run / "metrics.json").read_bytes() == before
+    assert lineage.check_run(run)["metrics.json:export"].current

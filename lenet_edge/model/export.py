@@ -113,8 +113,8 @@ def export_onnx_cmd(run_dir: Path, calib_images: int = 1000, qat: bool = False,
         # the float graph is the fine-tuned model too, so float vs int8 compares like with like
     float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib, qat)
     calibration["data"] = train.source
-    lineage.forget_export_block(run_dir)  # no new ONNX beside the old models' accuracies
-    _write_pair({run_dir / FLOAT_ONNX: float_bytes, run_dir / INT8_ONNX: int8_bytes})
+    with lineage.export_block_dropped(run_dir):  # no new ONNX beside the old models' accuracies
+        _write_pair({run_dir / FLOAT_ONNX: float_bytes, run_dir / INT8_ONNX: int8_bytes})
     echo(f"wrote {run_dir / FLOAT_ONNX} and {run_dir / INT8_ONNX} "
          f"(calibrated on {len(calib)} images of {train.source})")
     if test_dir is None and os.environ.get("LENET_EDGE_TEST_DIR"):
