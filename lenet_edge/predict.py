@@ -77,10 +77,8 @@ def to_mnist(gray: np.ndarray, name: str = "image") -> np.ndarray:
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def _gray(img, name: str) -> np.ndarray:
+def _gray(img) -> np.ndarray:
     """A Pillow image as a grayscale array; transparency is flattened onto the background."""
-    from PIL import Image
-
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(img, dtype=np.float64)
         hi = a.max() if a.max() > 0 else 1.0
@@ -121,7 +119,7 @@ def load_images(path: Path) -> tuple[list[str], np.ndarray]:
     try:
         with Image.open(path) as img:
             img.load()
-            gray = _gray(img, str(path))
+            gray = _gray(img)
     except UnidentifiedImageError:
         raise LenetEdgeError(f"{path}: not an image Pillow can read (PNG, JPEG, PGM or .npy expected)") from None
     except Image.DecompressionBombError:

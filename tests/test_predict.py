@@ -209,3 +209,18 @@ def test_missing_model_is_one_line(tmp_path, digits):
 def test_to_mnist_rejects_blank_arrays():
     with pytest.raises(LenetEdgeError, match="x.png: blank image"):
         to_mnist(np.full((30, 30), 17, np.uint8), "x.png")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "P", "I;16"])
+def test_image_modes_give_the_grayscale_result(tmp_path, digits, mode):
+    photo = user_photo(digits[0][2], 70, (1, 2), light=True)
+    want = to_mnist(photo)
+    img = Image.fromarray(photo)
+    if mode == "I;16":
+        img = Image.fromarray((photo.astype(np.uint16) * 257).astype(">u2").astype(np.uint16))
+        assert img.mode.startswith("I;16")
+    else:
+        img = img.convert(mode)
+    img.save(tmp_path / "d.png")
+    _, got = load_images(tmp_path / "d.png")
+    assert np.abs(got[0].astype(int) - want.astype(int)).max() <= 2, mode
