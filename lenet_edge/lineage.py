@@ -142,8 +142,8 @@ def _get(d: dict | None, *keys):
     return d
 
 
-def _short(sha: str | None) -> str:
-    return sha[:12] if sha else "none"
+def _short(sha) -> str:
+    return str(sha)[:12] if sha else "none"
 
 
 def check_run(run_dir: Path) -> dict[str, Status]:

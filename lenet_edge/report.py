@@ -48,7 +48,60 @@ def _json(path: Path) -> dict | None:
         raise LenetEdgeError(f"{path}: not valid JSON") from None
     if not isinstance(data, dict):
         raise LenetEdgeError(f"{path}: not a JSON object")
+    return _checked(path, data)
+
+
+NUM, INT, STR, DICT, LIST, OPT = (int, float), int, str, dict, list, type(None)
+# The fields the report reads from each artifact: dotted key -> (types, required). A file that
+# breaks this is one line naming the file and the key, never a traceback mid-report.
+SCHEMAS = {
+    "metrics.json": {"test.accuracy": (NUM, False), "test.images": (INT, False), "test.source": (STR, False),
+                     "epochs": (LIST, False), "config": (DICT, False), "export": (DICT, False),
+                     "export.float.accuracy": (NUM, False), "export.int8.accuracy": (NUM, False),
+                     "export.test.images": (INT, False), "export.test.source": (STR, False),
+                     "export.label_agreement": (NUM, False), "export.calibration": (DICT, False)},
+    "manifest.json": {"layers": (LIST, True), "flash_bytes": (DICT, True), "ram_bytes": (DICT, True),
+                      "onnx": (DICT, True)},
+    "verify.json": {"images": (INT, True), "mismatching_images": (INT, True), "test_set": (DICT, True),
+                    "test_set.accuracy": (NUM + (OPT,), True), "test_set.images": (INT, True),
+                    "test_set.source": (STR, True), "first_divergence": ((DICT, OPT), False)},
+    "run.json": {"images": (INT, True), "identical": (INT, True), "device_accuracy": (NUM, True),
+                 "test_source": (STR, True), "first_mismatch": ((DICT, OPT), False),
+                 "profile_layers": (LIST, False), "instructions_per_inference": (INT, False),
+                 "cycles_estimate": (INT, False)},
+}
+
+
+def _checked(path: Path, data: dict | None) -> dict | None:
+    """`data` if every field the report reads has the right type, else a one-line error."""
+    if data is None:
+        return None
+    for key, (types, required) in SCHEMAS.get(path.name, {}).items():
+        value, ok = data, True
+        for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                ok = False
+                break
+            value = value[part]
+        if not ok:
+            if required:
+                raise LenetEdgeError(f"{path}: missing key {key!r}")
+            continue
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise LenetEdgeError(f"{path}: {key!r} has the wrong type ({type(value).__name__})")
+    for key, fields in ITEMS.get(path.name, {}).items():
+        for i, item in enumerate(data.get(key) or []):
+            bad = [f for f, types in fields.items() if not isinstance(item, dict) or not isinstance(item.get(f), types)]
+            if bad:
+                raise LenetEdgeError(f"{path}: {key}[{i}] lacks a valid {bad[0]!r}")
     return data
+
+
+ITEMS = {  # list fields: the keys each entry must have
+    "manifest.json": {"layers": {"node": STR, "tensor": STR, "kind": STR, "out_shape": LIST, "dtype": STR}},
+    "run.json": {"profile_layers": {"name": STR, "instructions": INT, "cycles_estimate": INT}},
+    "metrics.json": {"epochs": {"epoch": INT, "loss": NUM, "val_loss": NUM, "accuracy": NUM, "val_accuracy": NUM}},
+}
 
 
 def _get(d, *keys, default=None):
@@ -115,7 +168,8 @@ def accuracy_stages(run_dir: Path, status: dict[str, lineage.Status], metrics: d
                       agreement={"identical": verify["images"] - verify["mismatching_images"], "of": verify["images"],
                                  "what": "inputs with every score and the label equal to ORT's (both requant paths)"},
                       first_divergence=None if not div else
-                      f"layer {div['layer']} ({div['tensor']}), index {div['index']}: C {div['got']}, ORT {div['want']}")
+                      f"layer {div.get('layer')} ({div.get('tensor')}), index {div.get('index')}: "
+                      f"C {div.get('got')}, ORT {div.get('want')}")
         rows.append(_stage("generated C on the host (verify.json)", status["verify.json"], **fields))
     else:
         rows.append(_stage("generated C on the host (verify.json)", status["verify.json"]))
@@ -125,7 +179,7 @@ def accuracy_stages(run_dir: Path, status: dict[str, lineage.Status], metrics: d
                       agreement={"identical": rj.get("identical"), "of": rj.get("images"),
                                  "what": "images with every score and the label equal to ORT's"},
                       first_divergence=None if not first else
-                      f"image {first['index']}: device label {first['device_label']}, ORT {first['ort_label']} "
+                      f"image {first.get('index')}: device label {first.get('device_label')}, ORT {first.get('ort_label')} "
                       f"(layer not traced on the device: `lenet-edge verify` locates it on the host)")
         rows.append(_stage(f"firmware in QEMU, {board} (run.json)", status[f"firmware/{board}/run.json"], **fields))
     if not runs:
@@ -443,26 +497,30 @@ def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.2f}%"
 
 
+def _n(x) -> str:
+    return "?" if x is None else f"{x:,}"
+
+
 def text_summary(report: dict, dest: Path | None) -> str:
     lines = [f"== lenet-edge report of {report['run']} (--arch {report['arch'] or '?'})"]
     for s in report["stages"]:
         if s["state"] == "current":
             agree = s["agreement"]
-            extra = f"; {agree['identical']:,}/{agree['of']:,} {agree['what']}" if agree else ""
+            extra = f"; {_n(agree['identical'])}/{_n(agree['of'])} {agree['what']}" if agree else ""
             div = f"; first divergence: {s['first_divergence']}" if s["first_divergence"] else ""
-            lines.append(f"  {s['stage']}: {_pct(s['accuracy'])} on {s['images']:,} images of {s['test_set']}"
+            lines.append(f"  {s['stage']}: {_pct(s['accuracy'])} on {_n(s['images'])} images of {s['test_set']}"
                          f"{extra}{div}")
         else:
             lines.append(f"  {s['stage']}: {s['state'].upper()} ({s['reason']}); run: {s['refresh']}")
     t = report["totals"]
     if t:
-        line = f"  generated C: constants {t['flash_manifest']:,} B flash ({t['flash_path'].replace('_', ' ')})"
+        line = f"  generated C: constants {_n(t['flash_manifest'])} B flash ({t['flash_path'].replace('_', ' ')})"
         if t["flash_map"] is not None:
-            line += f", linker map {t['flash_map']:,} B ({t['flash_board']})"
-        lines.append(line + f"; RAM arena {t['arena_manifest']:,} B")
+            line += f", linker map {_n(t['flash_map'])} B ({t['flash_board']})"
+        lines.append(line + f"; RAM arena {_n(t['arena_manifest'])} B")
         if t["instructions"]:
-            lines.append(f"  {t['profile_board']}: {t['instructions']:,} instructions per inference "
-                         f"(~{t['cycles']:,} Cortex-M4 cycles, estimate)")
+            lines.append(f"  {t['profile_board']}: {_n(t['instructions'])} instructions per inference "
+                         f"(~{_n(t['cycles'])} Cortex-M4 cycles, estimate)")
     stale = [v for v in report["lineage"].values() if v["state"] == "stale"]
     if stale:
         lines.append(f"  {len(stale)} stale artifact(s): " + ", ".join(v["artifact"] for v in stale))

@@ -285,3 +285,42 @@ def test_failed_onnx_write_keeps_the_export_block(full_run, tmp_path, monkeypatc
     one_line_error(result, "No space left on device")
     assert (run / "metrics.json").read_bytes() == before
     assert lineage.check_run(run)["metrics.json:export"].current
+
+
+def _set(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+MALFORMED = [  # (artifact, change, expected error)
+    ("verify.json", lambda d: d.clear() or d.update({"onnx_sha256": "x"}), "verify.json: missing key 'images'"),
+    ("firmware/mps2-an386/run.json", lambda d: d.update(images="20"), "run.json: 'images' has the wrong type (str)"),
+    ("firmware/mps2-an386/run.json", lambda d: d.update(profile_layers=[{"name": 1}]),
+     "run.json: profile_layers[0] lacks a valid 'name'"),
+    ("metrics.json", lambda d: d.update(epochs=[{"epoch": 1}]), "metrics.json: epochs[0] lacks a valid 'loss'"),
+    ("metrics.json", lambda d: d["test"].update(accuracy=None), "metrics.json: 'test.accuracy' has the wrong type"),
+    ("c/manifest.json", lambda d: d.update(layers=[{}]), "manifest.json: layers[0] lacks a valid 'node'"),
+    ("firmware/mps2-an386/manifest.json", lambda d: d.pop("ram_bytes"), "manifest.json: missing key 'ram_bytes'"),
+]
+
+
+@pytest.mark.parametrize("artifact, change, error", MALFORMED, ids=[f"{a}:{e.split(': ', 1)[1]}" for a, _, e in MALFORMED])
+def test_malformed_artifact_is_one_line(full_run, tmp_path, artifact, change, error):
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    _set(run / artifact, change)
+    one_line_error(invoke("report", "--run", run), f"{run / artifact}".rsplit("/", 1)[0], error)
+    assert not (run / "report").exists()
+
+
+def test_garbage_onnx_and_odd_lineage_values_are_stale_not_a_crash(full_run, tmp_path, official_test_dir):
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    (run / "lenet5_float.onnx").write_bytes(b"\x00garbage")
+    _set(run / "firmware" / "mps2-an386" / "run.json", lambda d: d.update(onnx_sha256=5))
+    result = invoke("report", "--run", run, "--test-dir", official_test_dir, "--json")
+    assert result.exit_code == 0, result.output
+    lin = json.loads(result.stdout)["lineage"]
+    assert lin["lenet5_float.onnx"]["state"] == "stale" and lin["lenet5_int8.onnx"]["state"] == "current"
+    assert lin["firmware/mps2-an386/run.json"]["state"] == "stale"
