@@ -218,6 +218,22 @@ def _arch(run_dir: Path) -> str | None:
         return None
 
 
+def _warn_if_stale(backend: str, run_dir: Path) -> None:
+    """A note on stderr when the model this backend runs was made from another checkpoint."""
+    from lenet_edge import lineage
+
+    if backend == "torch" or not run_dir.is_dir():
+        return
+    artifact = lineage.FLOAT_ONNX if backend == "onnx" else lineage.INT8_ONNX
+    try:
+        status = lineage.check_run(run_dir).get(artifact)
+    except LenetEdgeError:
+        return  # a broken side file does not stop a prediction; `report` names it
+    if status is not None and status.state == "stale":
+        click.echo(f"lenet-edge: warning: {run_dir / artifact} is stale ({status.reason}); "
+                   f"refresh with: {status.refresh}", err=True)
+
+
 def predict_cmd(paths: list[Path], backend: str, run_dir: Path, as_json: bool) -> list[dict]:
     """CLI entry (see cli.py). Every file is read before any model runs: one bad file, one error."""
     if backend not in BACKENDS:
@@ -228,6 +244,7 @@ def predict_cmd(paths: list[Path], backend: str, run_dir: Path, as_json: bool) -
         names += n
         arrays.append(a)
     images = np.concatenate(arrays)
+    _warn_if_stale(backend, Path(run_dir))
     scores, labels = run_backend(backend, Path(run_dir), images)
     results = []
     for name, s, lab in zip(names, scores, labels):

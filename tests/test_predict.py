@@ -224,3 +224,19 @@ def test_image_modes_give_the_grayscale_result(tmp_path, digits, mode):
     img.save(tmp_path / "d.png")
     _, got = load_images(tmp_path / "d.png")
     assert np.abs(got[0].astype(int) - want.astype(int)).max() <= 2, mode
+
+
+def test_stale_model_is_flagged(full_run, tmp_path, digits):
+    from lenet_edge.model.checkpoint import load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    save_checkpoint(run / "checkpoint.pt", {k: v for k, v in ckpt.items() if k != "format"} | {"epoch": 99})
+    np.save(tmp_path / "d.npy", digits[0][0])
+    result = invoke("predict", "--run", run, tmp_path / "d.npy")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(f"lenet-edge: warning: {run / 'lenet5_int8.onnx'} is stale (made from another "
+                                    "checkpoint.pt")
+    assert f"refresh with: lenet-edge export --target onnx --run {run}" in result.stderr
+    assert invoke("predict", "--run", full_run, tmp_path / "d.npy").stderr == ""
