@@ -13,7 +13,8 @@ The chain, and the parent sha256 each artifact records when it is written:
 
 An artifact is *current* when every parent it names is the file now in the run folder, and that
 parent is current itself; otherwise it is *stale* and `check_run` says why and which command
-refreshes it. Reading only: numpy and onnx, never torch or onnxruntime.
+refreshes it. `export_block_dropped` is the one writer here (metrics.json around an ONNX export).
+Imports onnx (to read metadata), never torch or onnxruntime.
 """
 from __future__ import annotations
 
