@@ -189,12 +189,43 @@ def run(board, images, profile_images, run_dir, test_dir, as_json):
 
 @main.command()
 @run_option
-@click.option("--board", type=click.Choice(BOARDS), default="mps2-an386", show_default=True)
-def report(run_dir, board):
-    """One-screen summary of a run: accuracy, agreement with ONNX Runtime, flash, RAM, instructions."""
+@click.option("--open", "open_page", is_flag=True, help="Open the written index.html in the web browser.")
+@json_option
+@test_dir_option
+@click.option("--board", type=click.Choice(BOARDS), default=None, hidden=True,
+              help="Ignored: every board that was run is reported.")
+def report(run_dir, open_page, as_json, test_dir, board):
+    """Write <run>/report/index.html (self-contained) and report.json, and print a summary.
+
+    \b
+    Accuracy at every stage (torch, float ONNX, int8 ONNX, host C, each board in QEMU) with the
+    agreement with ONNX Runtime; a per-layer table (shape, parameters, MACs, scale, flash, RAM,
+    instructions, saturation); plots; provenance. Anything made from another model than the
+    current checkpoint is marked stale, with the command that refreshes it.
+    """
     from lenet_edge.report import report_cmd
 
-    report_cmd(run_dir, board)
+    report_cmd(run_dir, test_dir, open_page=open_page, as_json=as_json)
+
+
+@main.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--backend", type=click.Choice(["torch", "onnx", "int8", "c"]), default="int8", show_default=True,
+              help="torch: checkpoint.pt; onnx: the float ONNX; int8: the int8 ONNX (ONNX Runtime); "
+                   "c: the generated C built on the host (built once, cached in <run>/.predict-cache).")
+@run_option
+@json_option
+def predict(images, backend, run_dir, as_json):
+    """Classify PNG, JPEG, PGM files or .npy arrays with the run's model.
+
+    \b
+    Images are preprocessed the way MNIST was made (docs/predict.md): grayscale, inverted if the
+    background is light, cropped to the ink, fitted into 20x20 keeping the aspect ratio, centred
+    by centre of mass in 28x28. .npy arrays (28x28 or Nx28x28 uint8) are taken as they are.
+    """
+    from lenet_edge.predict import predict_cmd
+
+    predict_cmd(list(images), backend, run_dir, as_json)
 
 
 @main.command()

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Make sure the system toolchain is present: Arm cross compiler + newlib, QEMU, clang, valgrind,
-# OpenOCD, make, and CMake (the test that builds the generated CMakeLists.txt).
+# OpenOCD, make, CMake (the test that builds the generated CMakeLists.txt)
+# and chromium (headless, for the report page test).
 # As root it installs the missing pieces with apt-get; otherwise it prints the command to run.
 # Under CI=true a toolchain that is still missing fails the run (exit 1), never a silent skip.
 set -u
-PKGS="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang valgrind openocd make cmake"
+PKGS="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang valgrind openocd make cmake chromium"
 missing() {
     command -v arm-none-eabi-gcc >/dev/null || return 0
     command -v qemu-system-arm >/dev/null || return 0
@@ -13,6 +14,7 @@ missing() {
     command -v openocd >/dev/null || return 0
     command -v make >/dev/null || return 0
     command -v cmake >/dev/null || return 0
+    command -v chromium >/dev/null || return 0
     # newlib: the cross compiler must find its C library headers.
     echo '#include <string.h>' | arm-none-eabi-gcc -x c -c -o /dev/null - 2>/dev/null || return 0
     return 1

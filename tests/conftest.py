@@ -34,3 +34,30 @@ def official_test_dir() -> Path:
             pytest.fail(f"{SHARED_MNIST}: official MNIST test set missing")
         pytest.skip("official MNIST test set not available")
     return SHARED_MNIST
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory, official_test_dir) -> Path:
+    """A run folder through every stage: a one-epoch paper model (RBF head), both ONNX files, the C,
+    a short verify, and the mps2-an386 firmware run in QEMU on 20 official digits with a profile.
+    Read-only for tests: copy it (shutil.copytree) before changing anything."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    from lenet_edge.check.verify import verify_cmd
+    from lenet_edge.compiler import export_c_cmd
+    from lenet_edge.device.emulator import run_cmd
+    from lenet_edge.model.export import export_onnx_cmd
+    from lenet_edge.model.train import TrainConfig, fit
+
+    run = tmp_path_factory.mktemp("full_run")
+    quiet = lambda *a, **k: None  # noqa: E731
+    fit(run, TrainConfig(arch="paper", epochs=1), test_dir=official_test_dir, progress=False, echo=quiet)
+    export_onnx_cmd(run, calib_images=200, test_dir=official_test_dir, echo=quiet)
+    export_c_cmd(run / "lenet5_int8.onnx", run / "c")
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        verify_cmd(run, official_test_dir, as_json=True, limit=200)
+        run_cmd("mps2-an386", 20, run, official_test_dir, as_json=True, profile_images=1)
+    return run

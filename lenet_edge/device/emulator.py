@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import fsutil
+from lenet_edge import fsutil, lineage
 from lenet_edge.errors import LenetEdgeError, require_onnx
 from lenet_edge.device import firmware as fw
 
@@ -209,6 +209,7 @@ def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_js
         "device_accuracy": float((device.labels == y).mean()), "ort_accuracy": float((ref["label"] == y).mean()),
         "selftest": device.selftest, "stack_peak_bytes": device.stack_peak, "boots": device.boots,
         "bit_exact": report["mismatches"] == 0,
+        "onnx_sha256": lineage.sha256_file(onnx_path),  # lineage: the model this run came from
     })
     if profile_images > 0:
         from lenet_edge.device import profile as pf
@@ -218,6 +219,7 @@ def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_js
         report["instructions_per_inference"] = prof.total_instructions[0]
         report["instructions_repeatable"] = len(set(prof.total_instructions)) == 1 or "varies per image"
         report["cycles_estimate"] = prof.total_cycles_estimate
+        report["profile_layers"] = prof.layers  # per layer: instructions, classes, cycles estimate
     fsutil.write_text(project / "run.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     if as_json:
         print(json.dumps(report, indent=2, sort_keys=True))

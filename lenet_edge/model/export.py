@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from lenet_edge import __version__, fsutil
+from lenet_edge import __version__, fsutil, lineage
 from lenet_edge.errors import LenetEdgeError
 
 FLOAT_ONNX = "lenet5_float.onnx"
@@ -61,6 +61,7 @@ def provenance(ckpt: dict) -> dict[str, str]:
         "data_sha256": str(ckpt.get("data_sha256", "")),
         "lenet_edge_version": __version__,
         "checkpoint_epoch": str(ckpt.get("epoch", "")),
+        lineage.ONNX_KEY: str(ckpt.get(lineage.ONNX_KEY, "")),  # the model both graphs came from
     }
 
 
@@ -111,6 +112,7 @@ def export_onnx_files(run_dir: Path, calib_images: int, qat: bool, run_graph, ec
 
     run_dir = Path(run_dir)
     model, ckpt = load_model(run_dir / "checkpoint.pt")
+    ckpt = {**ckpt, lineage.ONNX_KEY: lineage.sha256_file(run_dir / "checkpoint.pt")}
     if calib_images <= 0:
         raise LenetEdgeError(f"no calibration data: --calib-images must be positive, got {calib_images}")
     fsutil.ensure_writable_dir(run_dir)
@@ -123,7 +125,8 @@ def export_onnx_files(run_dir: Path, calib_images: int, qat: bool, run_graph, ec
         # the float graph is the fine-tuned model too, so float vs int8 compares like with like
     float_bytes, int8_bytes, calibration = build_onnx(model, ckpt, calib, run_graph, qat)
     calibration["data"] = train.source
-    _write_pair({run_dir / FLOAT_ONNX: float_bytes, run_dir / INT8_ONNX: int8_bytes})
+    with lineage.export_block_dropped(run_dir):  # no new ONNX beside the old models' accuracies
+        _write_pair({run_dir / FLOAT_ONNX: float_bytes, run_dir / INT8_ONNX: int8_bytes})
     echo(f"wrote {run_dir / FLOAT_ONNX} and {run_dir / INT8_ONNX} "
          f"(calibrated on {len(calib)} images of {train.source})")
     dataset, data_dir, _ = _data_args(ckpt.get("config") or {})

@@ -257,7 +257,7 @@ def quantize_model(model, calib_images: np.ndarray, run_graph: RunGraph, seed: i
         h = preprocess(calib_images).to(torch.float64)
     names = ("c1", "s2", "c3", "s4", "c5", "f6") if arch == "paper" else ("c1", "c3", "c5", "f6")
     x_scale, x_zp = INPUT_SCALE, INPUT_ZP
-    convs = []
+    convs, saturation = [], {}
     for name in names:
         w, b, group, stride = _conv_params(model, name)
         wq, w_scale = quantize_weight(w)
@@ -280,6 +280,8 @@ def quantize_model(model, calib_images: np.ndarray, run_graph: RunGraph, seed: i
         _check_accumulator(conv)
         convs.append(conv)
         code = _requant(a, float(y_scale), y_zp)
+        # share of calibration pre-activations clamped at the int8 limits (the ReLU clamp at -128 excluded)
+        saturation[name] = round(float(((code == 127) | ((code == -128) & (y_zp != RELU_ZP))).double().mean()), 6)
         if relu:
             h = float(y_scale) * (code - y_zp)
             if name in ("c1", "c3"):
@@ -291,7 +293,7 @@ def quantize_model(model, calib_images: np.ndarray, run_graph: RunGraph, seed: i
             x_scale, x_zp = ACT_SCALE, ACT_ZP
     calibration = {"method": "sequential per-layer clip search, min activation MSE",
                    "images": int(len(calib_images)),
-                   "clips": {c.name: round(c.clip, 6) for c in convs}}
+                   "clips": {c.name: round(c.clip, 6) for c in convs}, "saturation": saturation}
     if arch == "paper":
         centres = (RBF_CODE * rbf_glyphs()).astype(np.int32)
         return QuantLeNet(arch, itable, tuple(convs), rbf_centres=centres, calibration=calibration)

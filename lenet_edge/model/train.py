@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lenet_edge import __version__, fsutil
+from lenet_edge import __version__, fsutil, lineage
 from lenet_edge.data import load_test, load_train_val
 from lenet_edge.errors import LenetEdgeError
 from lenet_edge.model.checkpoint import load_checkpoint, save_checkpoint
@@ -226,6 +226,7 @@ def fit(run_dir: Path, cfg: TrainConfig, resume: bool = False, test_dir: Path | 
                  "validation_images": len(val.images)},
         "epochs": history,
         "test": {"accuracy": test_acc, "source": test.source, "images": len(test.images), "sha256": test.sha256},
+        "lineage": {"checkpoint_sha256": lineage.sha256_file(ckpt_path)},  # see lenet_edge/lineage.py
     }
     _write_metrics(run_dir, metrics)
     from lenet_edge.plots import plot_confusion, plot_training_curves
