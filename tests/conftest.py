@@ -46,7 +46,7 @@ def full_run(tmp_path_factory, official_test_dir) -> Path:
     from lenet_edge.check.verify import verify_cmd
     from lenet_edge.compiler import export_c_cmd
     from lenet_edge.device.emulator import run_cmd
-    from lenet_edge.model.export import export_onnx_cmd
+    from lenet_edge.cli import export_onnx_cmd
     from lenet_edge.model.train import TrainConfig, fit
 
     run = tmp_path_factory.mktemp("full_run")

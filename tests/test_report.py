@@ -179,7 +179,7 @@ def test_retrained_model_marks_everything_downstream_stale(full_run, tmp_path, o
 
 def test_new_onnx_makes_c_verify_and_runs_stale(full_run, tmp_path, official_test_dir):
     """Re-export with another calibration: the ONNX is current, what was made from the old one is not."""
-    from lenet_edge.model.export import export_onnx_cmd
+    from lenet_edge.cli import export_onnx_cmd
 
     run = tmp_path / "run"
     shutil.copytree(full_run, run)
