@@ -42,14 +42,21 @@ def ensure_writable_dir(path: Path) -> Path:
 
 
 def check_writable_file(dest: Path) -> Path:
-    """Fail now, before any long work, if `dest` could not be written later: its folder cannot be
-    created or written, or `dest` itself is a folder or a read-only file."""
+    """Fail now, before any long work, if `dest` could not be written later: it is a folder or a
+    read-only file, or its folder (or the nearest existing parent, for a folder still to be made)
+    is not a writable folder. Creates nothing."""
     dest = Path(dest)
     if dest.is_dir():
-        raise LenetEdgeError(f"{dest}: is a folder, cannot write the report there")
-    ensure_writable_dir(dest.parent)
+        raise LenetEdgeError(f"{dest}: cannot write (it is a folder)")
     if dest.exists() and not os.access(dest, os.W_OK):
         raise LenetEdgeError(f"{dest}: file is not writable")
+    folder = dest.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise LenetEdgeError(f"{folder}: is not a folder, cannot write {dest.name} under it")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LenetEdgeError(f"{folder}: folder is not writable")
     return dest
 
 
@@ -58,7 +65,7 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temp path beside `dest`; on success rename it onto `dest`, on failure delete it."""
     dest = Path(dest)
     if dest.is_dir():
-        raise LenetEdgeError(f"{dest}: is a folder, cannot write a file there")
+        raise LenetEdgeError(f"{dest}: cannot write (it is a folder)")
     ensure_writable_dir(dest.parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)

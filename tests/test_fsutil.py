@@ -57,9 +57,9 @@ def test_atomic_dir_over_a_file_is_one_line_error(tmp_path):
 
 def test_write_over_a_folder_is_one_line_error(tmp_path):
     (tmp_path / "verify.json").mkdir()
-    with pytest.raises(LenetEdgeError, match=r"verify.json: is a folder"):
+    with pytest.raises(LenetEdgeError, match=r"verify.json: cannot write \(it is a folder\)"):
         fsutil.write_text(tmp_path / "verify.json", "{}")
-    with pytest.raises(LenetEdgeError, match=r"verify.json: is a folder"):
+    with pytest.raises(LenetEdgeError, match=r"verify.json: cannot write \(it is a folder\)"):
         fsutil.check_writable_file(tmp_path / "verify.json")
 
 
