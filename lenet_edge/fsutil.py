@@ -62,7 +62,9 @@ def check_writable_file(dest: Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(dest: Path) -> Iterator[Path]:
-    """Yield a temp path beside `dest`; on success rename it onto `dest`, on failure delete it."""
+    """Yield a temp path beside `dest`; on success rename it onto `dest`, on failure delete it.
+    Exceptions from the caller's block pass through unchanged (the caller knows what it was doing);
+    an OSError of the final rename becomes a one-line error naming `dest`."""
     dest = Path(dest)
     if dest.is_dir():
         raise LenetEdgeError(f"{dest}: cannot write (it is a folder)")
@@ -75,11 +77,11 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts get normal permissions
-        os.replace(tmp_path, dest)
-    except OSError as e:
-        tmp_path.unlink(missing_ok=True)
-        raise os_error(dest, e) from None
+        try:
+            os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts get normal permissions
+            os.replace(tmp_path, dest)
+        except OSError as e:
+            raise os_error(dest, e) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -93,7 +95,10 @@ def _umask() -> int:
 
 def write_bytes(dest: Path, data: bytes) -> None:
     with atomic_path(dest) as tmp:
-        tmp.write_bytes(data)
+        try:
+            tmp.write_bytes(data)
+        except OSError as e:  # e.g. the disk is full: the old `dest` stays as it was
+            raise os_error(dest, e) from None
 
 
 def write_text(dest: Path, text: str) -> None:
