@@ -6,22 +6,23 @@ A missing piece is reported as missing, with the command that makes it.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from lenet_edge import fsutil
 from lenet_edge.errors import LenetEdgeError
 
 
+_reading: list[tuple[Path, str]] = []  # the file being summarised, for the malformed-field error
+
+
 def _load(path: Path, how: str) -> dict | None:
-    if not path.is_file():
+    if not path.exists():
         click.echo(f"  (no {path.name}: run `{how}`)")
         return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError:
-        raise LenetEdgeError(f"{path}: not valid JSON") from None
+    _reading.append((path, how))
+    return fsutil.read_json(path, hint=f"rerun `{how}`")
 
 
 def _pct(x: float) -> str:
@@ -29,6 +30,16 @@ def _pct(x: float) -> str:
 
 
 def report_cmd(run_dir: Path, board: str) -> None:
+    """A missing key or a wrong-typed value in any artifact is a one-line error naming the file."""
+    _reading.clear()
+    try:
+        _report(run_dir, board)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        path, how = _reading[-1] if _reading else (Path(run_dir), "lenet-edge train")
+        raise LenetEdgeError(f"{path}: missing or malformed field ({type(e).__name__}: {e}); rerun `{how}`") from None
+
+
+def _report(run_dir: Path, board: str) -> None:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise LenetEdgeError(f"{run_dir}: no such run folder")
@@ -63,7 +74,7 @@ def report_cmd(run_dir: Path, board: str) -> None:
                        f"(~{device['cycles_estimate']:,} Cortex-M4 cycles, estimate)")
     fw_manifest = run_dir / "firmware" / board / "manifest.json"
     if fw_manifest.is_file():
-        fwm = json.loads(fw_manifest.read_text()).get("firmware", {})
+        fwm = _load(fw_manifest, f"lenet-edge export --target firmware --board {board}").get("firmware", {})
         if fwm:
             click.echo(f"  firmware.elf: flash {fwm['flash_used_bytes']:,} B, static RAM {fwm['ram_static_bytes']:,} B "
                        f"(+ {fwm['stack_reserved_bytes']:,} B stack reserved)")

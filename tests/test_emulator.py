@@ -26,19 +26,10 @@ BOARDS = tuple(fw.BOARDS)
 
 
 @pytest.fixture(scope="session")
-def real_run(tmp_path_factory, official_test_dir) -> Path:
+def real_run(short_run, official_test_dir) -> Path:
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
-    from lenet_edge.compiler import export_c_cmd
-    from lenet_edge.model.export import export_onnx_cmd
-    from lenet_edge.model.train import TrainConfig, fit
-
-    run = tmp_path_factory.mktemp("fw_real_run")
-    quiet = lambda *a, **k: None  # noqa: E731
-    fit(run, TrainConfig(arch="modern", epochs=1), progress=False, echo=quiet)
-    export_onnx_cmd(run, calib_images=200, test_dir=official_test_dir, echo=quiet)
-    export_c_cmd(run / "lenet5_int8.onnx", run / "c")
-    return run
+    return short_run["modern"]
 
 
 @pytest.fixture(scope="session")

@@ -22,36 +22,9 @@ from lenet_edge.errors import LenetEdgeError
 LIMIT = 150  # test images and images per family in the fast end-to-end checks
 
 
-def _short_run(root: Path, arch: str) -> Path:
-    """Train one epoch on the embedded digits, export the int8 ONNX and the C. (To be replaced by the
-    shared session-scoped `short_run(arch)` fixture once tests/conftest.py provides it.)"""
-    from lenet_edge.compiler import export_c_cmd
-    from lenet_edge.model.export import export_onnx_cmd
-    from lenet_edge.model.train import TrainConfig, fit
-
-    run = root / arch
-    # seed 1: with seed 0 the 1-epoch paper run trips the exporter's accumulator bound at s4
-    fit(run, TrainConfig(arch=arch, epochs=1, seed=1), progress=False, echo=lambda *a, **k: None)
-    export_onnx_cmd(run, calib_images=200, echo=lambda *a, **k: None)
-    export_c_cmd(run / V.MODEL_FILE, run / "c")
-    return run
-
-
-class _Runs(dict):
-    """arch -> run folder, each trained and exported on first use, once per session."""
-
-    def __init__(self, root: Path):
-        super().__init__()
-        self.root = root
-
-    def __missing__(self, arch: str) -> Path:
-        self[arch] = _short_run(self.root, arch)
-        return self[arch]
-
-
 @pytest.fixture(scope="session")
-def verify_runs(tmp_path_factory):
-    return _Runs(tmp_path_factory.mktemp("verify-runs"))
+def verify_runs(short_run):
+    return short_run
 
 
 def _copy_run(run: Path, dest: Path) -> Path:
