@@ -282,3 +282,23 @@ def test_bad_input(case: Case, tmp_path, request, monkeypatch):
     changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
     assert changed <= set(case.changes), f"run folder changed: {sorted(changed)}"
     assert not (tmp_path / "PWNED").exists(), "the checkpoint's pickled code ran"
+
+
+def test_training_stops_when_the_loss_becomes_non_finite(tmp_path, monkeypatch):
+    """Issue 9 item 10: a diverging run stops with one line and saves no NaN checkpoint."""
+    from lenet_edge.model import train
+
+    real_loss, calls = train.loss_fn, []
+
+    def diverging(model, scores, y, map_j):
+        calls.append(1)
+        loss = real_loss(model, scores, y, map_j)
+        return loss * float("nan") if len(calls) >= 3 else loss
+    monkeypatch.setattr(train, "loss_fn", diverging)
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--arch", "modern", "--epochs", "1", "--run", str(run)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    line = result.stderr.strip().splitlines()[-1]
+    assert line == "lenet-edge: error: epoch 1: training loss became nan at batch 3; training stopped", line
+    assert not (run / "checkpoint.pt").exists() and not (run / "metrics.json").exists()

@@ -188,3 +188,25 @@ def test_host_benchmark_needs_an_exported_model(tmp_path, capsys):
     assert bench.main(["--run", str(tmp_path), "--no-write"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lenet5_int8.onnx: no such model file" in err[0]
+
+
+def test_a_hanging_host_build_times_out_in_one_line_naming_the_driver(verify_runs, tmp_path, monkeypatch):
+    """Issue 9 item 3: the limit scales with the images; verify says what it is doing before it hangs."""
+    from lenet_edge.check import hostbuild
+
+    run = _copy_run(verify_runs["modern"], tmp_path / "run")
+    src = run / "c" / "lenet5.c"
+    text = src.read_text()
+    head = text.index("int lenet5_predict(")
+    body = text.index("{", head) + 1
+    src.write_text(text[:body] + "\n    { volatile int spin = 1; while (spin) { } }\n" + text[body:])
+    monkeypatch.setattr(hostbuild, "RUN_BASE_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(hostbuild, "RUN_PER_IMAGE_TIMEOUT_S", 0.0005)
+    monkeypatch.setattr(V, "verification_families", lambda images, limit: [])
+    result = CliRunner().invoke(main, ["verify", "--run", str(run)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("verify: host C (float requant path) on") for line in lines), lines
+    assert re.match(r"lenet-edge: error: host driver .*lenet5_driver \(\d+ images\): did not finish within 1 s",
+                    lines[-1]), lines[-1]
+    assert not (run / "verify.json").exists()
