@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true",
                     help="print the results only: leave BENCHMARKS.md and the run's manifest unchanged")
     args = ap.parse_args()
+    if args.profile_images < 1:
+        ap.error("--profile-images must be at least 1 (the per-layer table needs a profile)")
     data = test_set_for_run(args.run, args.test_dir)
     x = data.images[:args.images]
     results = []

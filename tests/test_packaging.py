@@ -19,7 +19,7 @@ def test_wheel_ships_templates_and_firmware(tmp_path):
     (wheel,) = tmp_path.glob("lenet_edge-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("lenet_edge/codegen_templates/lenet5.c.j2", "lenet_edge/codegen_templates/host/driver.c",
-                   "lenet_edge/firmware/common/main.c", "lenet_edge/firmware/mps2-an386/linker.ld",
+                   "lenet_edge/firmware/common/main.c", "lenet_edge/firmware/mps2-an386/console.c", "lenet_edge/firmware/common/le_sections.ld",
                    "lenet_edge/firmware/netduinoplus2/startup.c", "lenet_edge/model/rbf_glyphs.txt"):
         assert needed in names, needed
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
