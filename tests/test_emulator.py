@@ -147,5 +147,5 @@ def test_two_runs_on_one_board_and_folder_at_once(real_run, official_test_dir, t
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err.decode()
         assert json.loads(out)["identical"] == 3
-    leftovers = list((fw.project_dir(run, "lm3s6965evb") / "build-qemu").glob("run-*"))
+    leftovers = list(fw.project_dir(run, "lm3s6965evb").parent.glob(".lm3s6965evb.run-*"))
     assert leftovers == [], leftovers

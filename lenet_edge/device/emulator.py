@@ -4,11 +4,12 @@ emulated Cortex-M, compare with a reference. (`lenet-edge run` itself is lenet_e
 Input per board (lenet_edge/device/boards.py, `input`): mps2-an386 reads the images from a host file
 through semihosting, so one boot classifies any number; netduinoplus2 and lm3s6965evb get them
 compiled into flash, so the images are split into batches that fit, one build and boot per batch.
-Every classify call has its own input file and ELF (a temp folder inside the build folder), so two
-runs on the same board and run folder never share them.
+Every classify call has its own input file and ELF (a temp folder `.<board>.run-*` beside the
+project), so two runs on the same board and run folder never share them.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -159,14 +160,16 @@ def classify(project: Path, board: str, images: np.ndarray, defs: tuple[str, ...
              plugin: str | None = None, build: str = "build-qemu") -> tuple[DeviceResults, list[DeviceRun]]:
     """Build the QEMU variant of the project (objects in `project/<build>`) and classify `images`
     (uint8 [N,28,28]) on the emulated board. This call's ELF and input file live in its own temp
-    folder inside the build folder. Returns the collected results and every boot's parsed log."""
+    folder beside the project, deleted afterwards. Returns the collected results and every boot's
+    parsed log."""
     spec = board_spec(board)
     images = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, IMAGE_BYTES)
     defs = tuple(spec.qemu_defs) + tuple(defs)
     runs: list[DeviceRun] = []
-    fsutil.ensure_writable_dir(project / build)
-    own = Path(tempfile.mkdtemp(prefix="run-", dir=project / build))
-    out = f"{build}/{own.name}"  # relative: make sees no absolute path
+    # This call's ELF and input file: a temp folder beside the project (not in it, so an export
+    # that swaps the project in meanwhile cannot touch them); make gets it as a relative path.
+    own = Path(tempfile.mkdtemp(prefix=f".{project.name}.run-", dir=project.parent))
+    out = os.path.relpath(own, project)
     try:
         if spec.input == "semihost":
             result = fw.make(project, board, build=build, defs=defs, out=out)
