@@ -81,6 +81,9 @@ def check_contract(sess: ort.InferenceSession, model_path: Path) -> None:
     if elem != contract.INPUT_TYPE or not _shape_fits(shape, contract.INPUT_SHAPE):
         raise LenetEdgeError(f"{where}: input {contract.INPUT!r} is {elem} {_fmt(shape)}, expected "
                              f"{contract.INPUT_TYPE} {_fmt(contract.INPUT_SHAPE)}")
+    if shape and shape[0] not in (None, 1):  # a batch of 1 is fed one image at a time (run_batches)
+        raise LenetEdgeError(f"{where}: input {contract.INPUT!r} has a fixed batch of {shape[0]}; expected N "
+                             "(any size) or 1")
     outputs = {o.name: o for o in sess.get_outputs()}
     if set(outputs) != set(contract.OUTPUTS):
         missing = [n for n in contract.OUTPUTS if n not in outputs]
@@ -99,6 +102,8 @@ def run_batches(sess: ort.InferenceSession, feed_name: str, inputs: np.ndarray,
                 batch: int = 1000) -> dict[str, np.ndarray]:
     """Run `inputs` [N, ...] through the session in batches; concatenate every output by name."""
     names = [o.name for o in sess.get_outputs()]
+    if sess.get_inputs()[0].shape[:1] == [1]:  # a model exported with a fixed batch of one
+        batch = 1
     parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for i in range(0, len(inputs), batch):
         outs = sess.run(names, {feed_name: inputs[i:i + batch]})
