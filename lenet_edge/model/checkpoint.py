@@ -67,6 +67,11 @@ def load_checkpoint(path: Path, arch: str | None = None) -> dict:
         raise LenetEdgeError(f"{path}: corrupt checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise LenetEdgeError(f"{path}: not a lenet-edge checkpoint (format {FORMAT} expected)")
+    if not isinstance(ckpt.get("arch"), str) or ckpt["arch"] not in ARCHS:
+        what = f"arch {ckpt['arch']!r} is not one of {', '.join(ARCHS)}" if "arch" in ckpt else "has no 'arch'"
+        raise LenetEdgeError(f"{path}: checkpoint {what}")
+    if arch is not None and ckpt["arch"] != arch:  # the most useful message first
+        raise LenetEdgeError(f"{path}: checkpoint is for --arch {ckpt['arch']}, not --arch {arch}")
     for key, (kind, required) in _SCHEMA.items():
         if key not in ckpt:
             if required:
@@ -75,8 +80,6 @@ def load_checkpoint(path: Path, arch: str | None = None) -> dict:
         value = ckpt[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise LenetEdgeError(f"{path}: checkpoint {key!r} is {type(value).__name__}, expected {kind.__name__}")
-    if ckpt["arch"] not in ARCHS:
-        raise LenetEdgeError(f"{path}: checkpoint arch {ckpt['arch']!r} is not one of {', '.join(ARCHS)}")
     if ckpt["epoch"] < 0:
         raise LenetEdgeError(f"{path}: checkpoint epoch {ckpt['epoch']} is negative")
     bad = next((k for k, v in ckpt["model"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
@@ -86,8 +89,6 @@ def load_checkpoint(path: Path, arch: str | None = None) -> dict:
         value = ckpt["config"].get(key)
         if key in ckpt["config"] and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
             raise LenetEdgeError(f"{path}: checkpoint config {key!r} is {type(value).__name__} {value!r:.40}")
-    if arch is not None and ckpt["arch"] != arch:
-        raise LenetEdgeError(f"{path}: checkpoint is for --arch {ckpt['arch']}, not --arch {arch}")
     return ckpt
 
 
