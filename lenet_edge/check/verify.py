@@ -128,6 +128,7 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
     run_dir = Path(run_dir)
     model = require_onnx(run_dir / MODEL_FILE)
     ort.reference_session(model)  # the contract is checked before anything is generated or built
+    hostbuild.find_compiler()  # and a missing compiler is found before any work starts
     c_dir = run_dir / "c"
     from lenet_edge.compiler import ensure_c
 
