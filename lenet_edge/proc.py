@@ -43,7 +43,7 @@ def run(args: list[str], timeout: float, name: str | None = None, **kwargs) -> s
     try:
         return subprocess.run(args, timeout=limit, **kwargs)
     except subprocess.TimeoutExpired as e:
-        raise LenetEdgeError(f"{name}: did not finish within {limit:.0f} s (limit for this much work; "
+        raise LenetEdgeError(f"{name}: did not finish within {round(limit, 1):g} s (limit for this much work; "
                              f"{SCALE_ENV} stretches it){_last_line(e.stdout)}") from None
     except FileNotFoundError:
         raise LenetEdgeError(f"{name}: program not found ({args[0]})") from None

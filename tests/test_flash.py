@@ -92,3 +92,19 @@ def test_openocd_reads_the_quoted_elf_path_as_one_existing_file(tmp_path, name):
                          text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert "1" in (out.stdout + out.stderr).splitlines(), out.stderr
     assert "0" not in (out.stdout + out.stderr).splitlines(), out.stderr
+
+
+def test_a_probe_that_never_answers_times_out_in_one_line(tmp_path, monkeypatch):
+    """Issue 9 item 3: OpenOCD gets a limit (scaled with the ELF size), reported naming it."""
+    fake_elf(tmp_path, "netduinoplus2")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "openocd").write_text("#!/bin/sh\necho 'Info : waiting for the target'\nexec sleep 60\n")
+    (bin_dir / "openocd").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(flash, "FLASH_BASE_TIMEOUT_S", 1.0)
+    result = CliRunner().invoke(cli, ["flash", "--board", "netduinoplus2", "--run", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("lenet-edge: error: openocd: did not finish within 1 s")
+    assert "waiting for the target" in result.output and "is the netduinoplus2 connected and powered?" in result.output
