@@ -138,7 +138,10 @@ def atomic_dir(dest: Path, keep: bool = False) -> Iterator[Path]:
             os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700
         except OSError as e:
             raise os_error(stage, e, "cannot stage a copy of the folder") from None
-        yield stage
+        try:
+            yield stage
+        except LenetEdgeError as e:  # name the files as the user knows them, not the staging copy
+            raise LenetEdgeError(str(e).replace(str(stage), str(dest))) from None
         _swap_in(stage, dest)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)

@@ -86,3 +86,12 @@ def test_read_json_names_the_fault(tmp_path, text, match):
     (tmp_path / "run.json").write_text(text)
     with pytest.raises(LenetEdgeError, match=match):
         fsutil.read_json(tmp_path / "run.json", {"a": int, "b": int})
+
+
+def test_atomic_dir_errors_name_the_final_folder_not_the_staging_copy(tmp_path):
+    (tmp_path / "p").mkdir()
+    with pytest.raises(LenetEdgeError) as e:
+        with fsutil.atomic_dir(tmp_path / "p") as stage:
+            (stage / "firmware.elf").mkdir()
+            fsutil.write_bytes(stage / "firmware.elf", b"x")
+    assert str(e.value) == f"{tmp_path / 'p' / 'firmware.elf'}: cannot write (it is a folder)"
