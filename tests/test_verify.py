@@ -210,3 +210,11 @@ def test_a_hanging_host_build_times_out_in_one_line_naming_the_driver(verify_run
     assert re.match(r"lenet-edge: error: host driver .*lenet5_driver \(\d+ images\): did not finish within [\d.]+ s",
                     lines[-1]), lines[-1]
     assert not (run / "verify.json").exists()
+
+
+def test_verify_in_a_folder_with_a_space_and_non_ascii(verify_runs, tmp_path, monkeypatch):
+    run = _copy_run(verify_runs["modern"], tmp_path / "my runs ü" / "lenet 5")
+    monkeypatch.setattr(V, "verification_families", lambda images, limit: [])  # the test set only: fast
+    result = CliRunner().invoke(main, ["verify", "--run", str(run)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "verify.json").read_text())["ok"]
