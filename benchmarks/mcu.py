@@ -11,7 +11,6 @@ flash/RAM from arm-none-eabi-size and the linker map, and the painted stack peak
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -19,11 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _report import update_section  # noqa: E402
 
 from lenet_edge import fsutil  # noqa: E402
-from lenet_edge.check import ort  # noqa: E402
 from lenet_edge.check.evaluate import test_set_for_run  # noqa: E402
-from lenet_edge.device import emulator as em  # noqa: E402
-from lenet_edge.device import firmware as fw  # noqa: E402
-from lenet_edge.device import profile as pf  # noqa: E402
+from lenet_edge.device.boards import NAMES as BOARD_NAMES, board_spec  # noqa: E402
+from lenet_edge.device.measure import measure_on_board  # noqa: E402
 
 
 def agreement(measured: int, estimate, why: str) -> dict:
@@ -32,19 +29,14 @@ def agreement(measured: int, estimate, why: str) -> dict:
 
 
 def measure(run_dir: Path, board: str, x, n_profile: int, write: bool = True) -> dict:
-    build = fw.export_firmware(run_dir, board, quiet=True)
-    project = fw.project_dir(run_dir, board)
-    device, _ = em.classify(project, board, x)
-    ref = ort.predict(run_dir / "lenet5_int8.onnx", x)
-    cmp = em.compare(device, ref["scores"], ref["label"])
-    manifest = json.loads((project / "manifest.json").read_text())
+    m = measure_on_board(run_dir, board, x, n_profile)  # the same sequence as `lenet-edge run --profile`
+    build, cmp, manifest, prof, project = m.build, m.agreement, m.manifest, m.profile, m.project
     layers = manifest.get("layers", [])
-    prof = pf.profile(project, board, x[:n_profile], [layer["node"] for layer in layers])
     macs = {layer["node"]: layer.get("macs", 0) for layer in layers}
     for row in prof.layers:
         row["macs"] = macs.get(row["name"], 0)
         row["instructions_per_mac"] = round(row["instructions"] / row["macs"], 2) if row["macs"] else None
-    path = "int_requant" if fw.board_spec(board).cpu == "cortex-m3" else "float_requant"
+    path = "int_requant" if board_spec(board).cpu == "cortex-m3" else "float_requant"
     weights = build.objects.get("lenet5_weights.o", {})
     model_obj = build.objects.get("lenet5.o", {})
     measured = {
@@ -73,7 +65,7 @@ def measure(run_dir: Path, board: str, x, n_profile: int, write: bool = True) ->
     }
     manifest["measured"] = measured
     if write:
-        fsutil.write_text(project / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        fsutil.write_json(project / "manifest.json", manifest)
     return {"board": board, **measured}
 
 
@@ -118,12 +110,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=Path("runs/lenet5"))
     ap.add_argument("--test-dir", type=Path, default=None)
-    ap.add_argument("--boards", nargs="+", default=list(fw.BOARDS))
+    ap.add_argument("--boards", nargs="+", default=list(BOARD_NAMES))
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--profile-images", type=int, default=3)
     ap.add_argument("--no-write", action="store_true",
                     help="print the results only: leave BENCHMARKS.md and the run's manifest unchanged")
     args = ap.parse_args()
+    if args.profile_images < 1:
+        ap.error("--profile-images must be at least 1 (the per-layer table needs a profile)")
     data = test_set_for_run(args.run, args.test_dir)
     x = data.images[:args.images]
     results = []

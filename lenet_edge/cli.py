@@ -12,10 +12,10 @@ from pathlib import Path
 import click
 
 from lenet_edge import __version__
+from lenet_edge.device.boards import DEFAULT as DEFAULT_BOARD, NAMES as BOARDS
 from lenet_edge.errors import LenetEdgeError
 
 DEFAULT_RUN = Path("runs/lenet5")
-BOARDS = ("mps2-an386", "netduinoplus2", "lm3s6965evb")
 
 run_option = click.option(
     "--run", "run_dir", type=click.Path(path_type=Path), default=DEFAULT_RUN, show_default=True,
@@ -27,15 +27,38 @@ test_dir_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON report.")
 
 
+def _fail(message: str, code: int) -> None:
+    click.echo(f"lenet-edge: error: {' '.join(str(message).split())}", err=True)
+    sys.exit(code)
+
+
 class _Group(click.Group):
-    """Turns LenetEdgeError and Ctrl-C into a one-line message and a non-zero exit."""
+    """Every failure is one line on stderr and a non-zero exit: LenetEdgeError (exit 1), an OSError
+    that escaped the artifact writers (exit 1, naming the file), a usage error such as `--epochs abc`
+    (exit 2, with the command's --help hint on the same line), Ctrl-C (exit 130)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except getattr(click.exceptions, "NoArgsIsHelpError", ()) as e:  # bare `lenet-edge`: the help
+            click.echo(e.ctx.get_help())
+            sys.exit(0)
+        except click.UsageError as e:
+            where = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+            _fail(f"{e.format_message()}{where}", e.exit_code)
+        except click.ClickException as e:
+            _fail(e.format_message(), e.exit_code)
+        except click.Abort:
+            click.echo("lenet-edge: interrupted", err=True)
+            sys.exit(130)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except LenetEdgeError as e:
-            click.echo(f"lenet-edge: error: {e}", err=True)
-            sys.exit(1)
+            _fail(str(e), 1)
+        except OSError as e:
+            _fail(f"{e.filename or 'I/O'}: {e.strerror or e}", 1)
         except KeyboardInterrupt:
             click.echo("lenet-edge: interrupted", err=True)
             sys.exit(130)
@@ -92,7 +115,7 @@ def summary(arch, as_json):
 @run_option
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder for --target c [default: <run>/c].")
-@click.option("--board", type=click.Choice(BOARDS), default="mps2-an386", show_default=True,
+@click.option("--board", type=click.Choice(BOARDS), default=DEFAULT_BOARD, show_default=True,
               help="Board for --target firmware.")
 @click.option("--calib-images", type=int, default=1000, show_default=True,
               help="Training images used for static int8 calibration (--target onnx).")
@@ -173,16 +196,17 @@ def verify(run_dir, test_dir, as_json):
 
 
 @main.command()
-@click.option("--board", type=click.Choice(BOARDS), default="mps2-an386", show_default=True)
-@click.option("--images", type=int, default=1000, show_default=True, help="Test images to classify on the device.")
-@click.option("--profile", "profile_images", type=int, default=0, show_default=True,
+@click.option("--board", type=click.Choice(BOARDS), default=DEFAULT_BOARD, show_default=True)
+@click.option("--images", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Test images to classify on the device.")
+@click.option("--profile", "profile_images", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also count executed instructions per inference on this many images (QEMU plugin).")
 @run_option
 @test_dir_option
 @json_option
 def run(board, images, profile_images, run_dir, test_dir, as_json):
     """Boot the firmware in QEMU, classify test images, compare every score with ONNX Runtime."""
-    from lenet_edge.device.emulator import run_cmd
+    from lenet_edge.device.measure import run_cmd
 
     run_cmd(board, images, run_dir, test_dir, as_json, profile_images=profile_images)
 
@@ -229,7 +253,7 @@ def predict(images, backend, run_dir, as_json):
 
 
 @main.command()
-@click.option("--board", type=click.Choice(BOARDS), default="mps2-an386", show_default=True)
+@click.option("--board", type=click.Choice(BOARDS), default=DEFAULT_BOARD, show_default=True)
 @click.option("--probe", type=click.Choice(["openocd", "pyocd"]), default="openocd", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Print the flashing command instead of running it.")
 @run_option

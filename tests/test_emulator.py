@@ -26,19 +26,10 @@ BOARDS = tuple(fw.BOARDS)
 
 
 @pytest.fixture(scope="session")
-def real_run(tmp_path_factory, official_test_dir) -> Path:
+def real_run(short_run, official_test_dir) -> Path:
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
-    from lenet_edge.compiler import export_c_cmd
-    from lenet_edge.cli import export_onnx_cmd
-    from lenet_edge.model.train import TrainConfig, fit
-
-    run = tmp_path_factory.mktemp("fw_real_run")
-    quiet = lambda *a, **k: None  # noqa: E731
-    fit(run, TrainConfig(arch="modern", epochs=1), progress=False, echo=quiet)
-    export_onnx_cmd(run, calib_images=200, test_dir=official_test_dir, echo=quiet)
-    export_c_cmd(run / "lenet5_int8.onnx", run / "c")
-    return run
+    return short_run["modern"]
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +106,46 @@ def test_run_without_an_official_test_set_uses_the_held_out_split(real_run, tmp_
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert "held-out split" in report["test_source"] and report["bit_exact"]
+
+
+def test_run_folder_with_a_space_and_non_ascii(real_run, official_test_dir, tmp_path):
+    """Issue 9 item 5: export --target firmware, run (flash-batch and semihosting boards, with the
+    profiling plugin) and flash all work from a path with a space and non-ASCII characters."""
+    from conftest import copy_run
+
+    run = copy_run(real_run, tmp_path / "my runs ü" / "lenet 5 é")
+    runner = CliRunner()
+    for board in ("lm3s6965evb", "mps2-an386"):
+        result = runner.invoke(cli, ["export", "--target", "firmware", "--board", board, "--run", str(run)])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["run", "--board", "lm3s6965evb", "--images", "3", "--run", str(run),
+                                 "--test-dir", str(official_test_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["bit_exact"]
+    result = runner.invoke(cli, ["run", "--board", "mps2-an386", "--images", "2", "--profile", "1", "--run", str(run),
+                                 "--test-dir", str(official_test_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["instructions_per_inference"] > 100_000
+    result = runner.invoke(cli, ["flash", "--board", "lm3s6965evb", "--dry-run", "--run", str(run)])
+    elf = fw.project_dir(run, "lm3s6965evb") / "firmware.elf"
+    assert result.exit_code == 0 and f'program "{elf}" verify' in result.output
+
+
+def test_two_runs_on_one_board_and_folder_at_once(real_run, official_test_dir, tmp_path):
+    """Issue 9 item 10: each run has its own input file and ELF, builds take turns (a lock)."""
+    import subprocess
+    import sys
+
+    from conftest import copy_run
+
+    run = copy_run(real_run, tmp_path / "run")
+    cmd = [sys.executable, "-m", "lenet_edge.cli", "run", "--board", "lm3s6965evb", "--images", "3",
+           "--run", str(run), "--test-dir", str(official_test_dir), "--json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err.decode()
+        assert json.loads(out)["identical"] == 3
+    leftovers = list(fw.project_dir(run, "lm3s6965evb").parent.glob(".lm3s6965evb.run-*"))
+    assert leftovers == [], leftovers

@@ -6,6 +6,7 @@ is compared bit for bit with ONNX Runtime on official test images for every boar
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -211,3 +212,57 @@ def test_firmware_that_never_exits_times_out_with_one_line(fake_projects):
     project = fake_projects["netduinoplus2"]
     with pytest.raises(LenetEdgeError, match="did not finish within 3 s .*LENET5 DONE 0"):
         em.boot("netduinoplus2", project / "firmware.elf", project, timeout_s=3)
+
+
+@pytest.mark.parametrize("what", ["garbage", "wrong board"])
+def test_a_bad_elf_names_qemus_real_cause(fake_projects, tmp_path, what):
+    """Issue 9 item 9: QEMU's "Lockup: can't escalate 3 to HardFault", not the register dump's last line."""
+    if what == "garbage":
+        elf = tmp_path / "garbage.elf"
+        elf.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+        machine = "mps2-an386"
+    else:  # the M4F image at 0x0 on the M3 board
+        elf, machine = fake_projects["mps2-an386"] / "firmware.elf", "lm3s6965evb"
+    run = em.boot(machine, elf, tmp_path, timeout_s=20)
+    with pytest.raises(LenetEdgeError) as e:
+        em.check_run(run, elf, 1)
+    msg = str(e.value)
+    assert "\n" not in msg and "FPSCR" not in msg, msg
+    # the cause: QEMU's own (a lockup) or, when the image gets as far as its fault handler, the fault
+    assert re.search(r"QEMU stopped: Lockup: can't escalate \d to HardFault|the firmware faulted: FAULT \w+Fault",
+                     msg), msg
+
+
+def test_qemu_cause_picks_the_fatal_line():
+    stderr = ("qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)\n\n"
+              "R00=00000000 R01=00000000\nXPSR=40000003 -Z-- A handler\nFPSCR: 00000000\n")
+    assert em.qemu_cause(stderr) == "Lockup: can't escalate 3 to HardFault (current priority -1)"
+    assert em.qemu_cause("qemu-system-arm: Could not load kernel 'x.elf'\n") == "Could not load kernel 'x.elf'"
+    assert em.qemu_cause("") == ""
+
+
+@pytest.mark.parametrize("line", ["R 0 3 1 2 3", "R 0 x 1 2 3 4 5 6 7 8 9 10", "SELFTEST", "SELFTEST ok",
+                                  "STACK 12", "LENET5 DONE many", "R " + " ".join(["9" * 40] * 12) + " z"])
+def test_unparsable_firmware_output_is_an_error_not_a_crash(line):
+    run = em.parse_output(f"LENET5 BOOT board=x\n{line}\n", 0)
+    assert run.error and "unparsable firmware output at line 2" in run.error
+    with pytest.raises(LenetEdgeError, match="unparsable firmware output at line 2"):
+        em.check_run(run, Path("f.elf"), 0)
+
+
+def test_board_facts_come_from_one_registry(fake_projects):
+    """The CLI's choices, the project's board.mk and linker.ld, QEMU's machine and flash's probe
+    scripts are all the registry's (lenet_edge/device/boards.py); no board file ships elsewhere."""
+    from lenet_edge import cli
+    from lenet_edge.device import boards, flash
+
+    assert tuple(cli.BOARDS) == tuple(boards.BOARDS)
+    for name, b in boards.BOARDS.items():
+        project = fake_projects[name]
+        mk = (project / "board.mk").read_text()
+        assert f"CPU          := {b.cpu_flags}\n" in mk and f"QEMU_MACHINE := {b.machine}\n" in mk
+        assert f"INPUT        ?= {b.input}\n" in mk
+        assert em.qemu_command(name, Path("f.elf"))[2] == name
+        assert flash.flash_command(name, "openocd", Path("f.elf"))[1:-2] == list(b.openocd)
+        assert not (fw.firmware_root() / name / "board.mk").exists()
+        assert not (fw.firmware_root() / name / "linker.ld").exists()

@@ -36,7 +36,8 @@ def wheel(tmp_path_factory) -> tuple[Path, str]:
 def test_wheel_ships_templates_and_firmware(wheel):
     names = set(zipfile.ZipFile(wheel[0]).namelist())
     for needed in ("lenet_edge/codegen_templates/lenet5.c.j2", "lenet_edge/codegen_templates/host/driver.c",
-                   "lenet_edge/firmware/common/main.c", "lenet_edge/firmware/mps2-an386/linker.ld",
+                   "lenet_edge/firmware/common/main.c", "lenet_edge/firmware/mps2-an386/console.c",
+                   "lenet_edge/firmware/common/le_sections.ld",
                    "lenet_edge/firmware/netduinoplus2/startup.c", "lenet_edge/model/rbf_glyphs.txt",
                    "lenet_edge/data/mnist_5k.npz", "lenet_edge/data/mnist_5k_NOTICE.txt",
                    "lenet_edge/kernels/__init__.py"):

@@ -22,36 +22,9 @@ from lenet_edge.errors import LenetEdgeError
 LIMIT = 150  # test images and images per family in the fast end-to-end checks
 
 
-def _short_run(root: Path, arch: str) -> Path:
-    """Train one epoch on the embedded digits, export the int8 ONNX and the C. (To be replaced by the
-    shared session-scoped `short_run(arch)` fixture once tests/conftest.py provides it.)"""
-    from lenet_edge.compiler import export_c_cmd
-    from lenet_edge.cli import export_onnx_cmd
-    from lenet_edge.model.train import TrainConfig, fit
-
-    run = root / arch
-    # seed 1: with seed 0 the 1-epoch paper run trips the exporter's accumulator bound at s4
-    fit(run, TrainConfig(arch=arch, epochs=1, seed=1), progress=False, echo=lambda *a, **k: None)
-    export_onnx_cmd(run, calib_images=200, echo=lambda *a, **k: None)
-    export_c_cmd(run / V.MODEL_FILE, run / "c")
-    return run
-
-
-class _Runs(dict):
-    """arch -> run folder, each trained and exported on first use, once per session."""
-
-    def __init__(self, root: Path):
-        super().__init__()
-        self.root = root
-
-    def __missing__(self, arch: str) -> Path:
-        self[arch] = _short_run(self.root, arch)
-        return self[arch]
-
-
 @pytest.fixture(scope="session")
-def verify_runs(tmp_path_factory):
-    return _Runs(tmp_path_factory.mktemp("verify-runs"))
+def verify_runs(short_run):
+    return short_run
 
 
 def _copy_run(run: Path, dest: Path) -> Path:
@@ -215,3 +188,33 @@ def test_host_benchmark_needs_an_exported_model(tmp_path, capsys):
     assert bench.main(["--run", str(tmp_path), "--no-write"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lenet5_int8.onnx: no such model file" in err[0]
+
+
+def test_a_hanging_host_build_times_out_in_one_line_naming_the_driver(verify_runs, tmp_path, monkeypatch):
+    """Issue 9 item 3: the limit scales with the images; verify says what it is doing before it hangs."""
+    from lenet_edge.check import hostbuild
+
+    run = _copy_run(verify_runs["modern"], tmp_path / "run")
+    src = run / "c" / "lenet5.c"
+    text = src.read_text()
+    head = text.index("int lenet5_predict(")
+    body = text.index("{", head) + 1
+    src.write_text(text[:body] + "\n    { volatile int spin = 1; while (spin) { } }\n" + text[body:])
+    monkeypatch.setattr(hostbuild, "RUN_BASE_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(hostbuild, "RUN_PER_IMAGE_TIMEOUT_S", 0.0005)
+    monkeypatch.setattr(V, "verification_families", lambda images, limit: [])
+    result = CliRunner().invoke(main, ["verify", "--run", str(run)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("verify: host C (float requant path) on") for line in lines), lines
+    assert re.match(r"lenet-edge: error: host driver .*lenet5_driver \(\d+ images\): did not finish within [\d.]+ s",
+                    lines[-1]), lines[-1]
+    assert not (run / "verify.json").exists()
+
+
+def test_verify_in_a_folder_with_a_space_and_non_ascii(verify_runs, tmp_path, monkeypatch):
+    run = _copy_run(verify_runs["modern"], tmp_path / "my runs ü" / "lenet 5")
+    monkeypatch.setattr(V, "verification_families", lambda images, limit: [])  # the test set only: fast
+    result = CliRunner().invoke(main, ["verify", "--run", str(run)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "verify.json").read_text())["ok"]

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lenet_edge import proc
 from lenet_edge.compiler.emit import OUTPUT_FILES
 from lenet_edge.errors import LenetEdgeError
+
+# Time limits (lenet_edge.proc scales them by LENET_EDGE_TIMEOUT_SCALE). Measured on a loaded
+# 2-core machine: ~2 s per source at -O2 with sanitizers, ~0.1 ms per image in the driver (under
+# ASan/UBSan ~1 ms); the limits leave a 20x margin or more.
+COMPILE_BASE_TIMEOUT_S = 30.0
+COMPILE_PER_SOURCE_TIMEOUT_S = 30.0
+RUN_BASE_TIMEOUT_S = 30.0
+RUN_PER_IMAGE_TIMEOUT_S = 0.02
 
 STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-ffp-contract=off"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
@@ -46,9 +54,11 @@ def compile_c(sources: list[Path], output: Path, flags: list[str] = (), compiler
     output = Path(output).resolve()  # the compiler runs in output's folder: no relative paths
     cmd = [cc, *STRICT_FLAGS, *flags, *(str(Path(s).resolve()) for s in sources)]
     cmd += ["-o", str(output)] if link else ["-c"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=output.parent)
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if "error" in ln] or proc.stderr.splitlines() or ["?"]
+    limit = COMPILE_BASE_TIMEOUT_S + COMPILE_PER_SOURCE_TIMEOUT_S * len(sources)
+    done = proc.run(cmd, limit, name=f"{Path(cc).name} (building {output.name})", capture_output=True,
+                    text=True, cwd=output.parent)
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if "error" in ln] or done.stderr.splitlines() or ["?"]
         raise LenetEdgeError(f"C build failed ({Path(cc).name}): {lines[0].strip()}")
     return output
 
@@ -66,24 +76,31 @@ def build(c_dir: Path, flags: list[str] = (), compiler: str | None = None, *, wo
     return compile_c(sources, work / "lenet5_driver", [*flags, f"-I{c_dir}"], compiler)
 
 
+def run_timeout(n_images: int) -> float:
+    """The host driver's time limit for `n_images` images."""
+    return RUN_BASE_TIMEOUT_S + RUN_PER_IMAGE_TIMEOUT_S * n_images
+
+
 def run_images(exe: Path, images: np.ndarray, trace: bool = False, env: dict | None = None,
-               timeout: float = 600) -> dict[str, np.ndarray]:
+               timeout: float | None = None) -> dict[str, np.ndarray]:
     """uint8 images [N,28,28] -> {'scores': int32 [N,10], 'label': int64 [N]} (+ 'trace': {tensor: [N, n]}
-    when `trace` and the executable was built with -DLENET5_TRACE)."""
+    when `trace` and the executable was built with -DLENET5_TRACE). The time limit defaults to
+    run_timeout(N)."""
     x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 784)
     with tempfile.TemporaryDirectory(prefix="lenet5-run-") as tmp:
         cmd = [str(exe)]
         trace_path = Path(tmp) / "trace.bin"
         if trace:
             cmd += ["--trace", str(trace_path)]
-        proc = subprocess.run(cmd, input=x.tobytes(), capture_output=True, timeout=timeout,
-                              env={**os.environ, **(env or {})})
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise LenetEdgeError(f"{exe}: exited with status {proc.returncode}: {err[0] if err else ''}")
-        out = np.frombuffer(proc.stdout, dtype=np.int32)
-        if out.size % 11 != 0 or out.size // 11 != len(x):
-            raise LenetEdgeError(f"{exe}: wrote {len(proc.stdout)} bytes for {len(x)} images")
+        limit = run_timeout(len(x)) if timeout is None else timeout
+        done = proc.run(cmd, limit, name=f"host driver {exe} ({len(x)} images)", input=x.tobytes(),
+                        capture_output=True, env={**os.environ, **(env or {})})
+        if done.returncode != 0:
+            err = done.stderr.decode(errors="replace").strip().splitlines()
+            raise LenetEdgeError(f"{exe}: exited with status {done.returncode}: {err[0] if err else ''}")
+        out = np.frombuffer(done.stdout[:len(done.stdout) // 4 * 4], dtype=np.int32)
+        if len(done.stdout) % 4 or out.size % 11 != 0 or out.size // 11 != len(x):
+            raise LenetEdgeError(f"{exe}: wrote {len(done.stdout)} bytes for {len(x)} images")
         out = out.reshape(len(x), -1)
         result = {"scores": out[:, :-1].copy(), "label": out[:, -1].astype(np.int64)}
         if trace:

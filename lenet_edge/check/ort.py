@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from lenet_edge import contract
 from lenet_edge.errors import LenetEdgeError, require_onnx
 
 SESSION_CONFIG = {"session.qdqisint8allowed": "1"}
@@ -49,15 +50,65 @@ def _session_from(model: bytes | Path, optimized_model_path: Path | None = None)
 
 
 def reference_session(model_path: Path) -> ort.InferenceSession:
-    """The pinned session for a model file."""
+    """The pinned session for a model file, after checking the model against the contract."""
     model_path = require_onnx(model_path)
-    return _session_from(model_path)
+    sess = _session_from(model_path)
+    check_contract(sess, model_path)
+    return sess
+
+
+def _describe(arg) -> tuple[str, list]:
+    """('uint8', [None, 1, 28, 28]) from an ORT NodeArg ('tensor(uint8)', ['N', 1, 28, 28])."""
+    elem = arg.type[len("tensor("):-1] if arg.type.startswith("tensor(") else arg.type
+    return elem, [d if isinstance(d, int) and d >= 0 else None for d in (arg.shape or [])]
+
+
+def _shape_fits(got: list, want: tuple) -> bool:
+    return len(got) == len(want) and all(w is None or g is None or g == w for g, w in zip(got, want))
+
+
+def _fmt(shape) -> str:
+    return "[" + ",".join("N" if d is None else str(d) for d in shape) + "]"
+
+
+def check_contract(sess: ort.InferenceSession, model_path: Path) -> None:
+    """The model's input and outputs must be exactly the contract's (lenet_edge.contract,
+    docs/onnx-contract.md): one input `image` uint8 [N,1,28,28]; outputs `scores` [N,10] and
+    `label` int64 [N]. The first mismatch is a one-line error naming it."""
+    where = f"{model_path}: does not follow the lenet-edge ONNX contract (docs/onnx-contract.md)"
+    inputs = sess.get_inputs()
+    if len(inputs) != 1:
+        raise LenetEdgeError(f"{where}: {len(inputs)} inputs {[i.name for i in inputs]}, expected one, "
+                             f"{contract.INPUT!r}")
+    elem, shape = _describe(inputs[0])
+    if inputs[0].name != contract.INPUT:
+        raise LenetEdgeError(f"{where}: input is named {inputs[0].name!r}, expected {contract.INPUT!r}")
+    if elem != contract.INPUT_TYPE or not _shape_fits(shape, contract.INPUT_SHAPE):
+        raise LenetEdgeError(f"{where}: input {contract.INPUT!r} is {elem} {_fmt(shape)}, expected "
+                             f"{contract.INPUT_TYPE} {_fmt(contract.INPUT_SHAPE)}")
+    if shape and shape[0] not in (None, 1):  # a batch of 1 is fed one image at a time (run_batches)
+        raise LenetEdgeError(f"{where}: input {contract.INPUT!r} has a fixed batch of {shape[0]}; expected N "
+                             "(any size) or 1")
+    outputs = {o.name: o for o in sess.get_outputs()}
+    if set(outputs) != set(contract.OUTPUTS):
+        missing = [n for n in contract.OUTPUTS if n not in outputs]
+        extra = [n for n in outputs if n not in contract.OUTPUTS]
+        raise LenetEdgeError(f"{where}: outputs are {list(outputs)}, expected {list(contract.OUTPUTS)}"
+                             + (f" (missing {', '.join(map(repr, missing))})" if missing else "")
+                             + (f" (unexpected {', '.join(map(repr, extra))})" if extra else ""))
+    for name, (types, want_shape) in contract.OUTPUTS.items():
+        elem, shape = _describe(outputs[name])
+        if elem not in types or not _shape_fits(shape, want_shape):
+            raise LenetEdgeError(f"{where}: output {name!r} is {elem} {_fmt(shape)}, expected "
+                                 f"{' or '.join(types)} {_fmt(want_shape)}")
 
 
 def run_batches(sess: ort.InferenceSession, feed_name: str, inputs: np.ndarray,
                 batch: int = 1000) -> dict[str, np.ndarray]:
     """Run `inputs` [N, ...] through the session in batches; concatenate every output by name."""
     names = [o.name for o in sess.get_outputs()]
+    if sess.get_inputs()[0].shape[:1] == [1]:  # a model exported with a fixed batch of one
+        batch = 1
     parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for i in range(0, len(inputs), batch):
         outs = sess.run(names, {feed_name: inputs[i:i + batch]})
@@ -70,7 +121,7 @@ def predict(model_path: Path, images: np.ndarray) -> dict[str, np.ndarray]:
     """uint8 images [N,28,28] or [N,1,28,28] -> {'scores': [N,10], 'label': [N]} from ORT."""
     sess = reference_session(model_path)
     x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28)
-    return run_batches(sess, sess.get_inputs()[0].name, x)
+    return run_batches(sess, contract.INPUT, x)
 
 
 def with_intermediate_outputs(model_path: Path, tensor_names: list[str]) -> bytes:

@@ -91,9 +91,9 @@ def locate_divergence(model: Path, c_dir: Path, image: np.ndarray, work: Path,
 
 def compiler_version(cc: str) -> str:
     """First line of `cc --version`, e.g. "gcc (Debian 12.2.0-14) 12.2.0"."""
-    import subprocess
+    from lenet_edge import proc
 
-    out = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.strip()
+    out = proc.run([cc, "--version"], 30, capture_output=True, text=True).stdout.strip()
     return out.splitlines()[0] if out else Path(cc).name
 
 
@@ -119,15 +119,22 @@ def cpu_info() -> dict:
 def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None,
            progress: bool = True) -> dict:
     """Run the whole check and return the report (a JSON-able dict). `limit` caps the test images and
-    each synthetic family (tests only; the CLI runs everything)."""
-    from lenet_edge.check import hostbuild
+    each synthetic family (tests only; the CLI runs everything). With `progress`, each step is
+    announced on stderr before it starts and chunks are counted with a bar, so a slow or stuck
+    step is visible (every program it runs also has a time limit, lenet_edge.proc)."""
+    from lenet_edge.check import hostbuild, ort
 
+    say = (lambda msg: click.echo(f"verify: {msg}", err=True)) if progress else (lambda msg: None)
     run_dir = Path(run_dir)
     model = require_onnx(run_dir / MODEL_FILE)
+    ort.reference_session(model)  # the contract is checked before anything is generated or built
+    hostbuild.find_compiler()  # and a missing compiler is found before any work starts
     c_dir = run_dir / "c"
     from lenet_edge.compiler import ensure_c
 
     regenerated = ensure_c(model, c_dir)
+    if regenerated:
+        say(f"generated {c_dir} from {model.name}")
     from lenet_edge.check.evaluate import test_set_for_run
 
     test = test_set_for_run(run_dir, test_dir)
@@ -140,11 +147,15 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
     step = (lambda s: s) if progress else (lambda s: None)
     sizes = [(name, len(imgs)) for name, _, imgs in families]
     with tempfile.TemporaryDirectory(prefix="lenet-edge-verify-") as tmp:
-        exes = {path: hostbuild.build(c_dir, flags=list(flags), work_dir=Path(tmp) / path)
-                for path, flags in REQUANT_PATHS.items()}  # build first: a build error fails fast
+        exes = {}
+        for path, flags in REQUANT_PATHS.items():  # build first: a build error fails fast
+            say(f"building the host C ({path} requant path)")
+            exes[path] = hostbuild.build(c_dir, flags=list(flags), work_dir=Path(tmp) / path)
+        say(f"ONNX Runtime on {len(images):,} images")
         want_scores, want_labels = run_ort(model, images, step(f"ORT on {len(images)} images"))
         paths = {}
         for path, exe in exes.items():
+            say(f"host C ({path} requant path) on {len(images):,} images, {CHUNK:,} per driver run")
             got_scores, got_labels = run_c(exe, images, step(f"C ({path} requant) on {len(images)} images"))
             paths[path] = (compare.compare_outputs(got_scores, got_labels, want_scores, want_labels, sizes),
                            got_labels)
@@ -153,6 +164,7 @@ def verify(run_dir: Path, test_dir: Path | None = None, limit: int | None = None
         result, got_labels = paths[shown]
         divergence = None
         if result.mismatches:
+            say("locating the first diverging layer (traced rebuild)")
             divergence = locate_divergence(model, c_dir, images[result.mismatches[0].image], Path(tmp),
                                            REQUANT_PATHS[shown])
 
@@ -215,9 +227,11 @@ def format_report(r: dict) -> str:
 
 
 def verify_cmd(run_dir: Path, test_dir: Path | None, as_json: bool, limit: int | None = None) -> dict:
+    require_onnx(Path(run_dir) / MODEL_FILE)
+    out = fsutil.check_writable_file(Path(run_dir) / REPORT_FILE)  # before the long work, not after it
     report = verify(run_dir, test_dir, limit=limit)
     text = json.dumps(report, indent=2, sort_keys=True) + "\n"
-    fsutil.write_text(Path(run_dir) / REPORT_FILE, text)
+    fsutil.write_text(out, text)
     click.echo(text if as_json else format_report(report), nl=not as_json)
     if not report["ok"]:
         d = report["first_divergence"]

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from lenet_edge import contract
 from lenet_edge.compiler import ir
 from lenet_edge.errors import LenetEdgeError
 
@@ -170,6 +171,11 @@ class _Walker:
         if outs != want:
             raise LenetEdgeError(f"{self.file}: graph outputs are {sorted(outs)}, expected {sorted(want)} "
                                  "(the scores and the label)")
+        named = (self.layers[-2].tensor, self.layers[-1].tensor)
+        if named != (contract.SCORES, contract.LABEL):  # verify and run read the outputs by these names
+            raise LenetEdgeError(f"{self.file}: outputs are named {named[0]!r} (scores) and {named[1]!r} (label); "
+                                 f"the contract (docs/onnx-contract.md) names them {contract.SCORES!r} and "
+                                 f"{contract.LABEL!r}")
         return ir.Graph(layers=tuple(self.layers), opset=opset, sha256=self.sha256, source_name=self.file)
 
     def need(self, n, dtype, want, shape=None, rank=None):

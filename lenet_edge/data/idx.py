@@ -5,12 +5,13 @@ Layout (all integers big-endian):
     then ndim    uint32 dimension sizes             (images: N, 28, 28; labels: N)
     then         prod(dims) items of the dtype, row-major
 
-Every fault (missing file, not gzip, bad magic, truncated, wrong dims, count mismatch, label out
-of range) is a one-line LenetEdgeError that names the file.
+Every fault (missing file, not gzip, bad magic, truncated, trailing bytes, zero or oversized dims,
+count mismatch, label out of range) is a one-line LenetEdgeError that names the file.
 """
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -36,13 +37,54 @@ _KIND = {IMAGES_MAGIC: "IDX ubyte images", LABELS_MAGIC: "IDX ubyte labels"}
 _ITEMS = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}
 
 
-def _read_bytes(path: Path) -> bytes:
-    """File contents, decompressed when the name ends in .gz."""
+# Largest data an IDX file may declare (the official train images are 47 MB): a header that claims
+# more is refused before anything is read or decompressed, so a "gzip bomb" costs no memory.
+MAX_IDX_BYTES = 1 << 30
+
+
+def _open(path: Path):
+    """A binary stream of the file's contents, decompressed when the name ends in .gz."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_idx(path: Path, magic: int | None = None) -> np.ndarray:
+    """Read one IDX file (.gz or raw) into an array of its declared dtype (native byte order).
+
+    `magic`, if given, is the exact 4-byte magic the file must carry (IMAGES_MAGIC, LABELS_MAGIC).
+    Validates the magic, the dtype code, the dims (none zero, product computed without overflow and
+    at most MAX_IDX_BYTES) and that the data size equals the header's. Reads the header first and
+    then only as many bytes as it declares (plus one, to detect trailing bytes).
+    """
+    path = Path(path)
+    size_word = "decompressed data has" if path.suffix == ".gz" else "file has"
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        with _open(path) as f:
+            head = f.read(4)
+            if len(head) < 4:
+                raise LenetEdgeError(f"{path}: truncated: {len(head)} bytes, shorter than the 4-byte IDX magic")
+            got_magic = int.from_bytes(head, "big")
+            if magic is not None and got_magic != magic:
+                raise LenetEdgeError(
+                    f"{path}: bad magic 0x{got_magic:08X} (expected 0x{magic:08X}, {_KIND.get(magic, 'IDX')})")
+            code, ndim = head[2], head[3]
+            if head[0] or head[1] or code not in DTYPES or ndim == 0:
+                raise LenetEdgeError(f"{path}: bad magic 0x{got_magic:08X} (not an IDX file)")
+            header_len = 4 + 4 * ndim
+            dim_bytes = f.read(4 * ndim)
+            if len(dim_bytes) < 4 * ndim:
+                raise LenetEdgeError(f"{path}: truncated: {ndim}-dim IDX header needs {header_len} bytes, "
+                                     f"{size_word} {4 + len(dim_bytes)} bytes")
+            dims = tuple(int.from_bytes(dim_bytes[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            items = _ITEMS.get(got_magic, "items")
+            if 0 in dims:
+                raise LenetEdgeError(f"{path}: header declares no data (dims {'x'.join(map(str, dims))}, "
+                                     f"{dims[0]} {items})")
+            dtype = DTYPES[code]
+            body_len = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+            if body_len > MAX_IDX_BYTES:
+                raise LenetEdgeError(f"{path}: header declares {'x'.join(map(str, dims))} {dtype.name} "
+                                     f"= {body_len:,} bytes, over the {MAX_IDX_BYTES:,}-byte limit")
+            body = f.read(body_len + 1)
     except FileNotFoundError:
         raise LenetEdgeError(f"{path}: missing file") from None
     except IsADirectoryError:
@@ -53,40 +95,17 @@ def _read_bytes(path: Path) -> bytes:
         raise LenetEdgeError(f"{path}: corrupt gzip stream ({e})") from None
     except OSError as e:
         raise LenetEdgeError(f"{path}: cannot read ({e.strerror or e})") from None
-
-
-def read_idx(path: Path, magic: int | None = None) -> np.ndarray:
-    """Read one IDX file (.gz or raw) into an array of its declared dtype (native byte order).
-
-    `magic`, if given, is the exact 4-byte magic the file must carry (IMAGES_MAGIC, LABELS_MAGIC).
-    Validates the magic, the dtype code, the dims and that the file size equals the header's.
-    """
-    path = Path(path)
-    data = _read_bytes(path)
-    size_word = "decompressed data has" if path.suffix == ".gz" else "file has"
-    if len(data) < 4:
-        raise LenetEdgeError(f"{path}: truncated: {len(data)} bytes, shorter than the 4-byte IDX magic")
-    got_magic = int.from_bytes(data[:4], "big")
-    if magic is not None and got_magic != magic:
-        raise LenetEdgeError(
-            f"{path}: bad magic 0x{got_magic:08X} (expected 0x{magic:08X}, {_KIND.get(magic, 'IDX')})")
-    code, ndim = data[2], data[3]
-    if data[0] or data[1] or code not in DTYPES or ndim == 0:
-        raise LenetEdgeError(f"{path}: bad magic 0x{got_magic:08X} (not an IDX file)")
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
-        raise LenetEdgeError(
-            f"{path}: truncated: {ndim}-dim IDX header needs {header_len} bytes, {size_word} {len(data)} bytes")
-    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = DTYPES[code]
-    want = header_len + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(data) != want:
-        fault = "truncated" if len(data) < want else "trailing bytes"
-        items = _ITEMS.get(got_magic, "items")
-        raise LenetEdgeError(
-            f"{path}: {fault}: header says {dims[0]} {items} ({want} bytes), {size_word} {len(data)} bytes")
-    arr = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
-    return arr.astype(dtype.newbyteorder("="))  # a writable native-order copy
+    if len(body) != body_len:
+        fault = "truncated" if len(body) < body_len else "trailing bytes"
+        if len(body) <= body_len:
+            got = f"{header_len + len(body)}"
+        elif path.suffix != ".gz":
+            got = f"{path.stat().st_size}"
+        else:  # the rest of the stream is not inflated just to count it
+            got = f"more than {header_len + body_len}"
+        raise LenetEdgeError(f"{path}: {fault}: header says {dims[0]} {items} ({header_len + body_len} bytes), "
+                             f"{size_word} {got} bytes")
+    return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))  # writable, native
 
 
 def read_images(path: Path) -> np.ndarray:

@@ -1,13 +1,17 @@
-"""`lenet-edge run`: boot the firmware in QEMU, classify official test images on the emulated
-Cortex-M, and compare every score and label with ONNX Runtime (lenet_edge.check.ort).
+"""QEMU runs of a firmware project: boot, parse what the firmware prints, classify images on the
+emulated Cortex-M, compare with a reference. (`lenet-edge run` itself is lenet_edge/device/measure.py.)
 
-Input per board (firmware/<board>/board.mk): mps2-an386 reads the images from a host file through
-semihosting, so one boot classifies any number; netduinoplus2 and lm3s6965evb get them compiled
-into flash, so the images are split into batches that fit, one build and boot per batch.
+Input per board (lenet_edge/device/boards.py, `input`): mps2-an386 reads the images from a host file
+through semihosting, so one boot classifies any number; netduinoplus2 and lm3s6965evb get them
+compiled into flash, so the images are split into batches that fit, one build and boot per batch.
+Every classify call has its own input file and ELF (a temp folder `.<board>.run-*` beside the
+project), so two runs on the same board and run folder never share them.
 """
 from __future__ import annotations
 
-import json
+import os
+import re
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -15,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import fsutil, lineage
-from lenet_edge.errors import LenetEdgeError, require_onnx
+from lenet_edge import fsutil, proc
 from lenet_edge.device import firmware as fw
+from lenet_edge.device.boards import board_spec
+from lenet_edge.errors import LenetEdgeError
 
 QEMU = "qemu-system-arm"
 IMAGE_BYTES = 784
@@ -54,42 +59,57 @@ class DeviceRun:
 
 
 def parse_output(text: str, returncode: int) -> DeviceRun:
+    """Parse the firmware's lines. A line that starts like a result but does not parse is recorded
+    as the run's error (the first one), never an exception."""
     run = DeviceRun(returncode, log=text)
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
-        if parts[0] == "R" and len(parts) == 13:
-            run.indices.append(int(parts[1]))
-            run.labels.append(int(parts[2]))
-            run.scores.append([int(p) for p in parts[3:]])
-        elif parts[0] == "SELFTEST" and len(parts) == 2:
-            run.selftest = int(parts[1])
-        elif parts[0] == "STACK" and len(parts) == 4:
-            run.stack_peak, run.stack_size = int(parts[1]), int(parts[3])
-        elif line.startswith("LENET5 DONE ") and len(parts) == 4:
-            run.done = int(parts[2])
-        elif parts[0] == "FAULT":
-            run.fault = line.strip()
-        elif parts[0] == "ERROR":
-            run.error = line.strip()
+        try:
+            if parts[0] == "R":
+                if len(parts) != 13:
+                    raise ValueError
+                values = [int(p) for p in parts[1:]]
+                run.indices.append(values[0])
+                run.labels.append(values[1])
+                run.scores.append(values[2:])
+            elif parts[0] == "SELFTEST":
+                run.selftest = int(parts[1])
+            elif parts[0] == "STACK":
+                run.stack_peak, run.stack_size = int(parts[1]), int(parts[3])
+            elif line.startswith("LENET5 DONE "):
+                run.done = int(parts[2])
+            elif parts[0] == "FAULT":
+                run.fault = run.fault or line.strip()
+            elif parts[0] == "ERROR":
+                run.error = run.error or line.strip()
+        except (ValueError, IndexError):
+            run.error = run.error or f"unparsable firmware output at line {number}: {line.strip()[:120]!r}"
     return run
+
+
+def qemu_cause(stderr: str) -> str:
+    """The line of QEMU's stderr that says why it stopped, e.g. "Lockup: can't escalate 3 to
+    HardFault" (QEMU follows it with a register dump whose last line, FPSCR, says nothing)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for pattern in (r"qemu[\w-]*: fatal: (.*)", r"(Lockup.*)", r"qemu[\w-]*: (.*)", r"(.*(?:error|fatal).*)"):
+        for ln in lines:
+            m = re.search(pattern, ln, re.IGNORECASE)
+            if m:
+                return m.group(1).strip()
+    return lines[0] if lines else ""
 
 
 def boot(machine: str, elf: Path, cwd: Path, timeout_s: float, plugin: str | None = None) -> DeviceRun:
     """Run QEMU until the firmware exits through semihosting; never longer than timeout_s."""
     fw.require_tools(QEMU)
-    try:
-        proc = subprocess.run(qemu_command(machine, elf, plugin), cwd=cwd, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace").strip().splitlines()
-        last = f" (last line: {out[-1]!r})" if out else " (no output)"
-        raise LenetEdgeError(f"{elf}: QEMU {machine} did not finish within {timeout_s:.0f} s{last}") from None
-    run = parse_output(proc.stdout.decode(errors="replace"), proc.returncode)
-    stderr = proc.stderr.decode(errors="replace").strip()
-    if run.done is None and run.fault is None and run.error is None and stderr:
-        run.error = f"QEMU: {stderr.splitlines()[-1]}"
+    done = proc.run(qemu_command(machine, elf, plugin), timeout_s, name=f"{QEMU} -M {machine} ({elf})",
+                    cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True)
+    run = parse_output(done.stdout.decode(errors="replace"), done.returncode)
+    cause = qemu_cause(done.stderr.decode(errors="replace"))
+    if run.done is None and run.fault is None and cause:
+        run.error = f"QEMU stopped: {cause}"
     return run
 
 
@@ -128,7 +148,7 @@ class DeviceResults:
 
 def batch_capacity(board: str, empty_build: fw.BuildResult) -> int:
     """How many 784-byte images fit in flash next to the firmware (for INPUT=batch boards)."""
-    spec = fw.board_spec(board)
+    spec = board_spec(board)
     free = spec.flash_bytes - empty_build.flash - FLASH_MARGIN
     if free < IMAGE_BYTES:
         raise LenetEdgeError(f"{board}: no flash left for test images ({empty_build.flash} B used "
@@ -138,30 +158,39 @@ def batch_capacity(board: str, empty_build: fw.BuildResult) -> int:
 
 def classify(project: Path, board: str, images: np.ndarray, defs: tuple[str, ...] = (),
              plugin: str | None = None, build: str = "build-qemu") -> tuple[DeviceResults, list[DeviceRun]]:
-    """Build the QEMU variant of the project in `project/<build>` and classify `images` (uint8
-    [N,28,28]) on the emulated board. Returns the collected results and every boot's parsed log."""
-    spec = fw.board_spec(board)
+    """Build the QEMU variant of the project (objects in `project/<build>`) and classify `images`
+    (uint8 [N,28,28]) on the emulated board. This call's ELF and input file live in its own temp
+    folder beside the project, deleted afterwards. Returns the collected results and every boot's
+    parsed log."""
+    spec = board_spec(board)
     images = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, IMAGE_BYTES)
     defs = tuple(spec.qemu_defs) + tuple(defs)
     runs: list[DeviceRun] = []
-    if spec.input == "semihost":
-        result = fw.make(project, board, build=build, defs=defs)
-        with tempfile.TemporaryDirectory(prefix="lenet-edge-qemu-") as tmp:
-            (Path(tmp) / "images.bin").write_bytes(images.tobytes())  # read by the guest, not an artifact
-            run = boot(spec.machine, result.elf, Path(tmp), timeout_for(len(images)), plugin)
-        check_run(run, result.elf, len(images))
-        runs.append(run)
-    else:
-        batch_file = f"{build}/images.bin"
-        fsutil.write_bytes(project / batch_file, b"")
-        capacity = batch_capacity(board, fw.make(project, board, build=build, defs=defs, images=batch_file))
-        for start in range(0, len(images), capacity):
-            chunk = images[start:start + capacity]
-            fsutil.write_bytes(project / batch_file, chunk.tobytes())
-            result = fw.make(project, board, build=build, defs=defs, images=batch_file)
-            run = boot(spec.machine, result.elf, project, timeout_for(len(chunk)), plugin)
-            check_run(run, result.elf, len(chunk))
+    # This call's ELF and input file: a temp folder beside the project (not in it, so an export
+    # that swaps the project in meanwhile cannot touch them); make gets it as a relative path.
+    own = Path(tempfile.mkdtemp(prefix=f".{project.name}.run-", dir=project.parent))
+    out = os.path.relpath(own, project)
+    try:
+        if spec.input == "semihost":
+            result = fw.make(project, board, build=build, defs=defs, out=out)
+            fsutil.write_bytes(own / "images.bin", images.tobytes())  # read by the guest from its cwd
+            run = boot(spec.machine, result.elf, own, timeout_for(len(images)), plugin)
+            check_run(run, result.elf, len(images))
             runs.append(run)
+        else:
+            batch_file = f"{out}/images.bin"
+            fsutil.write_bytes(project / batch_file, b"")
+            empty = fw.make(project, board, build=build, defs=defs, images=batch_file, out=out)
+            capacity = batch_capacity(board, empty)
+            for start in range(0, len(images), capacity):
+                chunk = images[start:start + capacity]
+                fsutil.write_bytes(project / batch_file, chunk.tobytes())
+                result = fw.make(project, board, build=build, defs=defs, images=batch_file, out=out)
+                run = boot(spec.machine, result.elf, project, timeout_for(len(chunk)), plugin)
+                check_run(run, result.elf, len(chunk))
+                runs.append(run)
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
     scores = np.array([s for r in runs for s in r.scores], dtype=np.int64).reshape(-1, 10)
     labels = np.array([lab for r in runs for lab in r.labels], dtype=np.int64)
     return DeviceResults(scores, labels, runs[0].selftest or 0, max(r.stack_peak or 0 for r in runs),
@@ -183,59 +212,3 @@ def compare(device: DeviceResults, ref_scores: np.ndarray, ref_labels: np.ndarra
                  "device_scores": device.scores[i].tolist(), "ort_scores": ref_scores[i].tolist()}
     return {"images": int(len(ref_labels)), "identical": int(row_same.sum()), "mismatches": int(bad.size),
             "labels_agree": int((device.labels == ref_labels).sum()), "first_mismatch": first}
-
-
-def run_cmd(board: str, images: int, run_dir: Path, test_dir: Path | None, as_json: bool,
-            profile_images: int = 0) -> dict:
-    from lenet_edge.check import ort
-    from lenet_edge.check.evaluate import test_set_for_run
-
-    fw.require_tools("arm-none-eabi-gcc", "make", QEMU)
-    if images < 1:
-        raise LenetEdgeError(f"--images must be at least 1, got {images}")
-    run_dir = Path(run_dir)
-    onnx_path = require_onnx(run_dir / "lenet5_int8.onnx")
-    data = test_set_for_run(run_dir, test_dir)
-    n = min(images, len(data.images))
-    x, y = data.images[:n], np.asarray(data.labels[:n], dtype=np.int64)
-
-    project = fw.project_dir(run_dir, board)
-    fw.export_firmware(run_dir, board, quiet=True)  # incremental: make rebuilds only what changed
-    device, _ = classify(project, board, x)
-    ref = ort.predict(onnx_path, x)
-    report = compare(device, ref["scores"], ref["label"])
-    report.update({
-        "board": board, "machine": fw.board_spec(board).machine, "test_source": data.source,
-        "device_accuracy": float((device.labels == y).mean()), "ort_accuracy": float((ref["label"] == y).mean()),
-        "selftest": device.selftest, "stack_peak_bytes": device.stack_peak, "boots": device.boots,
-        "bit_exact": report["mismatches"] == 0,
-        "onnx_sha256": lineage.sha256_file(onnx_path),  # lineage: the model this run came from
-    })
-    if profile_images > 0:
-        from lenet_edge.device import profile as pf
-
-        manifest = json.loads((project / "manifest.json").read_text())
-        prof = pf.profile(project, board, x[:profile_images], [layer["node"] for layer in manifest.get("layers", [])])
-        report["instructions_per_inference"] = prof.total_instructions[0]
-        report["instructions_repeatable"] = len(set(prof.total_instructions)) == 1 or "varies per image"
-        report["cycles_estimate"] = prof.total_cycles_estimate
-        report["profile_layers"] = prof.layers  # per layer: instructions, classes, cycles estimate
-    fsutil.write_text(project / "run.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
-    if as_json:
-        print(json.dumps(report, indent=2, sort_keys=True))
-    else:
-        print(f"{board} (QEMU {report['machine']}, {device.boots} boot(s)): {n} images from {data.source}")
-        selftest = "passed" if device.selftest == 0 else "not reported"
-        print(f"  selftest {selftest}; stack peak {device.stack_peak} B")
-        print(f"  device accuracy {report['device_accuracy']:.2%} (ONNX Runtime {report['ort_accuracy']:.2%})")
-        print(f"  agreement with ONNX Runtime: {report['identical']}/{n} images with identical scores "
-              f"and label, {report['labels_agree']}/{n} labels")
-        if "instructions_per_inference" in report:
-            print(f"  {report['instructions_per_inference']:,} instructions per inference (QEMU plugin, "
-                  f"-icount shift=0); ~{report['cycles_estimate']:,} Cortex-M4 cycles (estimate)")
-    if report["mismatches"]:
-        f = report["first_mismatch"]
-        raise LenetEdgeError(f"{board}: {report['mismatches']} of {n} images differ from ONNX Runtime "
-                             f"(first: image {f['index']}, device {f['device_scores']} label {f['device_label']}, "
-                             f"ORT {f['ort_scores']} label {f['ort_label']})")
-    return report

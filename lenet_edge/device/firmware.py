@@ -1,51 +1,38 @@
 """`lenet-edge export --target firmware`: a self-contained, buildable firmware project per board.
 
 A project folder `<run>/firmware/<board>/` is flat: the shared sources (firmware/common/), the
-board's startup, linker script, console and board.mk (firmware/<board>/), and the generated model
-(`<run>/c/`). `make` in that folder builds it anywhere a cross toolchain exists; this module runs
-the same `make` and reports flash and RAM use from arm-none-eabi-size and the linker map.
+board's startup and console (firmware/<board>/), its board.mk and linker.ld (generated from the
+board registry, lenet_edge/device/boards.py), and the generated model (`<run>/c/`). `make` in that
+folder builds it anywhere a cross toolchain exists; this module runs the same `make` and reports
+flash and RAM use from arm-none-eabi-size and the linker map.
+
+The project is one transaction: `export --target firmware` assembles and builds it in a staging
+copy beside it and swaps that in as one step (fsutil.atomic_dir), so a failed export leaves the
+previous project, ELF and manifest untouched. Builds of one project hold a lock file beside it.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.resources
-import json
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lenet_edge import __version__, fsutil
+from lenet_edge import __version__, fsutil, proc
 from lenet_edge.compiler.emit import OUTPUT_FILES as MODEL_FILES  # the generated C files
+from lenet_edge.device.boards import BOARDS, Board, board_spec, generated_files  # noqa: F401 (re-exported)
 from lenet_edge.errors import LenetEdgeError
 
 APT_INSTALL = "apt-get install --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 ARTIFACTS = ("firmware.elf", "firmware.bin", "firmware.hex", "firmware.map")
-BUILD_TIMEOUT_S = 600
-
-
-@dataclass(frozen=True)
-class Board:
-    name: str
-    machine: str        # qemu-system-arm -M
-    cpu: str
-    flash_bytes: int    # the real part's sizes; the linker script says the same
-    ram_bytes: int
-    input: str          # "semihost": images read from a host file; "batch": compiled into flash
-    qemu_defs: tuple[str, ...] = ("-DLE_QEMU_EXIT",)  # extra -D flags for the QEMU build
-
-
-BOARDS = {
-    "mps2-an386": Board("mps2-an386", "mps2-an386", "cortex-m4f", 4 << 20, 4 << 20, "semihost"),
-    "netduinoplus2": Board("netduinoplus2", "netduinoplus2", "cortex-m4f", 1 << 20, 128 << 10, "batch"),
-    "lm3s6965evb": Board("lm3s6965evb", "lm3s6965evb", "cortex-m3", 256 << 10, 64 << 10, "batch"),
-}
-
-
-def board_spec(board: str) -> Board:
-    if board not in BOARDS:
-        raise LenetEdgeError(f"unknown board {board!r} (choose from {', '.join(BOARDS)})")
-    return BOARDS[board]
+# make's time limit: fixed part + per C source compiled (measured: ~1-3 s per file on a loaded
+# 2-core machine; the limits are ~20x that)
+MAKE_BASE_TIMEOUT_S = 60.0
+MAKE_PER_SOURCE_TIMEOUT_S = 30.0
+TOOL_TIMEOUT_S = 60.0       # binutils on one ELF (size, nm, objdump), + 1 s per 100 KB
 
 
 def firmware_root() -> Path:
@@ -75,18 +62,21 @@ def require_tools(*names: str) -> None:
 def tool_output(args: list[str]) -> str:
     """stdout of a binutils call (size, nm, objdump); a missing tool or a failure is one line."""
     require_tools(args[0])
-    proc = subprocess.run(args, capture_output=True, text=True)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+    target = Path(args[-1])
+    size = target.stat().st_size if target.is_file() else 0
+    done = proc.run(args, TOOL_TIMEOUT_S + size / 100e3, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise LenetEdgeError(f"{args[-1]}: {args[0]} failed: {last}")
-    return proc.stdout
+    return done.stdout
 
 
 # ---------------------------------------------------------------------------------------------
 # Project assembly and build
 
 def assemble_project(c_dir: Path, board: str, dest: Path) -> Path:
-    """Copy shared + board sources and the generated model into `dest` (flat, atomic per file)."""
+    """Copy shared + board sources, the registry's board.mk and linker.ld, and the generated model
+    into `dest` (flat). Unchanged files keep their mtime, so make stays incremental."""
     board_spec(board)
     root = firmware_root()
     c_dir = Path(c_dir)
@@ -97,11 +87,13 @@ def assemble_project(c_dir: Path, board: str, dest: Path) -> Path:
     sources = sorted((root / "common").iterdir()) + sorted((root / board).iterdir())
     sources += sorted(p for p in c_dir.iterdir() if p.suffix in (".c", ".h"))  # lenet5*.c/.h
     fsutil.ensure_writable_dir(dest)
-    for src in sources:
-        if src.is_file() and not src.name.startswith((".", "__")):
-            data, target = src.read_bytes(), dest / src.name
-            if not target.is_file() or target.read_bytes() != data:  # unchanged files keep their
-                fsutil.write_bytes(target, data)                     # mtime, so make stays incremental
+    files = {src.name: src.read_bytes() for src in sources
+             if src.is_file() and not src.name.startswith((".", "__"))}
+    files.update({name: text.encode() for name, text in generated_files(board).items()})
+    for name, data in files.items():
+        target = dest / name
+        if not target.is_file() or target.read_bytes() != data:
+            fsutil.write_bytes(target, data)
     return dest
 
 
@@ -130,22 +122,52 @@ class BuildResult:
         return self.sections.get(".stack", 0)
 
 
+_held_locks: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def project_lock(project: Path, board: str):
+    """Serialise builds and swaps of one board's project (`<run>/firmware/.<board>.lock`): two
+    commands on the same board in the same run folder take turns instead of racing. Re-entrant."""
+    path = Path(project).parent / f".{board}.lock"
+    if _held_locks.get(path):
+        _held_locks[path] += 1
+        try:
+            yield
+        finally:
+            _held_locks[path] -= 1
+        return
+    fsutil.ensure_writable_dir(path.parent)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        _held_locks[path] = 1
+        try:
+            yield
+        finally:
+            _held_locks.pop(path, None)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def make(project: Path, board: str, build: str = "build", defs: tuple[str, ...] = (),
-         images: str | None = None) -> BuildResult:
-    """Run `make` in `project` with objects and outputs in `project/build`; one-line errors."""
+         images: str | None = None, out: str | None = None) -> BuildResult:
+    """Run `make` in `project` with objects in `project/<build>` and the ELF, map and image object
+    in `project/<out>` (default: the build folder); one-line errors. Paths are relative to the
+    project, so the project's own path may hold spaces."""
     require_tools("make", "arm-none-eabi-gcc")
     spec = board_spec(board)
-    args = ["make", "-C", str(project), f"BUILD={build}", f"OUT={build}", f"DEFS={' '.join(defs)}"]
+    out = out or build
+    args = ["make", "-C", str(project), f"BUILD={build}", f"OUT={out}", f"DEFS={' '.join(defs)}"]
     if images is not None:
         args.append(f"IMAGES={images}")
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise LenetEdgeError(f"{project}: make timed out after {BUILD_TIMEOUT_S} s") from None
-    if proc.returncode != 0:
-        raise LenetEdgeError(_build_error(project, spec, proc.stdout + proc.stderr))
-    elf = project / build / "firmware.elf"
-    return BuildResult(elf, section_sizes(elf), model_contribution(project / build / "firmware.map"))
+    n_sources = len(list(Path(project).glob("*.c"))) + 1
+    with project_lock(project, board):
+        done = proc.run(args, MAKE_BASE_TIMEOUT_S + MAKE_PER_SOURCE_TIMEOUT_S * n_sources, name="make",
+                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise LenetEdgeError(_build_error(project, spec, done.stdout + done.stderr))
+    elf = project / out / "firmware.elf"
+    return BuildResult(elf, section_sizes(elf), model_contribution(project / out / "firmware.map"))
+
 
 
 def _build_error(project: Path, spec: Board, log: str) -> str:
@@ -247,33 +269,38 @@ def ensure_c(run_dir: Path) -> Path:
 
 
 def export_firmware(run_dir: Path, board: str, c_dir: Path | None = None, quiet: bool = False) -> BuildResult:
-    """Assemble and build <run>/firmware/<board>/; copy the artifacts beside the sources."""
+    """Assemble and build <run>/firmware/<board>/ in a staging copy, copy the artifacts beside the
+    sources, and swap the whole project in; on any failure the previous project stays as it was."""
     require_tools("arm-none-eabi-gcc", "make")
     c_dir = Path(c_dir) if c_dir is not None else ensure_c(run_dir)
-    dest = assemble_project(c_dir, board, project_dir(run_dir, board))
-    result = make(dest, board)
-    for name in ARTIFACTS:
-        fsutil.write_bytes(dest / name, (dest / "build" / name).read_bytes())
-    manifest = _read_json(c_dir / "manifest.json")
-    manifest["firmware"] = {**build_summary(board, result), "lenet_edge_version": __version__,
-                            "artifacts": list(ARTIFACTS[:3])}
-    old = _read_json(dest / "manifest.json")
-    if old.get("measured") and {k: v for k, v in old.items() if k != "measured"} == manifest:
-        manifest["measured"] = old["measured"]  # same model, same build: benchmarks/mcu.py's figures hold
-    fsutil.write_text(dest / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    dest = project_dir(run_dir, board)
+    manifest = _read_json(c_dir / "manifest.json", required=True)
+    with project_lock(dest, board), fsutil.atomic_dir(dest, keep=True) as stage:
+        assemble_project(c_dir, board, stage)
+        staged = make(stage, board)
+        for name in ARTIFACTS:
+            fsutil.write_bytes(stage / name, (stage / "build" / name).read_bytes())
+        manifest["firmware"] = {**build_summary(board, staged), "lenet_edge_version": __version__,
+                                "artifacts": list(ARTIFACTS[:3])}
+        try:
+            old = _read_json(stage / "manifest.json")
+        except LenetEdgeError:
+            old = {}  # an unreadable old manifest is replaced, not merged
+        if old.get("measured") and {k: v for k, v in old.items() if k != "measured"} == manifest:
+            manifest["measured"] = old["measured"]  # same model, same build: benchmarks/mcu.py's figures hold
+        fsutil.write_json(stage / "manifest.json", manifest)
+    result = BuildResult(dest / "build" / "firmware.elf", staged.sections, staged.objects)
     if not quiet:
         print(f"wrote {dest}/firmware.elf (.bin, .hex, .map)")
         print(describe_build(board, result))
     return result
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
+def _read_json(path: Path, required: bool = False) -> dict:
+    """A manifest as a dict; absent -> {} unless `required`; invalid -> one-line error."""
+    if not required and not Path(path).exists():
         return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise LenetEdgeError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    return fsutil.read_json(path, hint="run `lenet-edge export --target c` to regenerate it")
 
 
 def export_firmware_cmd(run_dir: Path, board: str) -> None:

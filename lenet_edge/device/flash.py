@@ -6,32 +6,24 @@ command fails quickly with one line instead of hanging.
 """
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge import proc
 from lenet_edge.device import firmware as fw
+from lenet_edge.device.boards import board_spec
+from lenet_edge.errors import LenetEdgeError
 
-FLASH_TIMEOUT_S = 60.0
+# Probe connection and erase, then programming at a slow-probe ~10 KB/s with a 4x margin.
+FLASH_BASE_TIMEOUT_S = 60.0
+FLASH_BYTES_PER_S = 2_500
 INSTALL = {
     "openocd": "apt-get install --no-install-recommends openocd",
     "pyocd": "pip install pyocd",
 }
-# OpenOCD: interface (probe) and target scripts per board, from OpenOCD's own script library.
-OPENOCD_SCRIPTS = {
-    # ST-LINK (e.g. a Nucleo/Discovery ST-LINK wired to the Netduino's SWD pads)
-    "netduinoplus2": ["-f", "interface/stlink.cfg", "-f", "target/stm32f4x.cfg"],
-    # The EK-LM3S6965's on-board FTDI debugger (OpenOCD's board file)
-    "lm3s6965evb": ["-f", "board/ek-lm3s6965.cfg"],
-    # MPS2's on-board CMSIS-DAP; no OpenOCD target file exists for it, so a bare Cortex-M
-    "mps2-an386": ["-f", "interface/cmsis-dap.cfg", "-c", "transport select swd",
-                   "-c", "swd newdap mps2 cpu -enable", "-c", "dap create mps2.dap -chain-position mps2.cpu",
-                   "-c", "target create mps2.cpu cortex_m -dap mps2.dap"],
-}
-# pyOCD target names (stm32f405rg needs its CMSIS pack: `pyocd pack install stm32f405rg`).
-PYOCD_TARGETS = {"netduinoplus2": "stm32f405rg", "lm3s6965evb": "cortex_m", "mps2-an386": "cortex_m"}
 NO_PROBE_PATTERNS = (
     "open failed", "no device found", "unable to find a matching cmsis-dap device", "unable to open ftdi",
     "libusb_error", "libusb_open", "no connected debug probes", "no available debug probes",
@@ -39,17 +31,24 @@ NO_PROBE_PATTERNS = (
 )
 
 
+def tcl_quote(text: str) -> str:
+    """`text` as one Tcl word (OpenOCD's -c commands are Tcl): double quotes, with the characters
+    Tcl substitutes inside them escaped. Spaces and non-ASCII pass through as they are."""
+    return '"' + re.sub(r'([\\"$\[\]{}])', r"\\\1", text) + '"'
+
+
 def flash_command(board: str, probe: str, elf: Path) -> list[str]:
-    fw.board_spec(board)
+    spec = board_spec(board)
     elf_arg = str(elf)
     if probe == "openocd":
-        if board == "mps2-an386":  # code lives in SSRAM: load it, then reset into it
-            action = f"init; reset halt; load_image {elf_arg}; verify_image {elf_arg}; reset run; shutdown"
+        word = tcl_quote(elf_arg)
+        if spec.openocd_load_image:  # code lives in SSRAM (MPS2): load it, then reset into it
+            action = f"init; reset halt; load_image {word}; verify_image {word}; reset run; shutdown"
         else:
-            action = f"program {elf_arg} verify reset exit"
-        return ["openocd", *OPENOCD_SCRIPTS[board], "-c", action]
+            action = f"program {word} verify reset exit"
+        return ["openocd", *spec.openocd, "-c", action]
     if probe == "pyocd":  # -W: without it pyOCD waits forever for a probe to appear
-        return ["pyocd", "flash", "-W", "-t", PYOCD_TARGETS[board], elf_arg]
+        return ["pyocd", "flash", "-W", "-t", spec.pyocd_target, elf_arg]
     raise LenetEdgeError(f"unknown probe {probe!r} (choose openocd or pyocd)")
 
 
@@ -71,13 +70,13 @@ def flash_cmd(board: str, probe: str, dry_run: bool, run_dir: Path) -> None:
         raise LenetEdgeError(f"{cmd[0]} not found; install it with: {INSTALL[probe]}")
     if not elf.is_file():
         raise LenetEdgeError(f"{elf}: no firmware (run `lenet-edge export --target firmware --board {board}`)")
+    limit = FLASH_BASE_TIMEOUT_S + elf.stat().st_size / FLASH_BYTES_PER_S
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=FLASH_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise LenetEdgeError(f"{probe}: no answer from the debug probe within {FLASH_TIMEOUT_S:.0f} s "
-                             f"(is the {board} connected and powered?)") from None
-    output = proc.stdout + proc.stderr
-    if proc.returncode != 0:
+        done = proc.run(cmd, limit, name=probe, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    except LenetEdgeError as e:
+        raise LenetEdgeError(f"{e} (is the {board} connected and powered?)") from None
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
         low = output.lower()
         if any(p in low for p in NO_PROBE_PATTERNS):
             raise LenetEdgeError(f"{probe}: no debug probe found for {board} ({_first_error(output)}); "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,9 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge import proc
 from lenet_edge.device import emulator as em
 from lenet_edge.device import firmware as fw
+from lenet_edge.device.boards import board_spec
+from lenet_edge.errors import LenetEdgeError
+
+PLUGIN_BUILD_TIMEOUT_S = 120.0  # one small C file with the host compiler
 
 EVENTS = ("le_profile_begin", "lenet5_profile_mark", "le_profile_end")  # plugin event ids 0, 1, 2
 
@@ -103,9 +106,10 @@ def build_plugin(dest: Path) -> Path:
     src = fw.firmware_root() / "tools" / "insncount.c"
     so = Path(dest) / "libinsncount.so"
     so.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(so), str(src)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise LenetEdgeError(f"{src}: plugin build failed: {(proc.stderr.strip().splitlines() or ['?'])[0]}")
+    done = proc.run([cc, "-shared", "-fPIC", "-O2", "-o", str(so), str(src)], PLUGIN_BUILD_TIMEOUT_S,
+                    capture_output=True, text=True)
+    if done.returncode != 0:
+        raise LenetEdgeError(f"{src}: plugin build failed: {(done.stderr.strip().splitlines() or ['?'])[0]}")
     return so
 
 
@@ -118,12 +122,15 @@ class Interval:
 
 def read_plugin_output(path: Path) -> list[Interval]:
     intervals: list[Interval] = []
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         parts = line.split()
-        if parts[0] == "E":
-            intervals.append(Interval(int(parts[2]), int(parts[3])))
-        elif parts[0] == "A" and intervals:
-            intervals[-1].per_address[int(parts[1], 16)] = int(parts[2])
+        try:
+            if parts and parts[0] == "E":
+                intervals.append(Interval(int(parts[2]), int(parts[3])))
+            elif parts and parts[0] == "A" and intervals:
+                intervals[-1].per_address[int(parts[1], 16)] = int(parts[2])
+        except (ValueError, IndexError):
+            raise LenetEdgeError(f"{path}: unparsable plugin output at line {number}: {line[:80]!r}") from None
     return intervals
 
 
@@ -152,7 +159,7 @@ def per_image(intervals: list[Interval]) -> list[list[Interval]]:
 def profile(project: Path, board: str, images: np.ndarray, layer_names: list[str]) -> Profile:
     """Build the profiled firmware, run `images` under the plugin, and attribute every instruction."""
     build = "build-profile"
-    spec = fw.board_spec(board)
+    spec = board_spec(board)
     defs = ("-DLENET5_PROFILE",)
     result = fw.make(project, board, build=build, defs=tuple(spec.qemu_defs) + defs,
                      images=f"{build}/images.bin" if spec.input == "batch" else None)

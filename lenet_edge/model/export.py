@@ -116,6 +116,8 @@ def export_onnx_files(run_dir: Path, calib_images: int, qat: bool, run_graph, ec
     if calib_images <= 0:
         raise LenetEdgeError(f"no calibration data: --calib-images must be positive, got {calib_images}")
     fsutil.ensure_writable_dir(run_dir)
+    for name in (FLOAT_ONNX, INT8_ONNX, "metrics.json"):
+        fsutil.check_writable_file(run_dir / name)  # fail now, not after calibration and evaluation
     train, val = load_training_data(ckpt)
     calib = calibration_images(train, calib_images)
     if qat:

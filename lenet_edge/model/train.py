@@ -62,6 +62,10 @@ class TrainConfig:
             raise LenetEdgeError(f"--epochs must be a positive number of passes, got {self.epochs}")
         if self.batch_size <= 0:
             raise LenetEdgeError(f"batch size must be positive, got {self.batch_size}")
+        if not math.isfinite(self.map_j) or self.map_j < 0:
+            raise LenetEdgeError(f"--map-j must be a finite number >= 0, got {self.map_j}")
+        if not math.isfinite(self.eta_scale) or self.eta_scale <= 0:
+            raise LenetEdgeError(f"eta scale must be a finite positive number, got {self.eta_scale}")
 
 
 # ---------------------------------------------------------------- distortions (--augment)
@@ -156,6 +160,9 @@ def _train_epoch(model, opt, cfg: TrainConfig, train, epoch: int, gen: torch.Gen
         y = labels[sel]
         scores = model(x)
         loss = loss_fn(model, scores, y, cfg.map_j)
+        if not torch.isfinite(loss):  # a diverged model is never saved: the last checkpoint is kept
+            raise LenetEdgeError(f"epoch {epoch}: training loss became {loss.item()} at batch "
+                                 f"{start // cfg.batch_size + 1}; training stopped")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -183,7 +190,14 @@ def fit(run_dir: Path, cfg: TrainConfig, resume: bool = False, test_dir: Path | 
     if resume:
         ckpt = load_checkpoint(ckpt_path, cfg.arch)
         # The run keeps its own settings; only the number of passes comes from this call.
-        cfg = replace(TrainConfig(**ckpt["config"]), epochs=cfg.epochs)
+        try:
+            cfg = replace(TrainConfig(**ckpt["config"]), epochs=cfg.epochs)
+            cfg.validate()
+        except TypeError as e:
+            raise LenetEdgeError(f"{ckpt_path}: checkpoint config does not fit this version ({e})") from None
+        missing = [k for k in ("history", "optimizer", "rng") if k not in ckpt]
+        if missing:
+            raise LenetEdgeError(f"{ckpt_path}: cannot resume, the checkpoint has no {', '.join(missing)}")
         start_epoch, history = ckpt["epoch"], ckpt["history"]
         opt_state, rng_state = ckpt["optimizer"], ckpt["rng"]
 
@@ -192,14 +206,20 @@ def fit(run_dir: Path, cfg: TrainConfig, resume: bool = False, test_dir: Path | 
                      fallback=val)
     echo(f"data: {train.source}; validation: {val.source}; evaluation: {test.source}")
     fsutil.ensure_writable_dir(run_dir)  # after the data loaded: bad data leaves no empty run folder
+    for name in ("checkpoint.pt", "metrics.json", "training_curves.png", "confusion_matrix.png"):
+        fsutil.check_writable_file(run_dir / name)  # fail now, not after the last epoch
 
     model = build_model(cfg.arch)
     opt = _make_optimizer(model, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     if resume:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(opt_state)
-        gen.set_state(rng_state)
+        try:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(opt_state)
+            gen.set_state(rng_state)
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise LenetEdgeError(f"{ckpt_path}: cannot resume from this checkpoint ({first[:160]})") from None
         echo(f"resuming {ckpt_path} after epoch {start_epoch}")
         if start_epoch >= cfg.epochs:
             echo(f"checkpoint already has {start_epoch} epochs (asked for {cfg.epochs}); evaluating only")
