@@ -123,16 +123,9 @@ def _cmd(run_dir: Path, *args: str) -> str:
     return shlex.join(["lenet-edge", *args, "--run", str(run_dir)])
 
 
-def _read_json(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise LenetEdgeError(f"{path}: not valid JSON") from None
-    if not isinstance(data, dict):
-        raise LenetEdgeError(f"{path}: not a JSON object")
-    return data
+def read_artifact(path: Path) -> dict | None:
+    """The JSON object in `path`, None if there is no such file; one-line error if it is malformed."""
+    return fsutil.read_json(path) if path.is_file() else None
 
 
 def _get(d: dict | None, *keys):
@@ -170,7 +163,7 @@ def check_run(run_dir: Path) -> dict[str, Status]:
             return Status(name, "stale", f"its {parent_name} is itself stale", refresh)
         return Status(name, "current", refresh=refresh)
 
-    metrics = _read_json(run_dir / METRICS)
+    metrics = read_artifact(run_dir / METRICS)
     if metrics is None:
         out["metrics.json:train"] = Status("metrics.json", "missing", "not trained yet", train_cmd)
     else:
@@ -210,12 +203,12 @@ def check_run(run_dir: Path) -> dict[str, Status]:
         out["metrics.json:export"] = st
 
     c_cmd = after_onnx(_cmd(run_dir, "export", "--target", "c"))
-    manifest = _read_json(run_dir / "c" / "manifest.json")
+    manifest = read_artifact(run_dir / "c" / "manifest.json")
     out["c"] = (Status("c/", "missing", "no generated C", c_cmd) if manifest is None else
                 judge("c/", _get(manifest, "onnx", "sha256"), int8, INT8_ONNX, int8_ok, c_cmd))
 
     verify_cmd = after_onnx(_cmd(run_dir, "verify"))
-    verify = _read_json(run_dir / "verify.json")
+    verify = read_artifact(run_dir / "verify.json")
     out["verify.json"] = (Status("verify.json", "missing", "not verified", verify_cmd) if verify is None else
                           judge("verify.json", verify.get("onnx_sha256"), int8, INT8_ONNX, int8_ok, verify_cmd))
 
@@ -223,12 +216,12 @@ def check_run(run_dir: Path) -> dict[str, Status]:
     for board_dir in sorted(p for p in fw_root.iterdir() if p.is_dir()) if fw_root.is_dir() else []:
         board = board_dir.name
         fw_cmd = after_onnx(_cmd(run_dir, "export", "--target", "firmware", "--board", board))
-        fwm = _read_json(board_dir / "manifest.json")
+        fwm = read_artifact(board_dir / "manifest.json")
         if fwm is not None:
             out[f"firmware/{board}"] = judge(f"firmware/{board}/", _get(fwm, "onnx", "sha256"), int8,
                                              INT8_ONNX, int8_ok, fw_cmd)
         run_cmd = after_onnx(_cmd(run_dir, "run", "--board", board))
-        rj = _read_json(board_dir / "run.json")
+        rj = read_artifact(board_dir / "run.json")
         if rj is not None:
             out[f"firmware/{board}/run.json"] = judge(f"firmware/{board}/run.json", rj.get("onnx_sha256"), int8,
                                                       INT8_ONNX, int8_ok, run_cmd)

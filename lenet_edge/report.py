@@ -40,15 +40,9 @@ LAYER_NODES = ("c1", "s2", "c3", "s4", "c5", "f6")
 # Reading the artifacts
 
 def _json(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise LenetEdgeError(f"{path}: not valid JSON") from None
-    if not isinstance(data, dict):
-        raise LenetEdgeError(f"{path}: not a JSON object")
-    return _checked(path, data)
+    """An artifact's JSON object with its fields type-checked (`_checked`), None if it is absent."""
+    data = lineage.read_artifact(path)
+    return None if data is None else _checked(path, data)
 
 
 NUM, INT, STR, DICT, LIST, OPT = (int, float), int, str, dict, list, type(None)
