@@ -130,6 +130,23 @@ def _echo_c_summary(out: Path) -> None:
 
 
 @main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--calib", type=click.Path(path_type=Path), required=True,
+              help="float .npy array [N, ...]: N calibration inputs, as the model takes them.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The int8 ONNX file to write.")
+@click.option("--format", "fmt", type=click.Choice(["qdq", "qoperator"]), default="qdq", show_default=True,
+              help="QDQ (float ops between QuantizeLinear/DequantizeLinear) or QOperator (QLinear* ops).")
+@click.option("--per-channel", is_flag=True, help="One weight scale per output channel (default: per tensor).")
+@click.option("--activations", type=click.Choice(["s8", "u8"]), default="s8", show_default=True,
+              help="int8 or uint8 activations (weights are always int8).")
+def quantize(model, calib, out, fmt, per_channel, activations):
+    """Quantize a float ONNX model to int8 with onnxruntime's quantize_static."""
+    from lenet_edge.check.quantize import quantize_cmd
+
+    quantize_cmd(model, calib, out, fmt, activations, per_channel, echo=click.echo)
+
+
+@main.command()
 @run_option
 @click.option("--model", "which", type=click.Choice(["float", "int8"]), default="int8", show_default=True)
 @test_dir_option
