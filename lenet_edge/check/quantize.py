@@ -50,7 +50,8 @@ class QuantizeReport:
         act = {"s8": "int8", "u8": "uint8"}[self.activations]
         return [
             f"wrote {self.out}: {self.fmt.upper()} form, {act} activations, {weights} int8 weights",
-            f"  calibration: {self.calib_count} input(s) for {self.input_name!r} {list(self.input_shape)}, "
+            f"  calibration: {self.calib_count} input(s) for {self.input_name!r} "
+            f"[{', '.join('N' if d is None else str(d) for d in self.input_shape)}], "
             f"MinMax (onnxruntime.quantization.quantize_static)",
             f"  float ops:  {before}",
             f"  int8 graph: {after}",
