@@ -97,8 +97,12 @@ def summary(arch, as_json):
 @click.option("--calib-images", type=int, default=1000, show_default=True,
               help="Training images used for static int8 calibration (--target onnx).")
 @click.option("--qat", is_flag=True, help="Fine-tune with fake quantization before export (--target onnx).")
+@click.option("--kernels", type=click.Choice(["ref", "opt"]), default="opt", show_default=True,
+              help="C kernel set for --target c: ref (plain loops) or opt (DSP paths where the core has them).")
+@click.option("--selftest", type=click.IntRange(min=1), default=None,
+              help="Golden images embedded for lenet5_selftest (--target c) [default: 10].")
 @test_dir_option
-def export(target, run_dir, out, board, calib_images, qat, test_dir):
+def export(target, run_dir, out, board, calib_images, qat, kernels, selftest, test_dir):
     """Export the trained model: ONNX (float + int8), C source, or a firmware project."""
     if target == "onnx":
         from lenet_edge.model.export import export_onnx_cmd
@@ -108,7 +112,7 @@ def export(target, run_dir, out, board, calib_images, qat, test_dir):
         from lenet_edge.compiler import export_c_cmd
 
         out = out or run_dir / "c"
-        export_c_cmd(run_dir / "lenet5_int8.onnx", out)
+        export_c_cmd(run_dir / "lenet5_int8.onnx", out, kernels=kernels, selftest=selftest)
         _echo_c_summary(out)
     else:
         from lenet_edge.device.firmware import export_firmware_cmd

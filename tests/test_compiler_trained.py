@@ -57,9 +57,10 @@ def test_wide_layer_chosen_per_layer(trained_paper):
                   f"{ {n: l['acc_bound'] for n, l in convs.items()} }): pick another seed")
     assert all((l["acc_bound"] > 2**24) == l["requant_wide"] for l in convs.values())
     c = (trained_paper / "c" / "lenet5.c").read_text()
-    for node, layer in convs.items():   # the kernel called right after the layer's comment
-        kernel = re.search(rf'\(ONNX node "{node}"\)[^\n]*\*/\n\s*(\w+)\(', c).group(1)
-        assert kernel.endswith("_wide") == layer["requant_wide"], (node, kernel)
+    for node, layer in convs.items():   # the call right after the layer's comment: ..., rq, zp, wide, ...
+        call = re.search(rf'\(ONNX node "{node}"\)[^\n]*\*/\n\s*(\w+\([^;]*\));', c).group(1)
+        wide = re.search(r"_rq, -?\d+, ([01]),", call).group(1)
+        assert (wide == "1") == layer["requant_wide"], (node, call)
 
 
 @pytest.mark.parametrize("requant", ["float", "int"])

@@ -1,5 +1,9 @@
-/* le_pad_s8: constant spatial padding. x: [c][h][w] int8; y: [c][h+top+bottom][w+left+right] int8,
- * border filled with `value`. x and y must not overlap. */
+/* le_pad_s8: constant spatial padding (one memset, then one memcpy per row).
+ *   x [c][h][w] int8
+ *   y [c][h + top + bottom][w + left + right] int8, border filled with `value`
+ * x and y must not overlap. */
+#include "le_common.h"
+
 static void le_pad_s8(const int8_t *x, int c, int h, int w, int top, int left, int bottom, int right,
                       int8_t value, int8_t *y)
 {

@@ -1,5 +1,11 @@
-/* Conv inner loops, shared by the conv kernels. The kernels are LE_INLINE: inlined at each call, where
- * k, stride and the sizes are literal constants, so the branches on k and stride below fold away.
+#ifndef LE_CONV_CORE_H
+#define LE_CONV_CORE_H
+
+#include "le_common.h"
+
+/* le_conv_core.h: conv inner loops, shared by the optimized conv kernels (kernels/opt). The
+ * kernels are LE_INLINE: inlined at each call, where k, stride and the sizes are literal constants,
+ * so the branches on k and stride below fold away.
  * Outputs are computed LE_BLOCK = 4 at a time (4 neighbouring outputs of a row, or 4 output channels
  * in le_conv_dot_s8) in registers, so each weight and input byte is loaded once per block. The 5x5
  * stride-1 taps (C1, C3) and the 2x2 stride-2 taps (S2, S4) are unrolled by hand; other kernels take
@@ -210,3 +216,5 @@ static LE_INLINE le_acc4_t le_dot_x4(const int8_t *x, const int8_t *w, int n, le
     }
     return a;
 }
+
+#endif /* LE_CONV_CORE_H */

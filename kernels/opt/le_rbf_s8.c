@@ -1,5 +1,9 @@
-/* le_rbf_s8: scores[c] = sum_j (x[j] - centres[c][j])^2. x: [n] int8; centres: [classes][n] int16;
- * scores: [classes] int32 (no overflow: checked at generation time). */
+/* le_rbf_s8: the paper's RBF head, scores[c] = sum_j (x[j] - centres[c][j])^2.
+ *   x       [n] int8
+ *   centres [classes][n] int16
+ *   scores  [classes] int32 (no overflow: checked at generation time) */
+#include "le_common.h"
+
 static void le_rbf_s8(const int8_t *x, int n, const int16_t *centres, int classes, int32_t *scores)
 {
     int c;

@@ -1,4 +1,6 @@
-/* le_argmin_s32: index of the smallest score, first index on ties. */
+/* le_argmin_s32: index of the smallest of s[0..n), the first on ties. */
+#include "le_common.h"
+
 static int le_argmin_s32(const int32_t *s, int n)
 {
     int best = 0;

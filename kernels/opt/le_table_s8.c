@@ -1,8 +1,11 @@
 /* le_table_s8: x[i] = table[x[i] & 0xFF] in place (ONNX Gather after Cast: code -128 is entry 128).
- * x: [n] int8; table: [256] int8. */
-static void le_table_s8(int8_t *x, const int8_t *table, size_t n)
+ *   x     [n] int8, overwritten
+ *   table [256] int8 */
+#include "le_common.h"
+
+static void le_table_s8(int8_t *x, const int8_t *table, int n)
 {
-    size_t i;
+    int i;
     for (i = 0; i < n; ++i) {
         x[i] = table[(uint8_t)x[i]];
     }

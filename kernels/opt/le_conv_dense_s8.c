@@ -5,10 +5,14 @@
  *   y:    [out_c][out_h][out_w] int8, NCHW
  * acc = bias + sum x*w is exact in int32 (checked at generation time). Outputs of a row are computed
  * LE_BLOCK at a time (le_mac_block), the rest one by one.
- * The _wide variant is for layers whose |acc| may exceed 2^24 (it calls le_requant_wide). */
-static LE_INLINE void le_conv_dense_s8{{ suffix }}(const int8_t *x, int in_c, int in_h, int in_w, int k,
+ * wide: see le_requant.h (a literal at the inlined call). */
+
+#include "le_conv_core.h"
+#include "le_requant.h"
+
+static LE_INLINE void le_conv_dense_s8(const int8_t *x, int in_c, int in_h, int in_w, int k,
                                         int stride, const int8_t *w, const int32_t *bias,
-                                        const le_rq_t *rq, int32_t zp,
+                                        const le_rq_t *rq, int32_t zp, int wide,
                                         int8_t *y, int out_c, int out_h, int out_w)
 {
     const int in_hw = in_h * in_w;
@@ -37,7 +41,7 @@ static LE_INLINE void le_conv_dense_s8{{ suffix }}(const int8_t *x, int in_c, in
                 acc[2] = a.a2;
                 acc[3] = a.a3;
                 for (i = 0; i < LE_BLOCK; ++i) { /* one requant call site */
-                    *y++ = le_requant{{ suffix }}(acc[i], r, zp);
+                    *y++ = le_requant(acc[i], r, zp, wide);
                 }
             }
             for (ox = blocked; ox < out_w; ++ox) {
@@ -46,7 +50,7 @@ static LE_INLINE void le_conv_dense_s8{{ suffix }}(const int8_t *x, int in_c, in
                 for (c = 0; c < in_c; ++c) {
                     acc = le_mac_one(xrow + c * in_hw + ox * stride, wo + c * kk, in_w, k, acc);
                 }
-                *y++ = le_requant{{ suffix }}(acc, r, zp);
+                *y++ = le_requant(acc, r, zp, wide);
             }
         }
     }

@@ -1,11 +1,17 @@
-/* le_requant: int32 accumulator -> int8 code, bit-exact with ONNX Runtime's QLinearConv.
+/* le_requant: int32 accumulator -> int8 code, bit-exact with ONNX Runtime's QLinearConv
+ * (docs/int8-arithmetic.md, section 3). Shared by both kernel sets.
  *   q = clamp(RNE(fl(float(acc) * M)) + zp, -128, 127)
- * rq: the per-channel multiplier M (float path: its float32 bit pattern; integer path: see le_rq_t).
- * zp: output zero point in [-128, 127].
- * float(acc) is exact for |acc| <= 2^24; beyond, it rounds acc to 24 significant bits, half to even
- * (ORT's cvtepi32_ps, C's (float)acc in the default rounding mode). Layers whose accumulator bound
- * exceeds 2^24 (manifest.json "requant_wide") call le_requant_wide, which on the integer path does
- * that rounding first; on the float path the conversion already does it. */
+ * rq:   the per-channel multiplier M (float path: its float32 bit pattern; integer path: le_rq_t)
+ * zp:   output zero point in [-128, 127]
+ * wide: 0 if the layer's |acc| never exceeds 2^24 (float(acc) exact), else 1: float(acc) then rounds
+ *       acc to 24 significant bits, half to even (ORT's cvtepi32_ps, C's (float)acc in the default
+ *       rounding mode); the integer path does that rounding itself first. Kernels pass it through;
+ *       at an inlined call it is a literal, so the unused branch disappears. */
+#ifndef LE_REQUANT_H
+#define LE_REQUANT_H
+
+#include "le_common.h"
+
 #if LENET5_REQUANT_INT
 /* x >> s rounded half to even; 1 <= s <= 62. */
 static uint64_t le_rshift_rne(uint64_t x, int s)
@@ -34,9 +40,9 @@ static int le_bitlen64(uint64_t x)
 #endif
 }
 
-/* Integer replay of the float path (int8-arithmetic.md §3b), |acc| <= 2^24 (float(acc) exact):
- * P = |acc| * m exactly (<= 2^48), round P to 24 significant bits (the float32 product), then to an
- * integer, half to even both times. */
+/* Integer replay of the float path (int8-arithmetic.md section 3b), |acc| <= 2^24 (float(acc)
+ * exact): P = |acc| * m exactly (<= 2^48), round P to 24 significant bits (the float32 product),
+ * then to an integer, half to even both times. */
 static int8_t le_requant_exact(int32_t acc, le_rq_t rq, int32_t zp)
 {
     uint64_t p = (uint64_t)(uint32_t)(acc < 0 ? -acc : acc) * (uint32_t)rq.r; /* r = m */
@@ -59,7 +65,6 @@ static int8_t le_requant_exact(int32_t acc, le_rq_t rq, int32_t zp)
     q = (acc < 0 ? -q : q) + zp;
     return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
-{% if wide_requant %}
 
 /* Any acc > INT32_MIN: if |acc| > 2^24, first round it to 24 significant bits, half to even, as
  * float(acc) does: |acc| ~ a * 2^d0, then requantize a with the multiplier m * 2^(e + d0).
@@ -89,50 +94,36 @@ static int8_t le_requant_exact_wide(int32_t acc, le_rq_t rq, int32_t zp)
     }
     return le_requant_exact(acc, rq, zp);
 }
-{% endif %}
 
 /* The same staircase in one 32x32->64 multiply-accumulate (requant.py fast_constants, checked at
  * every step over the layer's whole accumulator range): the float path is odd in acc, so
  * raw = floor((|acc| * a + r) / 2^(32 + sh)) and q = clamp(sign(acc) * raw + zp). Channels without
- * such constants (a == 0) replay §3b. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp)
+ * such constants (a == 0) replay section 3b. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     int32_t u;
     int32_t q;
     if (rq.a == 0) {
-        return le_requant_exact(acc, rq, zp);
+        return wide ? le_requant_exact_wide(acc, rq, zp) : le_requant_exact(acc, rq, zp);
     }
     u = acc < 0 ? -acc : acc;
     q = (int32_t)(((int64_t)u * rq.a + rq.r) >> 32) >> rq.sh; /* < 2^30: M < 1/2 */
     q = (acc < 0 ? -q : q) + zp;
     return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
-{% if wide_requant %}
-
-static LE_INLINE int8_t le_requant_wide(int32_t acc, le_rq_t rq, int32_t zp)
-{
-    int32_t u;
-    int32_t q;
-    if (rq.a == 0) {
-        return le_requant_exact_wide(acc, rq, zp);
-    }
-    u = acc < 0 ? -acc : acc;
-    q = (int32_t)(((int64_t)u * rq.a + rq.r) >> 32) >> rq.sh; /* < 2^30: M < 1/2 */
-    q = (acc < 0 ? -q : q) + zp;
-    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
-}
-{% endif %}
 #else
-/* Float path (§3a): one binary32 multiply (build with -ffp-contract=off), clamp to the integer
- * bounds (so clamping before rounding is exact), then round half to even by adding 1.5 * 2^23 and
- * reading the low mantissa bits (valid for |v| < 2^22; needs the default round-to-nearest mode). */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp)
+/* Float path (section 3a): one binary32 multiply, clamp to the integer bounds (so clamping before
+ * rounding is exact), then round half to even by adding 1.5 * 2^23 and reading the low mantissa
+ * bits (valid for |v| < 2^22; needs the default round-to-nearest mode). (float)acc already rounds a
+ * wide acc the way ORT does, so `wide` changes nothing here. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     float m;
     float v;
     uint32_t bits;
     const float lo = (float)(-128 - zp);
     const float hi = (float)(127 - zp);
+    (void)wide;
     memcpy(&m, &rq, sizeof m);
     v = (float)acc * m;
     v = v < lo ? lo : (v > hi ? hi : v);
@@ -140,12 +131,6 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp)
     memcpy(&bits, &v, sizeof bits);
     return (int8_t)((int32_t)bits - (int32_t)0x4B400000 + zp);
 }
-{% if wide_requant %}
-
-/* (float)acc rounds |acc| > 2^24 to 24 significant bits, half to even, as ORT does. */
-static LE_INLINE int8_t le_requant_wide(int32_t acc, le_rq_t rq, int32_t zp)
-{
-    return le_requant(acc, rq, zp);
-}
-{% endif %}
 #endif
+
+#endif /* LE_REQUANT_H */

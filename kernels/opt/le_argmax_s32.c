@@ -1,4 +1,6 @@
-/* le_argmax_s32: index of the largest score, first index on ties. */
+/* le_argmax_s32: index of the largest of s[0..n), the first on ties. */
+#include "le_common.h"
+
 static int le_argmax_s32(const int32_t *s, int n)
 {
     int best = 0;

@@ -1,4 +1,4 @@
-/* le_conv_s8: QLinearConv without padding, any kernel k x k and stride, over a sparse list of
+/* le_conv_sparse_s8: QLinearConv without padding, any kernel k x k and stride, over a sparse list of
  * (output, input) kernels (group 1, depthwise and masked connections all look alike).
  *   x:      [in_c][in_h][in_w] int8, NCHW (the input zero point is folded into bias)
  *   w:      [stored kernels][k*k] int8; output channel o uses kernels kstart[o] .. kstart[o+1]-1
@@ -7,10 +7,14 @@
  *   y:      [out_c][out_h][out_w] int8, NCHW
  * acc = bias + sum x*w is exact in int32 (checked at generation time). Outputs of a row are computed
  * LE_BLOCK at a time (le_mac_block), the rest one by one.
- * The _wide variant is for layers whose |acc| may exceed 2^24 (it calls le_requant_wide). */
-static LE_INLINE void le_conv_s8{{ suffix }}(const int8_t *x, int in_w, int k, int stride,
+ * wide: see le_requant.h (a literal at the inlined call). */
+
+#include "le_conv_core.h"
+#include "le_requant.h"
+
+static LE_INLINE void le_conv_sparse_s8(const int8_t *x, int in_w, int k, int stride,
                                   const int8_t *w, const uint16_t *kstart, const uint16_t *in_off,
-                                  const int32_t *bias, const le_rq_t *rq, int32_t zp,
+                                  const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
                                   int8_t *y, int out_c, int out_h, int out_w)
 {
     const int blocked = out_w - out_w % LE_BLOCK; /* outputs of a row done LE_BLOCK at a time */
@@ -38,7 +42,7 @@ static LE_INLINE void le_conv_s8{{ suffix }}(const int8_t *x, int in_w, int k, i
                 acc[2] = a.a2;
                 acc[3] = a.a3;
                 for (i = 0; i < LE_BLOCK; ++i) { /* one requant call site */
-                    *y++ = le_requant{{ suffix }}(acc[i], r, zp);
+                    *y++ = le_requant(acc[i], r, zp, wide);
                 }
             }
             for (ox = blocked; ox < out_w; ++ox) {
@@ -47,7 +51,7 @@ static LE_INLINE void le_conv_s8{{ suffix }}(const int8_t *x, int in_w, int k, i
                 for (j = j0; j < j1; ++j) {
                     acc = le_mac_one(xrow + in_off[j] + ox * stride, w + j * k * k, in_w, k, acc);
                 }
-                *y++ = le_requant{{ suffix }}(acc, r, zp);
+                *y++ = le_requant(acc, r, zp, wide);
             }
         }
     }

@@ -1,5 +1,10 @@
-/* le_dense_s8: scores[c] = bias[c] + sum_j x[j] * w[c][j]  (MatMulInteger -> Add; a_zp folded into bias).
- * x: [n] int8; w: [classes][n] int8; bias: [classes] int32; scores: [classes] int32. */
+/* le_dense_s8: the modern head, scores[c] = bias[c] + sum_j x[j] * w[c][j] (MatMulInteger -> Add).
+ *   x      [n] int8 (the input zero point is folded into bias)
+ *   w      [classes][n] int8
+ *   bias   [classes] int32
+ *   scores [classes] int32 */
+#include "le_common.h"
+
 static void le_dense_s8(const int8_t *x, int n, const int8_t *w, const int32_t *bias, int classes,
                         int32_t *scores)
 {

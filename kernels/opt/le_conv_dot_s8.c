@@ -5,9 +5,13 @@
  *   bias: [out_c] int32, B - x_zp*sum(w); rq: [out_c] requant multipliers; zp in [-128, 127]
  *   y:    [out_c] int8
  * LE_BLOCK output channels at a time share each input load; the rest one by one.
- * The _wide variant is for layers whose |acc| may exceed 2^24 (it calls le_requant_wide). */
-static LE_INLINE void le_conv_dot_s8{{ suffix }}(const int8_t *x, int n, const int8_t *w,
-                                      const int32_t *bias, const le_rq_t *rq, int32_t zp,
+ * wide: see le_requant.h (a literal at the inlined call). */
+
+#include "le_conv_core.h"
+#include "le_requant.h"
+
+static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
+                                      const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
                                       int8_t *y, int out_c)
 {
     const int blocked = out_c - out_c % LE_BLOCK; /* channels done LE_BLOCK at a time */
@@ -27,7 +31,7 @@ static LE_INLINE void le_conv_dot_s8{{ suffix }}(const int8_t *x, int n, const i
         acc[2] = a.a2;
         acc[3] = a.a3;
         for (i = 0; i < LE_BLOCK; ++i) { /* one requant call site */
-            y[o + i] = le_requant{{ suffix }}(acc[i], rq[o + i], zp);
+            y[o + i] = le_requant(acc[i], rq[o + i], zp, wide);
         }
         wo += LE_BLOCK * n;
     }
@@ -37,7 +41,7 @@ static LE_INLINE void le_conv_dot_s8{{ suffix }}(const int8_t *x, int n, const i
         for (t = 0; t < n; ++t) {
             acc += (int32_t)x[t] * (int32_t)wo[t];
         }
-        y[o] = le_requant{{ suffix }}(acc, rq[o], zp);
+        y[o] = le_requant(acc, rq[o], zp, wide);
         wo += n;
     }
 }
