@@ -166,11 +166,40 @@ def evaluate(run_dir, which, test_dir, as_json):
 @run_option
 @test_dir_option
 @json_option
-def verify(run_dir, test_dir, as_json):
+@click.option("--onnx", "onnx_path", type=click.Path(path_type=Path), default=None,
+              help="A model compiled with `lenet-edge compile` (use with --c).")
+@click.option("--c", "c_dir", type=click.Path(path_type=Path), default=None,
+              help="The folder `lenet-edge compile` wrote (use with --onnx).")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None, help="Inputs .npy [N, ...] (with --onnx).")
+@click.option("--random", "random_count", type=int, default=None,
+              help="Verify on N random inputs, incl. values far outside the calibration range (with --onnx).")
+def verify(run_dir, test_dir, as_json, onnx_path, c_dir, inputs, random_count):
     """Build the generated C on the host and compare it bit for bit with ONNX Runtime."""
+    if onnx_path is not None or c_dir is not None:
+        if onnx_path is None or c_dir is None:
+            raise LenetEdgeError("verify: --onnx and --c go together")
+        if inputs is not None and random_count is not None:
+            raise LenetEdgeError("verify: give --inputs or --random, not both")
+        from lenet_edge.check.byo import verify_cmd as byo_verify
+
+        byo_verify(onnx_path, c_dir, inputs, random_count, echo=click.echo)
+        return
     from lenet_edge.check.verify import verify_cmd
 
     verify_cmd(run_dir, test_dir, as_json)
+
+
+@main.command("compile")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--name", default=None, help="C name prefix (default: the file's stem as a C identifier).")
+@click.option("--kernels", type=click.Choice(["ref", "opt"]), default="opt", show_default=True)
+@click.option("--cut-at", default=None, help="Compile the graph up to this node (its output becomes the output).")
+def compile_(model, out, name, kernels, cut_at):
+    """Compile an int8 ONNX model (QDQ or QOperator, e.g. from `lenet-edge quantize`) to C."""
+    from lenet_edge.check.byo import compile_cmd
+
+    compile_cmd(model, out, name, kernels, cut_at, echo=click.echo)
 
 
 @main.command()

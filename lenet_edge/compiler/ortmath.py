@@ -1,4 +1,4 @@
-"""ONNX Runtime's int8 arithmetic in numpy, operation for operation (docs/ort-int8-ops.md, shipped beside int8-arithmetic.md).
+"""ONNX Runtime's int8 arithmetic in numpy, operation for operation (docs/ort-int8-ops.md).
 
 Each function reproduces what the pinned reference session (lenet_edge/check/ort.py: CPU provider,
 ORT_ENABLE_ALL, x86-64, int8 kept int8) computes for one node of the graph ORT actually runs after
