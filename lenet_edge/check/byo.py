@@ -298,7 +298,13 @@ def verify_cmd(onnx_path: Path, c_dir: Path, inputs: Path | None = None, random:
         exe = build_host(c_dir, Path(tmp), flags)
         mine = run_host(exe, m, x)
         sess = ort_oracle.reference_session(Path(onnx_path))
-        theirs = ort_oracle.run_batches(sess, sess.get_inputs()[0].name, x)[sess.get_outputs()[0].name]
+        fixed = sess.get_inputs()[0].shape[0]
+        batch = fixed if isinstance(fixed, int) and fixed > 0 else 1000
+        try:
+            theirs = ort_oracle.run_batches(sess, sess.get_inputs()[0].name, x, batch=batch)[sess.get_outputs()[0].name]
+        except Exception as e:  # ORT's run errors: one line
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise LenetEdgeError(f"{onnx_path}: ONNX Runtime cannot run the inputs: {first}") from None
         theirs = np.asarray(theirs).reshape(mine.shape)
         same = np.all((mine == theirs) | (np.isnan(mine) & np.isnan(theirs)) if mine.dtype.kind == "f"
                       else mine == theirs, axis=tuple(range(1, mine.ndim)))

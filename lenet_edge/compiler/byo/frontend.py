@@ -118,6 +118,10 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
                                 table=np.asarray(table, np.float32)))
         kind[name] = "float"
 
+    for n in g.node:   # first, anything whose float result depends on ORT's kernel choice, by name
+        if n.op_type in KERNEL_DEPENDENT:
+            raise err(n, f"{KERNEL_DEPENDENT[n.op_type]}: its result depends on which float kernel ORT picks, "
+                         f"so it cannot be made bit-exact; compile the graph before it with --cut-at")
     for n in g.node:
         op = n.op_type
         if op == "Constant":
@@ -125,9 +129,6 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
         a = _attrs(n)
         if n.domain not in ("", "ai.onnx", "com.microsoft"):
             raise err(n, f"domain {n.domain!r} is not supported")
-        if op in KERNEL_DEPENDENT:
-            raise err(n, f"{KERNEL_DEPENDENT[op]}: its result depends on which float kernel ORT picks, so it "
-                         f"cannot be made bit-exact; compile the graph before it with --cut-at")
         ins = list(n.input)
         if op == "QuantizeLinear":
             s, z = scalar(n, 1, "y_scale"), scalar(n, 2, "y_zero_point")
@@ -254,6 +255,9 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             if op != "Transpose":
                 out[-1].attrs = {**a, "_shape_input": consts.get(ins[1]) if len(ins) > 1 else None}
             kind[n.output[0]] = src
+        elif op == "QLinearSoftmax":
+            raise err(n, "ORT's int8 Softmax is not supported by lenet-edge compile yet; compile the graph "
+                         "before it with --cut-at")
         else:
             raise err(n, "this op is not supported by lenet-edge compile")
 

@@ -1,0 +1,269 @@
+"""`lenet-edge compile` + `lenet-edge verify --onnx --c`: models made the way users make them
+(torch.onnx.export -> quantize_static, tests/byo_models.py) compile to C that gives ONNX Runtime's
+outputs bit for bit, for QDQ and QOperator, s8 and u8 activations, per-tensor and per-channel
+weights; on digits, calibration-like data and noise far outside the calibration range. Float models,
+float ops ORT leaves unfused, and tampered C are refused or caught, in one line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from click.testing import CliRunner
+from onnx import helper
+
+from byo_models import ModelCache, all_configs, calibration, export_float
+from conftest import require_tool
+from lenet_edge.check import byo
+from lenet_edge.check import ort as ort_oracle
+from lenet_edge.check.quantize import quantize
+from lenet_edge.cli import main
+from lenet_edge.compiler.byo import c_name, run_units, frontend
+from lenet_edge.check import tables
+
+IDS = [f"{n}-{f}-{a}-{'pc' if p else 'pt'}" for n, f, a, p in all_configs()]
+
+
+@pytest.fixture(scope="session")
+def byo_models(tmp_path_factory):
+    return ModelCache(tmp_path_factory.mktemp("byo_models_c"))
+
+
+def _cli(*args):
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    return r.exit_code, r.output
+
+
+def _inputs(name, shape, count, seed):
+    rng = np.random.default_rng(seed)
+    third = count // 3
+    calib = calibration(name, third, seed=seed)
+    if name == "cnn":
+        from lenet_edge.data.embedded import load_mnist_5k
+        digits, _ = load_mnist_5k()
+        second = (digits[rng.choice(len(digits), third, replace=False), 6:22, 6:22] / np.float32(255))
+        second = second.astype(np.float32).reshape(-1, *shape[1:])
+    else:
+        second = calibration(name, third, seed=seed + 1)
+    noise = (rng.standard_normal((count - 2 * third, *shape[1:])) * 3).astype(np.float32)
+    return np.concatenate([calib, second, noise])
+
+
+@pytest.mark.parametrize("name,fmt,act,per_channel", all_configs(), ids=IDS)
+def test_compiled_c_is_bit_exact(byo_models, tmp_path, name, fmt, act, per_channel):
+    require_tool("cc")
+    built = byo_models.get(name, fmt, act, per_channel)
+    out = tmp_path / "c"
+    code, text = _cli("compile", built.path, "--out", out, "--kernels", "ref" if per_channel else "opt")
+    assert code == 0, text
+    m = json.loads((out / "manifest.json").read_text())
+    stem = c_name(built.path.stem)
+    assert m["name"] == stem and sorted(m["files"]) == sorted(p.name for p in out.iterdir())
+    header = (out / f"{stem}.h").read_text()
+    assert f"int {stem}_run(const float input[{stem.upper()}_INPUT_SIZE], float output[{stem.upper()}_OUTPUT_SIZE]);" in header
+    x = _inputs(name, m["input"]["shape"], 2000, seed=len(built.tag))
+    np.save(tmp_path / "x.npy", x)
+    code, text = _cli("verify", "--onnx", built.path, "--c", out, "--inputs", tmp_path / "x.npy")
+    assert code == 0, text
+    assert "2000/2000 inputs bit-exact" in text
+    # the same C through the other two input families of verify: random, incl. far outside the range
+    report = byo.verify_cmd(built.path, out, random=300, echo=lambda *a: None)
+    assert report["identical"] == report["inputs"] == 300
+    # the outputs are not trivial: ORT's answers vary over the inputs
+    sess = ort_oracle.reference_session(built.path)
+    y = ort_oracle.run_batches(sess, "x", x)["y"]
+    assert len(np.unique(y.round(6), axis=0)) > 100
+
+
+def test_compiler_reference_equals_ort_on_the_optimized_graph(byo_models):
+    """The units' numpy references (what the compiler prints C for) reproduce ORT's output too."""
+    built = byo_models.get("acts", "qdq", "u8", True)
+    prep = byo.prepare(built.path)
+    parsed = frontend.parse(prep.optimized, built.path.name, tables.chain_table)
+    x = _inputs("acts", parsed.input_shape, 600, seed=3)
+    ours = run_units(parsed, x)["y"]
+    (theirs,) = ort_oracle.run_in_memory(prep.model, {"x": x})
+    assert np.array_equal(ours, theirs)
+    assert {u.op for u in parsed.units} >= {"FTable", "AveragePool", "Table", "QLinearConv", "QGemm", "QLinearMul"}
+
+
+@pytest.mark.parametrize("flags", [["-O0"], ["-O3", "-march=native", "-ffp-contract=fast"], ["-Os"]],
+                         ids=["O0", "O3-native-fma", "Os"])
+def test_build_flags_do_not_change_the_answer(byo_models, tmp_path, flags):
+    """FMA-capable host code with contraction on, and other optimisation levels: still bit-exact
+    (the kernels round explicitly where ORT rounds)."""
+    require_tool("cc")
+    built = byo_models.get("blocks", "qoperator", "s8", False)
+    assert _cli("compile", built.path, "--out", tmp_path / "c")[0] == 0
+    report = byo.verify_cmd(built.path, tmp_path / "c", random=500, flags=flags, echo=lambda *a: None)
+    assert report["identical"] == 500
+
+
+def test_clang_build(byo_models, tmp_path, monkeypatch):
+    require_tool("clang")
+    monkeypatch.setenv("CC", "clang")
+    built = byo_models.get("acts", "qoperator", "s8", True)
+    assert _cli("compile", built.path, "--out", tmp_path / "c")[0] == 0
+    assert byo.verify_cmd(built.path, tmp_path / "c", random=300, echo=lambda *a: None)["identical"] == 300
+
+
+def test_tampered_c_names_the_first_diverging_node(byo_models, tmp_path):
+    require_tool("cc")
+    built = byo_models.get("cnn", "qdq", "s8", True)
+    out = tmp_path / "c"
+    assert _cli("compile", built.path, "--out", out, "--name", "net")[0] == 0
+    m = json.loads((out / "manifest.json").read_text())
+    conv = next(u for u in m["units"] if u["op"] == "QLinearConv" and u["index"] > 3)
+    weights = (out / "net_weights.h").read_text()
+    sym = f"net_u{conv['index']}_bias["
+    head, rest = weights.split(sym, 1)
+    body_start = rest.index("{") + 1
+    nums = rest[body_start:].split(",", 1)
+    tampered = head + sym + rest[:body_start] + f"\n    {int(nums[0]) + 4000}," + nums[1]
+    (out / "net_weights.h").write_text(tampered)
+    code, text = _cli("verify", "--onnx", built.path, "--c", out, "--random", "200")
+    assert code == 1
+    line = text.strip().splitlines()
+    assert len(line) == 1 and "first diverging node" in line[0]
+    assert f'ONNX node "{conv["node"]}"' in line[0], line[0]
+
+
+def test_float_model_is_sent_to_quantize(tmp_path):
+    src = export_float("cnn", tmp_path / "cnn_float.onnx")
+    code, text = _cli("compile", src, "--out", tmp_path / "c")
+    assert code == 1
+    line = text.strip()
+    assert "float model" in line and "lenet-edge quantize" in line and "\n" not in line
+
+
+def test_qdq_model_is_not_called_float(byo_models, tmp_path):
+    code, text = _cli("compile", byo_models.get("cnn", "qdq", "s8", False).path, "--out", tmp_path / "c")
+    assert code == 0 and "float model" not in text
+
+
+class _SoftmaxNet(torch.nn.Module):
+    input_shape = (1, 1, 8, 8)
+
+    def __init__(self):
+        super().__init__()
+        self.c = torch.nn.Conv2d(1, 4, 3)
+        self.fc = torch.nn.Linear(4 * 6 * 6, 5)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(torch.flatten(torch.relu(self.c(x)), 1)), dim=1)
+
+
+def _softmax_model(tmp_path, exclude=None):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    net = _SoftmaxNet().eval()
+    f = tmp_path / "sm_float.onnx"
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(1, 1, 8, 8),), str(f), input_names=["x"], output_names=["y"],
+                          opset_version=17, dynamo=False)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32))
+    q = tmp_path / "sm_int8.onnx"
+    if exclude:
+        from onnxruntime.quantization import CalibrationDataReader, quantize_static
+
+        data = np.load(calib)
+
+        class R(CalibrationDataReader):
+            def __init__(self):
+                self.it = iter([{"x": data[i:i + 1]} for i in range(len(data))])
+
+            def get_next(self):
+                return next(self.it, None)
+
+        names = [n.name for n in onnx.load(str(f)).graph.node if n.op_type == exclude]
+        quantize_static(str(f), str(q), R(), nodes_to_exclude=names)
+    else:
+        quantize(f, calib, q)
+    return q
+
+
+def test_float_softmax_is_refused_by_name_and_cut_at_compiles_before_it(tmp_path):
+    require_tool("cc")
+    q = _softmax_model(tmp_path, exclude="Softmax")          # Softmax left in float, as users often do
+    code, text = _cli("compile", q, "--out", tmp_path / "c")
+    assert code == 1
+    line = text.strip()
+    assert "(Softmax)" in line and "float kernel" in line and "--cut-at" in line and "\n" not in line
+    qs = _softmax_model(tmp_path / "q")                       # quantized: ORT runs QLinearSoftmax
+    code, text = _cli("compile", qs, "--out", tmp_path / "c")
+    assert code == 1 and "(QLinearSoftmax)" in text and "--cut-at" in text
+    gemm = next(n.name for n in onnx.load(str(q)).graph.node if n.op_type == "QuantizeLinear"
+                and "Gemm" in n.input[0])
+    out = tmp_path / "cut"
+    code, text = _cli("compile", q, "--out", out, "--cut-at", gemm)
+    assert code == 0, text
+    code, text = _cli("verify", "--onnx", out / "cut_model.onnx", "--c", out, "--random", "300")
+    assert code == 0 and "300/300 inputs bit-exact" in text, text
+
+
+def test_unfused_float_conv_is_refused_by_name(tmp_path):
+    q = _softmax_model(tmp_path, exclude="Conv")
+    code, text = _cli("compile", q, "--out", tmp_path / "c")
+    assert code == 1
+    line = text.strip()
+    assert "(Conv)" in line and "float convolution" in line and "\n" not in line
+
+
+def test_compile_errors_are_one_line(tmp_path, byo_models):
+    built = byo_models.get("cnn", "qdq", "s8", False)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"nope")
+    cases = [(("compile", tmp_path / "none.onnx", "--out", tmp_path / "c"), "no such model file"),
+             (("compile", junk, "--out", tmp_path / "c"), "not a valid ONNX model"),
+             (("compile", built.path, "--out", tmp_path / "c", "--name", "1bad"), "not a valid C identifier"),
+             (("compile", built.path, "--out", tmp_path / "c", "--cut-at", "nope"), "no node of that name"),
+             (("verify", "--onnx", built.path), "--onnx and --c go together"),
+             (("verify", "--onnx", built.path, "--c", tmp_path / "empty"), "no readable manifest.json")]
+    for args, expected in cases:
+        code, text = _cli(*args)
+        assert code == 1, (args, text)
+        assert len(text.strip().splitlines()) == 1 and expected in text, (expected, text)
+        assert "Traceback" not in text
+
+
+def test_verify_refuses_c_from_another_model(byo_models, tmp_path):
+    a = byo_models.get("cnn", "qdq", "s8", False)
+    b = byo_models.get("cnn", "qdq", "s8", True)
+    assert _cli("compile", a.path, "--out", tmp_path / "c")[0] == 0
+    code, text = _cli("verify", "--onnx", b.path, "--c", tmp_path / "c", "--random", "10")
+    assert code == 1 and "generated from a different model" in text
+
+
+def test_compile_is_deterministic(byo_models, tmp_path):
+    built = byo_models.get("blocks", "qdq", "u8", True)
+    for d in ("a", "b"):
+        assert _cli("compile", built.path, "--out", tmp_path / d, "--name", "net")[0] == 0
+    for f in (tmp_path / "a").iterdir():
+        assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes(), f.name
+
+
+def test_manifest_accounts_flash_ram_and_kernel_sets(byo_models, tmp_path):
+    built = byo_models.get("cnn", "qoperator", "u8", True)
+    for k in ("ref", "opt"):
+        assert _cli("compile", built.path, "--out", tmp_path / k, "--kernels", k, "--name", "net")[0] == 0
+    m = json.loads((tmp_path / "ref" / "manifest.json").read_text())
+    mo = json.loads((tmp_path / "opt" / "manifest.json").read_text())
+    assert m["kernels"]["set"] == "ref" and mo["kernels"]["set"] == "opt"
+    # no optimized versions of these kernels exist yet: the opt set says it took them from ref
+    assert set(mo["kernels"]["files"].values()) == {"ref"}
+    assert m["flash_bytes"]["constants"] == sum(u["flash_bytes"] for u in m["units"]) > 0
+    convs = [u for u in m["units"] if u["op"] == "QLinearConv"]
+    # conv 1: 8 output channels x 9 taps x 1 input channel per output pixel (16x16)
+    assert convs[0]["macs"] == 16 * 16 * 8 * 9
+    assert m["ram_bytes"]["arena"] > 0
+    arena = m["ram_bytes"]["arena"]
+    for u in m["units"]:
+        for o in u["outputs"]:
+            if o["arena_offset"] is not None:
+                size = int(np.prod(o["shape"])) * (4 if o["dtype"] == "float32" else 1)
+                assert o["arena_offset"] + size <= arena
