@@ -210,8 +210,21 @@ def compile_(model, out, name, kernels, cut_at):
 @run_option
 @test_dir_option
 @json_option
-def run(board, images, profile_images, run_dir, test_dir, as_json):
+@click.option("--c", "c_dir", type=click.Path(path_type=Path), default=None,
+              help="Run a model compiled by `lenet-edge compile` (with --onnx) instead of LeNet-5.")
+@click.option("--onnx", "onnx_path", type=click.Path(path_type=Path), default=None,
+              help="The model the --c folder was compiled from (the reference).")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None, help="Inputs .npy [N, ...] (with --c).")
+@click.option("--random", "random_count", type=int, default=None, help="N random inputs (with --c; default 100).")
+def run(board, images, profile_images, run_dir, test_dir, as_json, c_dir, onnx_path, inputs, random_count):
     """Boot the firmware in QEMU, classify test images, compare every score with ONNX Runtime."""
+    if c_dir is not None or onnx_path is not None:
+        if c_dir is None or onnx_path is None:
+            raise LenetEdgeError("run: --c and --onnx go together")
+        from lenet_edge.device.byo_run import run_cmd as byo_run
+
+        byo_run(onnx_path, c_dir, inputs, random_count, board, profile_images > 0, echo=click.echo)
+        return
     from lenet_edge.device.emulator import run_cmd
 
     run_cmd(board, images, run_dir, test_dir, as_json, profile_images=profile_images)

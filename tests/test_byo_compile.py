@@ -267,3 +267,21 @@ def test_manifest_accounts_flash_ram_and_kernel_sets(byo_models, tmp_path):
             if o["arena_offset"] is not None:
                 size = int(np.prod(o["shape"])) * (4 if o["dtype"] == "float32" else 1)
                 assert o["arena_offset"] + size <= arena
+
+
+@pytest.mark.parametrize("name,fmt,act,per_channel", [("cnn", "qdq", "s8", True), ("blocks", "qoperator", "u8", False),
+                                                       ("acts", "qdq", "u8", True), ("acts", "qoperator", "s8", False)],
+                         ids=["cnn-qdq-s8-pc", "blocks-qoperator-u8-pt", "acts-qdq-u8-pc", "acts-qoperator-s8-pt"])
+def test_compiled_model_runs_bit_exact_on_cortex_m4_in_qemu(byo_models, tmp_path, name, fmt, act, per_channel):
+    """The same generated C, cross-compiled for Cortex-M4F (hard float, VFMA for QLinearAdd's fmaf),
+    in QEMU's mps2-an386: every output bit-exact with ORT."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    built = byo_models.get(name, fmt, act, per_channel)
+    out = tmp_path / "c"
+    assert _cli("compile", built.path, "--out", out)[0] == 0
+    x = _inputs(name, json.loads((out / "manifest.json").read_text())["input"]["shape"], 60, seed=7)
+    np.save(tmp_path / "x.npy", x)
+    code, text = _cli("run", "--c", out, "--onnx", built.path, "--inputs", tmp_path / "x.npy", "--profile", "1")
+    assert code == 0, text
+    assert "60/60 inputs bit-exact" in text and "instructions per inference" in text

@@ -277,6 +277,18 @@ def first_divergence(prep: Prepared, m: dict, exe: Path, x1: np.ndarray, work: P
     return "(no unit differs on the traced input)"
 
 
+def ort_outputs(onnx_path: Path, x: np.ndarray) -> np.ndarray:
+    """The pinned session's first output for inputs x [N, ...] (batch 1 at a time if the model's batch is fixed)."""
+    sess = ort_oracle.reference_session(Path(onnx_path))
+    fixed = sess.get_inputs()[0].shape[0]
+    batch = fixed if isinstance(fixed, int) and fixed > 0 else 1000
+    try:
+        return np.asarray(ort_oracle.run_batches(sess, sess.get_inputs()[0].name, x, batch=batch)[sess.get_outputs()[0].name])
+    except Exception as e:  # ORT's run errors: one line
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise LenetEdgeError(f"{onnx_path}: ONNX Runtime cannot run the inputs: {first}") from None
+
+
 def verify_cmd(onnx_path: Path, c_dir: Path, inputs: Path | None = None, random: int | None = None,
                flags=(), echo=print) -> dict:
     c_dir = Path(c_dir)
@@ -297,15 +309,7 @@ def verify_cmd(onnx_path: Path, c_dir: Path, inputs: Path | None = None, random:
     with tempfile.TemporaryDirectory(prefix="lenet-edge-verify-") as tmp:
         exe = build_host(c_dir, Path(tmp), flags)
         mine = run_host(exe, m, x)
-        sess = ort_oracle.reference_session(Path(onnx_path))
-        fixed = sess.get_inputs()[0].shape[0]
-        batch = fixed if isinstance(fixed, int) and fixed > 0 else 1000
-        try:
-            theirs = ort_oracle.run_batches(sess, sess.get_inputs()[0].name, x, batch=batch)[sess.get_outputs()[0].name]
-        except Exception as e:  # ORT's run errors: one line
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise LenetEdgeError(f"{onnx_path}: ONNX Runtime cannot run the inputs: {first}") from None
-        theirs = np.asarray(theirs).reshape(mine.shape)
+        theirs = ort_outputs(Path(onnx_path), x).reshape(mine.shape)
         same = np.all((mine == theirs) | (np.isnan(mine) & np.isnan(theirs)) if mine.dtype.kind == "f"
                       else mine == theirs, axis=tuple(range(1, mine.ndim)))
         report = {"inputs": int(len(x)), "source": source, "identical": int(same.sum()),
