@@ -46,7 +46,10 @@ def _load_user_model(path: Path) -> tuple[onnx.ModelProto, bytes]:
     except Exception as e:  # DecodeError, ValidationError, ...
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise LenetEdgeError(f"{path}: not a valid ONNX model: {first}") from None
-    if not any(n.op_type in QUANT_MARKERS for n in model.graph.node):
+    inits = {t.name for t in model.graph.initializer}
+    float_input = any(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+                      for i in model.graph.input if i.name not in inits)
+    if float_input and not any(n.op_type in QUANT_MARKERS for n in model.graph.node):
         raise LenetEdgeError(f"{path}: this is a float model (no QuantizeLinear, DequantizeLinear or QLinear* node); "
                              f"quantize it first: lenet-edge quantize {path.name} --calib DATA.npy --out "
                              f"{path.stem}_int8.onnx")

@@ -138,7 +138,8 @@ def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimi
               f'#include "{name}_weights.h"\n\n'
               f"#ifdef {up}_TRACE\n#define {up}_T(tensor, data, bytes) {up}_TRACE(tensor, data, bytes)\n"
               f"#else\n#define {up}_T(tensor, data, bytes) ((void)0)\n#endif\n\n"
-              f"static union {{ uint32_t align; uint8_t b[{max(arena, 4)}]; }} {name}_arena;\n{scratch_decl}\n"
+              + (f"static union {{ uint32_t align; uint8_t b[{arena}]; }} {name}_arena;\n" if arena else "")
+              + f"{scratch_decl}\n"
               f"{proto}\n{{\n" + "\n".join(calls) + "    return 0;\n}\n")
     manifest = {
         "format": "lenet-edge-compile/1",
