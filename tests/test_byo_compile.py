@@ -285,3 +285,14 @@ def test_compiled_model_runs_bit_exact_on_cortex_m4_in_qemu(byo_models, tmp_path
     code, text = _cli("run", "--c", out, "--onnx", built.path, "--inputs", tmp_path / "x.npy", "--profile", "1")
     assert code == 0, text
     assert "60/60 inputs bit-exact" in text and "instructions per inference" in text
+
+
+def test_compiler_imports_neither_torch_nor_onnxruntime():
+    import subprocess
+    import sys
+
+    code = ("import sys; import lenet_edge.compiler.byo, lenet_edge.compiler.byo.frontend, "
+            "lenet_edge.compiler.byo.emit, lenet_edge.compiler.byo.ops, lenet_edge.compiler.ortmath; "
+            "bad = [m for m in ('torch', 'onnxruntime') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
