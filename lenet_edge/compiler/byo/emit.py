@@ -1,6 +1,6 @@
 """Units + shapes -> NAME.h, NAME.c, NAME_weights.h, manifest.json: a printer (no decisions about
-arithmetic). Kernels are pasted from kernels/<set>/ (a kernel without an optimized version is
-taken from kernels/ref/, and manifest.json says so). One static arena, no malloc."""
+arithmetic). Kernels are pasted from kernels/byo/<set>/ (a kernel without an optimized version is
+taken from kernels/byo/ref/, and manifest.json says so). One static arena, no malloc."""
 from __future__ import annotations
 
 import json
@@ -59,7 +59,7 @@ def _c_values(values, ctype) -> str:
 
 def _kernel_source(stem: str, kernels: str) -> tuple[str, str]:
     for k in (kernels, "ref"):
-        path = kernel_dir() / k / f"{stem}.c"
+        path = kernel_dir() / "byo" / k / f"{stem}.c"
         if path.is_file():
             text = "\n".join(ln for ln in path.read_text().splitlines() if ln.strip() != '#include "le_byo.h"')
             return text, k
@@ -111,9 +111,9 @@ def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimi
     kernel_texts, kernel_sets = [], {}
     for stem in used:
         text, came = _kernel_source(stem, kernels)
-        kernel_texts.append(f"/* ---- kernels/{came}/{stem}.c ---- */\n{text}")
+        kernel_texts.append(f"/* ---- kernels/byo/{came}/{stem}.c ---- */\n{text}")
         kernel_sets[stem] = came
-    common = (kernel_dir() / "le_byo.h").read_text()
+    common = (kernel_dir() / "byo" / "le_byo.h").read_text()
 
     params = [f"const {in_t} input[{up}_INPUT_SIZE]"]
     size_defs = [f"#define {up}_INPUT_SIZE {int(np.prod(parsed.input_shape))}"]

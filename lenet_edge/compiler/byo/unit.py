@@ -1,7 +1,7 @@
 """The unit interface of `lenet-edge compile` (docs/byo.md): one module per op kind in ops/, each
 holding its ONNX recognition (`build`), its numpy reference (lenet_edge.compiler.ortmath, bit-exact
 with ORT), its constants (`arrays`), its work (`macs`) and the C call it emits (`call`, naming a
-kernel of kernels/<set>/). Tensors are per-image (batch 1) with ORT's own names."""
+kernel of kernels/byo/<set>/). Tensors are per-image (batch 1) with ORT's own names."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -56,7 +56,7 @@ class Unit:
     outputs: tuple
     attrs: dict = field(default_factory=dict)
 
-    kernel: ClassVar[str] = ""  # kernels/<set>/<kernel>.c
+    kernel: ClassVar[str] = ""  # kernels/byo/<set>/<kernel>.c
 
     def fail(self, problem: str) -> LenetEdgeError:
         return LenetEdgeError(f'ONNX node "{self.node}" ({self.op}): {problem}')
