@@ -56,7 +56,9 @@ def test_compiled_c_is_bit_exact(byo_models, tmp_path, name, fmt, act, per_chann
     require_tool("cc")
     built = byo_models.get(name, fmt, act, per_channel)
     out = tmp_path / "c"
-    code, text = _cli("compile", built.path, "--out", out, "--kernels", "ref" if per_channel else "opt")
+    code, text = _cli("compile", built.path, "--out", out, "--kernels", "opt")
+    assert code == 0, text
+    code, text = _cli("compile", built.path, "--out", tmp_path / "ref", "--kernels", "ref")
     assert code == 0, text
     m = json.loads((out / "manifest.json").read_text())
     stem = c_name(built.path.stem)
@@ -65,9 +67,10 @@ def test_compiled_c_is_bit_exact(byo_models, tmp_path, name, fmt, act, per_chann
     assert f"int {stem}_run(const float input[{stem.upper()}_INPUT_SIZE], float output[{stem.upper()}_OUTPUT_SIZE]);" in header
     x = _inputs(name, m["input"]["shape"], 2000, seed=len(built.tag))
     np.save(tmp_path / "x.npy", x)
-    code, text = _cli("verify", "--onnx", built.path, "--c", out, "--inputs", tmp_path / "x.npy")
-    assert code == 0, text
-    assert "2000/2000 inputs bit-exact" in text
+    for folder in (out, tmp_path / "ref"):       # both kernel sets, so they also agree with each other
+        code, text = _cli("verify", "--onnx", built.path, "--c", folder, "--inputs", tmp_path / "x.npy")
+        assert code == 0, text
+        assert "2000/2000 inputs bit-exact" in text
     # the same C through the other two input families of verify: random, incl. far outside the range
     report = byo.verify_cmd(built.path, out, random=300, echo=lambda *a: None)
     assert report["identical"] == report["inputs"] == 300
@@ -254,8 +257,10 @@ def test_manifest_accounts_flash_ram_and_kernel_sets(byo_models, tmp_path):
     m = json.loads((tmp_path / "ref" / "manifest.json").read_text())
     mo = json.loads((tmp_path / "opt" / "manifest.json").read_text())
     assert m["kernels"]["set"] == "ref" and mo["kernels"]["set"] == "opt"
-    # no optimized versions of these kernels exist yet: the opt set says it took them from ref
-    assert set(mo["kernels"]["files"].values()) == {"ref"}
+    # the opt set takes the optimized conv and the reference kernels where no optimized one exists
+    assert set(m["kernels"]["files"].values()) == {"ref"}
+    assert mo["kernels"]["files"]["le_qconv_generic_x8"] == "opt" and "ref" in mo["kernels"]["files"].values()
+    assert "kernels/byo/opt/le_qconv_generic_x8.c" in (tmp_path / "opt" / "net.c").read_text()
     assert m["flash_bytes"]["constants"] == sum(u["flash_bytes"] for u in m["units"]) > 0
     convs = [u for u in m["units"] if u["op"] == "QLinearConv"]
     # conv 1: 8 output channels x 9 taps x 1 input channel per output pixel (16x16)
