@@ -19,7 +19,8 @@ import pytest
 from conftest import require_tool
 from lenet_edge.check import hostbuild
 from lenet_edge.compiler import emit, ir
-from lenet_edge.compiler.ops import Arg, Conv, Dense, Flatten, InputTable, MaxPool, Pad, Rbf, Table
+from lenet_edge.compiler.ops import (Arg, Conv, ConvSubsample, Dense, Flatten, InputTable, MaxPool, Pad, Rbf,
+                                    Table)
 
 OUT_BYTES = 64 * 1024
 
@@ -42,6 +43,17 @@ def _conv(rng, name, in_shape, c_out, k, stride=1, group=1, mask=None, wide=Fals
     return Conv(node=name, tensor=name, in_shape=in_shape, out_shape=out, weight=w, bias=bias,
                 x_scale=x_scale, x_zp=int(rng.integers(-20, 20)), w_scale=w_scale, y_scale=y_scale,
                 y_zp=int(rng.integers(-30, 30)), kernel=k, stride=stride, group=group)
+
+
+def _fused(rng, name, in_shape, c_out, k, mask=None, wide=False):
+    conv = _conv(rng, name + "_c", in_shape, c_out, k, mask=mask)
+    t1 = Table(node=name + "_t1", tensor=name + "_t1", in_shape=conv.out_shape, out_shape=conv.out_shape,
+               table=rng.integers(-128, 128, 256).astype(np.int8))
+    sub = _conv(rng, name + "_s", conv.out_shape, c_out, 2, stride=2, group=c_out, wide=wide)
+    t2 = Table(node=name, tensor=name, in_shape=sub.out_shape, out_shape=sub.out_shape,
+               table=rng.integers(-128, 128, 256).astype(np.int8))
+    assert ConvSubsample.matches(conv, t1, sub, t2)
+    return ConvSubsample.of(conv, t1, sub, t2)
 
 
 def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
@@ -67,6 +79,9 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_conv(rng, "dw2s2w", (2, 10, 10), 2, 2, stride=2, group=2, wide=True), None),
         (_conv(rng, "masked", (5, 9, 10), 7, 5, mask=mask), None),  # sparse, masked connections
         (_conv(rng, "dot", (3, 3, 3), 7, 3), None),                 # dot: n 27, out_c 7
+        (_fused(rng, "cs5", (1, 16, 18), 3, 5), None),              # C1-like, even conv output 12x14
+        (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
+        (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
         (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9
         (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),
              centres=np.where(rng.random((3, 21)) < 0.5, -74, 74).astype(np.int32)), x8(21)),
