@@ -9,7 +9,7 @@
  * kproto prototype's le_convpool_core.h). Elsewhere (Cortex-M3, host, other k) plain C with the
  * same exact int32 sums: bit-identical. */
 #include "le_conv_core.h"
-#include "le_requant.h"
+#include "le_opt.h"
 
 static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
                                            const uint16_t *kstart, const uint16_t *in_off,

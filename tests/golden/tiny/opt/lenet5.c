@@ -91,10 +91,20 @@ static void le_pad_s8(const int8_t *x, int c, int h, int w, int top, int left, i
     }
 }
 
+/* ---- kernels/opt/le_conv_subsample_s8.c ---- */
+/* le_conv_subsample_s8: the fused LeNet-5 stage conv -> table -> 2x2 stride-2 depthwise conv
+ * (subsampling) -> table; arguments and layouts as in kernels/ref/le_conv_subsample_s8.c. Only the
+ * subsampled output is written.
+ * Per output (o, oy, ox) the four conv outputs (2oy + dy, 2ox + dx) are accumulated together over
+ * each stored kernel: the two conv rows share every weight row, the two columns share the input
+ * words. For 5x5 kernels on ARMv7E-M (__ARM_FEATURE_DSP), per kernel row: one weight word split by
+ * SXTB16 into (w0,w2) (w1,w3) plus (0,w4); per input row the unaligned words at c and c + 2 split
+ * into (x0,x2) (x1,x3) (x2,x4) (x3,x5); 6 SMLAD give the 10 MACs of outputs c and c + 1 (after the
+ * kproto prototype's le_convpool_core.h). Elsewhere (Cortex-M3, host, other k) plain C with the
+ * same exact int32 sums: bit-identical. */
 /* ---- kernels/opt/le_conv_core.h ---- */
 #ifndef LE_CONV_CORE_H
 #define LE_CONV_CORE_H
-
 
 /* le_conv_core.h: conv inner loops, shared by the optimized conv kernels (kernels/opt). The
  * kernels are LE_INLINE: inlined at each call, where k, stride and the sizes are literal constants,
@@ -312,6 +322,22 @@ static LE_INLINE LE_UNUSED le_acc4_t le_dot_x4(const int8_t *x, const int8_t *w,
 
 #endif /* LE_CONV_CORE_H */
 
+/* ---- kernels/opt/le_opt.h ---- */
+/* le_opt.h: what the optimized kernels (kernels/opt) add to le_common.h: the requantization with
+ * the Cortex-M4F/M7 rounding instruction where the core has one. Every opt kernel that
+ * requantizes includes this instead of le_requant.h. */
+#ifndef LE_OPT_H
+#define LE_OPT_H
+
+/* ARMv7E-M with a single-precision FPU (Cortex-M4F, M7): round the float product with VCVTR
+ * (round to nearest even in the default FPSCR mode, as the portable magic-number trick also
+ * assumes), then QADD the zero point and SSAT to 8 bits: 7 instructions instead of about 14.
+ * docs/int8-arithmetic.md, section 3a. */
+#if !LENET5_REQUANT_INT && defined(__GNUC__) && defined(__ARM_FP) && (__ARM_FP & 4) && \
+    defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(LE_REQUANT_PORTABLE)
+#define LE_REQUANT_VCVTR 1
+#endif
+
 /* ---- kernels/le_requant.h ---- */
 /* le_requant: int32 accumulator -> int8 code, bit-exact with ONNX Runtime's QLinearConv
  * (docs/int8-arithmetic.md, section 3). Shared by both kernel sets.
@@ -324,7 +350,6 @@ static LE_INLINE LE_UNUSED le_acc4_t le_dot_x4(const int8_t *x, const int8_t *w,
  *       at an inlined call it is a literal, so the unused branch disappears. */
 #ifndef LE_REQUANT_H
 #define LE_REQUANT_H
-
 
 #if LENET5_REQUANT_INT
 /* x >> s rounded half to even; 1 <= s <= 62. */
@@ -425,6 +450,25 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     q = (acc < 0 ? -q : q) + zp;
     return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
+#elif defined(LE_REQUANT_VCVTR)
+/* Float path (section 3a) on Cortex-M4F/M7 (kernels/opt/le_opt.h turns it on): the binary32
+ * product, VCVTR rounds it to the nearest int32, ties to even (FPSCR default mode; saturating),
+ * QADD adds the zero point without overflow, SSAT clamps to [-128, 127]. The product only feeds the
+ * asm, so it cannot be fused into an addition. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    float m;
+    float v;
+    int32_t q;
+    (void)wide;
+    memcpy(&m, &rq, sizeof m);
+    v = (float)acc * m;
+    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v));
+    memcpy(&q, &v, sizeof q);
+    __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    __asm__("ssat %0, #8, %0" : "+r"(q));
+    return (int8_t)q;
+}
 #else
 /* Float path (section 3a): one binary32 multiply, clamp to the integer bounds (so clamping before
  * rounding is exact), then round half to even by adding 1.5 * 2^23 and reading the low mantissa
@@ -449,17 +493,7 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 
 #endif /* LE_REQUANT_H */
 
-/* ---- kernels/opt/le_conv_subsample_s8.c ---- */
-/* le_conv_subsample_s8: the fused LeNet-5 stage conv -> table -> 2x2 stride-2 depthwise conv
- * (subsampling) -> table; arguments and layouts as in kernels/ref/le_conv_subsample_s8.c. Only the
- * subsampled output is written.
- * Per output (o, oy, ox) the four conv outputs (2oy + dy, 2ox + dx) are accumulated together over
- * each stored kernel: the two conv rows share every weight row, the two columns share the input
- * words. For 5x5 kernels on ARMv7E-M (__ARM_FEATURE_DSP), per kernel row: one weight word split by
- * SXTB16 into (w0,w2) (w1,w3) plus (0,w4); per input row the unaligned words at c and c + 2 split
- * into (x0,x2) (x1,x3) (x2,x4) (x3,x5); 6 SMLAD give the 10 MACs of outputs c and c + 1 (after the
- * kproto prototype's le_convpool_core.h). Elsewhere (Cortex-M3, host, other k) plain C with the
- * same exact int32 sums: bit-identical. */
+#endif /* LE_OPT_H */
 
 static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
                                            const uint16_t *kstart, const uint16_t *in_off,
@@ -551,7 +585,6 @@ static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, con
  * LE_BLOCK output channels at a time share each input load; the rest one by one.
  * wide: see le_requant.h (a literal at the inlined call). */
 
-
 static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
                                       const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
                                       int8_t *y, int out_c)
@@ -602,27 +635,34 @@ static void le_table_s8(int8_t *x, const int8_t *table, int n)
 }
 
 /* ---- kernels/opt/le_rbf_bits_s8.c ---- */
-/* le_rbf_bits_s8: the paper's RBF head with centres +-a stored as bits,
- * scores[c] = sum_j (x[j] - p[c][j])^2 where p[c][j] = +a if bit j of row c is set, else -a.
- *   x      [n] int8
- *   bits   [classes][(n + 7) / 8] uint8, bit j % 8 of byte j / 8
- *   a      the centre magnitude (74 for the paper's +-1 glyphs at the F6 output scale)
- *   scores [classes] int32 (no overflow: checked at generation time) */
+/* le_rbf_bits_s8: the paper's RBF head with centres +-a stored as bits (arguments as in
+ * kernels/ref/le_rbf_bits_s8.c). Expanded exactly in int32:
+ *   sum_j (x_j - p_j)^2 = sum_j x_j^2 + n a^2 - 2a sum_j s_j x_j,  s_j = +1 (bit set) or -1,
+ *   sum_j s_j x_j = 2 * (sum over set bits of x_j) - sum_j x_j,
+ * so per class only the x_j under set bits are added. Every partial sum stays below
+ * n * (128 + a)^2 < 2^31 (checked at generation time), so the reordering is exact. */
 
 static void le_rbf_bits_s8(const int8_t *x, int n, const uint8_t *bits, int32_t a, int classes,
                            int32_t *scores)
 {
     const int row = (n + 7) / 8;
+    int32_t sum_x = 0;
+    int32_t sum_x2 = 0;
     int c;
+    int j;
+    for (j = 0; j < n; ++j) {
+        sum_x += x[j];
+        sum_x2 += (int32_t)x[j] * x[j];
+    }
     for (c = 0; c < classes; ++c) {
-        int32_t sum = 0;
-        int j;
+        const uint8_t *b = bits + c * row;
+        int32_t set = 0; /* sum of x_j where bit j is set */
         for (j = 0; j < n; ++j) {
-            const int32_t p = ((bits[c * row + j / 8] >> (j % 8)) & 1) ? a : -a;
-            const int32_t d = (int32_t)x[j] - p;
-            sum += d * d;
+            if ((b[j >> 3] >> (j & 7)) & 1) {
+                set += x[j];
+            }
         }
-        scores[c] = sum;
+        scores[c] = sum_x2 + n * a * a - 2 * a * (2 * set - sum_x);
     }
 }
 

@@ -94,6 +94,20 @@ static void le_pad_s8(const int8_t *x, int c, int h, int w, int top, int left, i
     }
 }
 
+/* ---- kernels/ref/le_conv_subsample_s8.c ---- */
+/* le_conv_subsample_s8: the fused LeNet-5 stage conv -> table -> 2x2 stride-2 depthwise conv
+ * (the paper's subsampling) -> table. Only the subsampled output is written: the full conv output
+ * (C1's 6x28x28, C3's 16x10x10) never exists.
+ *   x      [in_c][in_h][in_w] int8, NCHW (the conv's input zero point is folded into bias)
+ *   conv:  k x k, stride 1, over a sparse list of (output, input) kernels, as le_conv_sparse_s8:
+ *          w [stored kernels][k][k], kstart [out_c + 1], in_off [stored kernels],
+ *          bias [out_c], rq [out_c], zp, wide
+ *   table  [256] int8, the activation after the conv (indexed by the raw byte of its code)
+ *   sub:   sw [out_c][2][2] int8, sbias [out_c], srq [out_c], szp, swide (the depthwise conv,
+ *          one input channel per output channel)
+ *   stable [256] int8, the activation after the subsampling
+ *   y      [out_c][out_h][out_w] int8, NCHW; conv output (2 oy + dy, 2 ox + dx) feeds y[o][oy][ox]
+ * Every sum is exact in int32 (checked at generation time). */
 /* ---- kernels/le_requant.h ---- */
 /* le_requant: int32 accumulator -> int8 code, bit-exact with ONNX Runtime's QLinearConv
  * (docs/int8-arithmetic.md, section 3). Shared by both kernel sets.
@@ -106,7 +120,6 @@ static void le_pad_s8(const int8_t *x, int c, int h, int w, int top, int left, i
  *       at an inlined call it is a literal, so the unused branch disappears. */
 #ifndef LE_REQUANT_H
 #define LE_REQUANT_H
-
 
 #if LENET5_REQUANT_INT
 /* x >> s rounded half to even; 1 <= s <= 62. */
@@ -207,6 +220,25 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     q = (acc < 0 ? -q : q) + zp;
     return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
+#elif defined(LE_REQUANT_VCVTR)
+/* Float path (section 3a) on Cortex-M4F/M7 (kernels/opt/le_opt.h turns it on): the binary32
+ * product, VCVTR rounds it to the nearest int32, ties to even (FPSCR default mode; saturating),
+ * QADD adds the zero point without overflow, SSAT clamps to [-128, 127]. The product only feeds the
+ * asm, so it cannot be fused into an addition. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    float m;
+    float v;
+    int32_t q;
+    (void)wide;
+    memcpy(&m, &rq, sizeof m);
+    v = (float)acc * m;
+    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v));
+    memcpy(&q, &v, sizeof q);
+    __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    __asm__("ssat %0, #8, %0" : "+r"(q));
+    return (int8_t)q;
+}
 #else
 /* Float path (section 3a): one binary32 multiply, clamp to the integer bounds (so clamping before
  * rounding is exact), then round half to even by adding 1.5 * 2^23 and reading the low mantissa
@@ -230,21 +262,6 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 #endif
 
 #endif /* LE_REQUANT_H */
-
-/* ---- kernels/ref/le_conv_subsample_s8.c ---- */
-/* le_conv_subsample_s8: the fused LeNet-5 stage conv -> table -> 2x2 stride-2 depthwise conv
- * (the paper's subsampling) -> table. Only the subsampled output is written: the full conv output
- * (C1's 6x28x28, C3's 16x10x10) never exists.
- *   x      [in_c][in_h][in_w] int8, NCHW (the conv's input zero point is folded into bias)
- *   conv:  k x k, stride 1, over a sparse list of (output, input) kernels, as le_conv_sparse_s8:
- *          w [stored kernels][k][k], kstart [out_c + 1], in_off [stored kernels],
- *          bias [out_c], rq [out_c], zp, wide
- *   table  [256] int8, the activation after the conv (indexed by the raw byte of its code)
- *   sub:   sw [out_c][2][2] int8, sbias [out_c], srq [out_c], szp, swide (the depthwise conv,
- *          one input channel per output channel)
- *   stable [256] int8, the activation after the subsampling
- *   y      [out_c][out_h][out_w] int8, NCHW; conv output (2 oy + dy, 2 ox + dx) feeds y[o][oy][ox]
- * Every sum is exact in int32 (checked at generation time). */
 
 static void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
                                  const uint16_t *kstart, const uint16_t *in_off, const int32_t *bias,
