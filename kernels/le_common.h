@@ -41,8 +41,10 @@ typedef uint32_t le_rq_t; /* float32 bit pattern of M */
  * constants, so branches on them fold away. */
 #if defined(__GNUC__)
 #define LE_INLINE inline __attribute__((always_inline))
+#define LE_UNUSED __attribute__((unused)) /* shared helpers: not every kernel calls all of them */
 #else
 #define LE_INLINE inline
+#define LE_UNUSED
 #endif
 
 #endif /* LE_COMMON_H */

@@ -111,6 +111,25 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     q = (acc < 0 ? -q : q) + zp;
     return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
+#elif defined(LE_REQUANT_VCVTR)
+/* Float path (section 3a) on Cortex-M4F/M7 (kernels/opt/le_opt.h turns it on): the binary32
+ * product, VCVTR rounds it to the nearest int32, ties to even (FPSCR default mode; saturating),
+ * QADD adds the zero point without overflow, SSAT clamps to [-128, 127]. The product only feeds the
+ * asm, so it cannot be fused into an addition. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    float m;
+    float v;
+    int32_t q;
+    (void)wide;
+    memcpy(&m, &rq, sizeof m);
+    v = (float)acc * m;
+    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v));
+    memcpy(&q, &v, sizeof q);
+    __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    __asm__("ssat %0, #8, %0" : "+r"(q));
+    return (int8_t)q;
+}
 #else
 /* Float path (section 3a): one binary32 multiply, clamp to the integer bounds (so clamping before
  * rounding is exact), then round half to even by adding 1.5 * 2^23 and reading the low mantissa

@@ -113,9 +113,12 @@ def test_provenance_banner(arch_model):
 def test_layer_calls_cite_onnx_nodes(arch_model):
     arch, _, path, _ = arch_model
     c = generate(path)["lenet5.c"]
-    assert '/* c1 (ONNX node "c1"): [1,1,32,32] -> [1,6,28,28], int8 */\n    le_conv_dense_s8(' in c
-    c3_kernel = "le_conv_sparse_s8" if arch == "paper" else "le_conv_dense_s8"   # masked C3 is stored sparse
-    assert f'/* c3 (ONNX node "c3"): [1,6,14,14] -> [1,16,10,10], int8 */\n    {c3_kernel}(' in c
+    if arch == "paper":   # conv -> squash -> subsampling -> squash: one fused call each
+        assert '/* s2_act (ONNX node "s2_act"): [1,1,32,32] -> [1,6,14,14], int8 */\n    le_conv_subsample_s8(' in c
+        assert '/* s4_act (ONNX node "s4_act"): [1,6,14,14] -> [1,16,5,5], int8 */\n    le_conv_subsample_s8(' in c
+    else:
+        assert '/* c1 (ONNX node "c1"): [1,1,32,32] -> [1,6,28,28], int8 */\n    le_conv_dense_s8(' in c
+        assert '/* c3 (ONNX node "c3"): [1,6,14,14] -> [1,16,10,10], int8 */\n    le_conv_dense_s8(' in c
     head = "le_rbf_bits_s8(" if arch == "paper" else "le_dense_s8("   # paper centres are +-74: bits
     assert head in c and ("le_argmin_s32" in c) == (arch == "paper")
     assert "malloc" not in c
@@ -133,8 +136,10 @@ def test_masked_c3_kernels_are_not_stored(tmp_path):
     assert c3.flash("float")["weights"] == 60 * 25          # Table I: 60 of the 96 kernels
     assert c3.taps == 60 * 25 * 100                         # 150,000 MACs, not 240,000
     manifest = json.loads(generate(path)["manifest.json"])
-    entry = next(e for e in manifest["layers"] if e["node"] == "c3")
-    assert entry["macs"] == 150000
+    entry = next(e for e in manifest["layers"] if "c3" in e.get("fused", []))   # c3 + s4 fused
+    assert entry["fused"] == ["c3", "c3_act", "s4", "s4_act"]
+    assert entry["macs"] == 150000 + 16 * 4 * 25
+    assert entry["flash_bytes"]["float_requant"]["weights"] == 60 * 25 + 16 * 4
 
 
 def test_manifest_memory(arch_model):
@@ -143,8 +148,10 @@ def test_manifest_memory(arch_model):
     m = json.loads(files["manifest.json"])
     arena = m["ram_bytes"]["arena"]
     assert f"#define LENET5_ARENA_BYTES {arena}\n" in files["lenet5.h"]
-    # the largest live pair: S2 reads C1's 6x28x28 and writes 6x14x14
-    assert arena == 4704 + 1176
+    if arch == "paper":   # the padded image 1x32x32 in, the fused C1+S2 writes 6x14x14
+        assert arena == 1024 + 1176
+    else:                 # the largest live pair: S2 reads C1's 6x28x28 and writes 6x14x14
+        assert arena == 4704 + 1176
     # every arena write stays inside the arena and never overlaps its own input
     for e in m["layers"]:
         a = e["arena"]

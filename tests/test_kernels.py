@@ -19,7 +19,8 @@ import pytest
 from conftest import require_tool
 from lenet_edge.check import hostbuild
 from lenet_edge.compiler import emit, ir
-from lenet_edge.compiler.ops import Arg, Conv, Dense, Flatten, InputTable, MaxPool, Pad, Rbf, Table
+from lenet_edge.compiler.ops import (Arg, Conv, ConvSubsample, Dense, Flatten, InputTable, MaxPool, Pad, Rbf,
+                                    Table)
 
 OUT_BYTES = 64 * 1024
 
@@ -42,6 +43,17 @@ def _conv(rng, name, in_shape, c_out, k, stride=1, group=1, mask=None, wide=Fals
     return Conv(node=name, tensor=name, in_shape=in_shape, out_shape=out, weight=w, bias=bias,
                 x_scale=x_scale, x_zp=int(rng.integers(-20, 20)), w_scale=w_scale, y_scale=y_scale,
                 y_zp=int(rng.integers(-30, 30)), kernel=k, stride=stride, group=group)
+
+
+def _fused(rng, name, in_shape, c_out, k, mask=None, wide=False):
+    conv = _conv(rng, name + "_c", in_shape, c_out, k, mask=mask)
+    t1 = Table(node=name + "_t1", tensor=name + "_t1", in_shape=conv.out_shape, out_shape=conv.out_shape,
+               table=rng.integers(-128, 128, 256).astype(np.int8))
+    sub = _conv(rng, name + "_s", conv.out_shape, c_out, 2, stride=2, group=c_out, wide=wide)
+    t2 = Table(node=name, tensor=name, in_shape=sub.out_shape, out_shape=sub.out_shape,
+               table=rng.integers(-128, 128, 256).astype(np.int8))
+    assert ConvSubsample.matches(conv, t1, sub, t2)
+    return ConvSubsample.of(conv, t1, sub, t2)
 
 
 def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
@@ -67,6 +79,9 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_conv(rng, "dw2s2w", (2, 10, 10), 2, 2, stride=2, group=2, wide=True), None),
         (_conv(rng, "masked", (5, 9, 10), 7, 5, mask=mask), None),  # sparse, masked connections
         (_conv(rng, "dot", (3, 3, 3), 7, 3), None),                 # dot: n 27, out_c 7
+        (_fused(rng, "cs5", (1, 16, 18), 3, 5), None),              # C1-like, even conv output 12x14
+        (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
+        (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
         (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9
         (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),
              centres=np.where(rng.random((3, 21)) < 0.5, -74, 74).astype(np.int32)), x8(21)),
@@ -178,7 +193,11 @@ LINKER = """SECTIONS {
   .bss : { *(.bss*) *(COMMON) }
 }
 """
-CPUS = {"m4": ("cortex-m4", "UC_CPU_ARM_CORTEX_M4"), "m3": ("cortex-m3", "UC_CPU_ARM_CORTEX_M3")}
+CPUS = {"m4": ("cortex-m4", "UC_CPU_ARM_CORTEX_M4"), "m3": ("cortex-m3", "UC_CPU_ARM_CORTEX_M3"),
+        "m4f": ("cortex-m4", "UC_CPU_ARM_CORTEX_M4")}
+# per core: ABI flags and the requant path (m4f: the float path, with VCVTR in the opt set)
+ABI = {"m4": ["-mfloat-abi=soft", "-DLENET5_INT_REQUANT"], "m3": ["-mfloat-abi=soft", "-DLENET5_INT_REQUANT"],
+       "m4f": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]}
 
 
 def run_on_unicorn(elf, binary, cpu: str) -> bytes:
@@ -199,6 +218,9 @@ def run_on_unicorn(elf, binary, cpu: str) -> bytes:
     uc.mem_write(0x10000, code)
     stack_top, done = 0x3F0000, 0x3FFF00
     uc.reg_write(arm_const.UC_ARM_REG_SP, stack_top)
+    if cpu == "m4f":   # the FPU on, FPSCR at its reset value (round to nearest even)
+        uc.reg_write(arm_const.UC_ARM_REG_FPEXC, 1 << 30)
+        uc.reg_write(arm_const.UC_ARM_REG_FPSCR, 0)
     uc.reg_write(arm_const.UC_ARM_REG_LR, done | 1)
     uc.emu_start(syms["le_test_main"] | 1, done, count=200_000_000)
     assert uc.reg_read(arm_const.UC_ARM_REG_PC) & ~1 == done, "le_test_main did not return"
@@ -208,7 +230,7 @@ def run_on_unicorn(elf, binary, cpu: str) -> bytes:
 @pytest.mark.parametrize("cpu", sorted(CPUS))
 @pytest.mark.parametrize("kernel_set", emit.KERNEL_SETS)
 def test_kernels_on_emulated_cortex_m(kernel_set, cpu, tmp_path):
-    """The integer requant path (no FPU needed in the emulator); on the M4 the DSP paths run."""
+    """m4, m3: the integer requant path; m4f: the float path (FPU on). On the M4 the DSP paths run."""
     require_tool("arm-none-eabi-gcc")
     require_tool("arm-none-eabi-objcopy")
     cases = make_cases(seed=1)
@@ -216,14 +238,15 @@ def test_kernels_on_emulated_cortex_m(kernel_set, cpu, tmp_path):
     src.write_text(harness(kernel_set, cases, host=False))
     (tmp_path / "flat.ld").write_text(LINKER)
     elf, binary = tmp_path / "cases.elf", tmp_path / "cases.bin"
-    cmd = ["arm-none-eabi-gcc", f"-mcpu={CPUS[cpu][0]}", "-mthumb", "-mfloat-abi=soft", "-O2", "-std=c99",
-           "-Wall", "-Wextra", "-Werror", "-DLENET5_INT_REQUANT", "-ffreestanding", "-nostartfiles",
+    cmd = ["arm-none-eabi-gcc", f"-mcpu={CPUS[cpu][0]}", "-mthumb", *ABI[cpu], "-O2", "-std=c99",
+           "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-nostartfiles",
            "--specs=nano.specs", "--specs=nosys.specs", f"-T{tmp_path / 'flat.ld'}", "-e", "le_test_main",
            "-o", str(elf), str(src)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     dsp = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
     uses_dsp = "smlad" in dsp
-    assert uses_dsp == (cpu == "m4" and kernel_set == "opt")     # the DSP path really is what ran
+    assert uses_dsp == (cpu != "m3" and kernel_set == "opt")     # the DSP path really is what ran
+    assert ("vcvtr" in dsp) == (cpu == "m4f" and kernel_set == "opt")
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
-    check_outputs(run_on_unicorn(elf, binary, cpu), cases, True, f"{cpu} {kernel_set}")
+    check_outputs(run_on_unicorn(elf, binary, cpu), cases, cpu != "m4f", f"{cpu} {kernel_set}")

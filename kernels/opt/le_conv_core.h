@@ -21,36 +21,36 @@ typedef struct {
 #if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__ARM_BIG_ENDIAN)
 #define LE_SIMD 1
 /* 4 int8 bytes p[0..3] as one little-endian word (unaligned loads are fine on ARMv7-M). */
-static LE_INLINE int32_t le_load4(const int8_t *p)
+static LE_INLINE LE_UNUSED int32_t le_load4(const int8_t *p)
 {
     int32_t v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 /* (b0, b2) and (b1, b3) of the bytes b0..b3 of v, sign-extended to 16-bit halves (low, high). */
-static LE_INLINE int32_t le_even16(int32_t v)
+static LE_INLINE LE_UNUSED int32_t le_even16(int32_t v)
 {
     return __builtin_arm_sxtb16(v);
 }
-static LE_INLINE int32_t le_odd16(int32_t v)
+static LE_INLINE LE_UNUSED int32_t le_odd16(int32_t v)
 {
     int32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
     return r;
 }
 /* (lo[15:0], hi[31:16]) */
-static LE_INLINE int32_t le_pack16(int32_t lo, int32_t hi)
+static LE_INLINE LE_UNUSED int32_t le_pack16(int32_t lo, int32_t hi)
 {
     int32_t r;
     __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(lo), "r"(hi));
     return r;
 }
 /* acc + a.lo*b.lo + a.hi*b.hi;  _x: acc + a.lo*b.hi + a.hi*b.lo */
-static LE_INLINE int32_t le_smlad(int32_t a, int32_t b, int32_t acc)
+static LE_INLINE LE_UNUSED int32_t le_smlad(int32_t a, int32_t b, int32_t acc)
 {
     return __builtin_arm_smlad(a, b, acc);
 }
-static LE_INLINE int32_t le_smladx(int32_t a, int32_t b, int32_t acc)
+static LE_INLINE LE_UNUSED int32_t le_smladx(int32_t a, int32_t b, int32_t acc)
 {
     return __builtin_arm_smladx(a, b, acc);
 }
@@ -60,7 +60,7 @@ static LE_INLINE int32_t le_smladx(int32_t a, int32_t b, int32_t acc)
 
 /* One kernel row of 5 taps, 4 outputs, stride 1: a_i += sum_t xp[i + t] * wp[t]. Statements are in
  * an order that keeps few values live (no register spills at -Os). */
-static LE_INLINE le_acc4_t le_row5_x4(const int8_t *xp, const int8_t *wp, le_acc4_t a)
+static LE_INLINE LE_UNUSED le_acc4_t le_row5_x4(const int8_t *xp, const int8_t *wp, le_acc4_t a)
 {
 #if LE_SIMD
     const int32_t wv = le_load4(wp);
@@ -123,7 +123,7 @@ static LE_INLINE le_acc4_t le_row5_x4(const int8_t *xp, const int8_t *wp, le_acc
 }
 
 /* One kernel row of 2 taps, 4 outputs, stride 2: a_i += xp[2i] * wp[0] + xp[2i + 1] * wp[1]. */
-static LE_INLINE le_acc4_t le_row2s2_x4(const int8_t *xp, const int8_t *wp, le_acc4_t a)
+static LE_INLINE LE_UNUSED le_acc4_t le_row2s2_x4(const int8_t *xp, const int8_t *wp, le_acc4_t a)
 {
     const int32_t w0 = wp[0], w1 = wp[1];
     a.a0 += xp[0] * w0 + xp[1] * w1;
@@ -135,7 +135,7 @@ static LE_INLINE le_acc4_t le_row2s2_x4(const int8_t *xp, const int8_t *wp, le_a
 
 /* a_i += sum over ky, kx < k of xp[ky*in_w + i*stride + kx] * wp[ky*k + kx], i < 4: 4 neighbouring
  * outputs of one row. xp: top-left input byte of output 0; wp: [k][k]. */
-static LE_INLINE le_acc4_t le_mac_block(const int8_t *xp, const int8_t *wp, int in_w, int k, int stride,
+static LE_INLINE LE_UNUSED le_acc4_t le_mac_block(const int8_t *xp, const int8_t *wp, int in_w, int k, int stride,
                                         le_acc4_t a)
 {
     int ky;
@@ -170,7 +170,7 @@ static LE_INLINE le_acc4_t le_mac_block(const int8_t *xp, const int8_t *wp, int 
 }
 
 /* One output: returns acc + sum over ky, kx < k of xp[ky*in_w + kx] * wp[ky*k + kx]. */
-static LE_INLINE int32_t le_mac_one(const int8_t *xp, const int8_t *wp, int in_w, int k, int32_t acc)
+static LE_INLINE LE_UNUSED int32_t le_mac_one(const int8_t *xp, const int8_t *wp, int in_w, int k, int32_t acc)
 {
     int ky;
     for (ky = 0; ky < k; ++ky) {
@@ -189,7 +189,7 @@ static LE_INLINE int32_t le_mac_one(const int8_t *xp, const int8_t *wp, int in_w
 }
 
 /* Dot products of x[0..n) with 4 weight rows w[i*n ..], i < 4 (LE_BLOCK output channels). */
-static LE_INLINE le_acc4_t le_dot_x4(const int8_t *x, const int8_t *w, int n, le_acc4_t a)
+static LE_INLINE LE_UNUSED le_acc4_t le_dot_x4(const int8_t *x, const int8_t *w, int n, le_acc4_t a)
 {
     int t = 0;
 #if LE_SIMD

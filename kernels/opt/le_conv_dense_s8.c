@@ -8,7 +8,7 @@
  * wide: see le_requant.h (a literal at the inlined call). */
 
 #include "le_conv_core.h"
-#include "le_requant.h"
+#include "le_opt.h"
 
 static LE_INLINE void le_conv_dense_s8(const int8_t *x, int in_c, int in_h, int in_w, int k,
                                         int stride, const int8_t *w, const int32_t *bias,

@@ -8,7 +8,7 @@
  * wide: see le_requant.h (a literal at the inlined call). */
 
 #include "le_conv_core.h"
-#include "le_requant.h"
+#include "le_opt.h"
 
 static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
                                       const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,

@@ -10,7 +10,7 @@
  * wide: see le_requant.h (a literal at the inlined call). */
 
 #include "le_conv_core.h"
-#include "le_requant.h"
+#include "le_opt.h"
 
 static LE_INLINE void le_conv_sparse_s8(const int8_t *x, int in_w, int k, int stride,
                                   const int8_t *w, const uint16_t *kstart, const uint16_t *in_off,

@@ -1,6 +1,7 @@
 """ONNX -> C. Imports onnx, numpy and jinja2; never torch or onnxruntime.
 
     frontend + ops/*.recognise (ONNX protos -> IR) -> verify (graph rules + ops/*.check)
+      -> fuse (conv -> table -> subsampling -> table becomes one op)
       -> memory (ops/*.pack: flash arrays, MACs; the arena plan)
       -> reference (ops/*.reference: numpy interpreter, golden vectors)
       -> emit (ops/*.call + kernels/<set>/*.c, printed through codegen_templates/)
@@ -17,18 +18,20 @@ from lenet_edge import __version__, fsutil
 from lenet_edge.errors import LenetEdgeError, require_onnx
 
 GOLDEN_SEED = 0
-GOLDEN_COUNT = 10
+GOLDEN_COUNT = 2   # synthetic selftest images by default (825 B of flash each); --selftest N
 
 
 def generate(onnx_path: Path, golden_images: np.ndarray | None = None, kernels: str = "opt",
-             selftest: int | None = None) -> dict[str, str]:
+             selftest: int | None = None, fused: bool = True) -> dict[str, str]:
     """Compile `onnx_path`; return {file name: text} without writing anything. kernels: the kernel
     set (ref | opt); selftest: how many synthetic golden images to embed (default GOLDEN_COUNT;
-    ignored when golden_images are given)."""
-    from lenet_edge.compiler import emit, frontend, memory, reference, verify
+    ignored when golden_images are given); fused: run the fusion pass (fuse.py)."""
+    from lenet_edge.compiler import emit, frontend, fuse, memory, reference, verify
 
     graph = frontend.load_graph(Path(onnx_path))
     verify.check(graph)
+    if fused:
+        graph = fuse.fuse(graph)
     plan = memory.plan(graph)
     if golden_images is None:
         n = GOLDEN_COUNT if selftest is None else selftest

@@ -131,24 +131,29 @@ def _kernel_file(kernel_set: str, name: str) -> tuple[str, Path]:
 
 
 def paste_kernels(kernel_set: str, files: list[str], done: set[str]) -> str:
-    """The text of the kernel files (and, once each and first, the headers they include), with the
-    local #include lines dropped: one amalgamated block, like a single-file library."""
-    out: list[str] = []
+    """The text of the kernel files with each local #include "x" replaced by the text of x (once
+    per file, where the preprocessor would first read it; later includes of it vanish): one
+    amalgamated block, like a single-file library."""
 
-    def visit(name: str) -> None:
+    def expand(name: str) -> str:
         if name in done:
-            return
+            return ""
         done.add(name)
         cited, path = _kernel_file(kernel_set, name)
-        text = path.read_text()
-        for dep in _LOCAL_INCLUDE.findall(text):
-            visit(dep)
-        body = _LOCAL_INCLUDE.sub("", text).strip("\n")
-        out.append(f"/* ---- {cited} ---- */\n{body}\n")
+        out = []
+        for line in path.read_text().strip("\n").split("\n"):
+            m = _LOCAL_INCLUDE.match(line + "\n")
+            if m:
+                block = expand(m.group(1))
+                if block:
+                    out.append(block)
+            else:
+                out.append(line)
+        body = "\n".join(out)
+        body = re.sub(r"\n{3,}", "\n\n", body)
+        return f"/* ---- {cited} ---- */\n{body}\n"
 
-    for name in files:
-        visit(name)
-    return "\n".join(out)
+    return "\n".join(b for b in (expand(name) for name in files) if b)
 
 
 # ---- layers -----------------------------------------------------------------------------------------
@@ -170,7 +175,7 @@ def _layer_context(index: int, ident: str, lp: memory.LayerPlan) -> dict:
         "trace": layer.out_dtype == "int8", "trace_ptr": dst, "trace_n": str(layer.out_size),
         "size": str(layer.out_size if layer.out_dtype == "int8" else 0),
         "arrays": [{"ctype": a.ctype, "name": f"lenet5_{ident}_{a.suffix}", "count": str(a.count),
-                    "comment": a.comment, "variant": a.variant, "body": c_values(a.ctype, a.values)}
+                    "comment": c_comment(a.comment), "variant": a.variant, "body": c_values(a.ctype, a.values)}
                    for a in lp.arrays],
     }
 

@@ -123,7 +123,7 @@ class Conv(Layer):
         """The k x k window covers the whole input: one output pixel per channel."""
         return self.in_shape[1:] == (self.kernel, self.kernel) and self.out_shape[1:] == (1, 1)
 
-    def pack(self) -> Packed:
+    def pack(self, force_sparse: bool = False) -> Packed:
         """"sparse": only non-zero (out, in) kernels are stored; kstart[o]..kstart[o+1] index them and
         in_off gives the input map each reads (masked C3 kernels, depthwise layers).
         "dense"/"dot": the full OIHW weight, no index arrays (group 1, chosen when it takes fewer bytes
@@ -142,7 +142,7 @@ class Conv(Layer):
         out_px = self.out_shape[1] * self.out_shape[2]
         manifest = {"acc_bound": self.rq.acc_bound, "requant_wide": self.rq.wide}
         sparse_bytes = n * (k * k + 2) + 2 * (c_out + 1)
-        if self.group == 1 and sparse_bytes >= self.weight.size:
+        if self.group == 1 and sparse_bytes >= self.weight.size and not force_sparse:
             w_arr = CArray("w", "int8_t", self.weight.reshape(-1).astype(np.int8), "weights",
                            f"[{c_out}][{c_in}][{k}][{k}] int8, OIHW as in the ONNX weight")
             form = "dot" if self.whole_window() else "dense"
