@@ -274,12 +274,17 @@ def test_manifest_accounts_flash_ram_and_kernel_sets(byo_models, tmp_path):
                 assert o["arena_offset"] + size <= arena
 
 
-@pytest.mark.parametrize("name,fmt,act,per_channel", [("cnn", "qdq", "s8", True), ("blocks", "qoperator", "u8", False),
-                                                       ("acts", "qdq", "u8", True), ("acts", "qoperator", "s8", False)],
-                         ids=["cnn-qdq-s8-pc", "blocks-qoperator-u8-pt", "acts-qdq-u8-pc", "acts-qoperator-s8-pt"])
-def test_compiled_model_runs_bit_exact_on_cortex_m4_in_qemu(byo_models, tmp_path, name, fmt, act, per_channel):
-    """The same generated C, cross-compiled for Cortex-M4F (hard float, VFMA for QLinearAdd's fmaf),
-    in QEMU's mps2-an386: every output bit-exact with ORT."""
+QEMU_CASES = [("cnn", "qdq", "s8", True, "mps2-an386"), ("blocks", "qoperator", "u8", False, "lm3s6965evb"),
+              ("blocks", "qdq", "s8", True, "mps2-an386"), ("acts", "qdq", "u8", True, "netduinoplus2"),
+              ("acts", "qoperator", "s8", False, "lm3s6965evb")]
+
+
+@pytest.mark.parametrize("name,fmt,act,per_channel,board", QEMU_CASES,
+                         ids=[f"{n}-{f}-{a}-{'pc' if p else 'pt'}-{b}" for n, f, a, p, b in QEMU_CASES])
+def test_compiled_model_runs_bit_exact_on_cortex_m_in_qemu(byo_models, tmp_path, name, fmt, act, per_channel, board):
+    """The same generated C, cross-compiled for Cortex-M4F (hard float; VFMA for QLinearAdd's fused
+    multiply-adds) and Cortex-M3 (soft float; the round-to-odd software FMA), in QEMU: every output
+    bit-exact with ORT."""
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
     built = byo_models.get(name, fmt, act, per_channel)
@@ -287,7 +292,8 @@ def test_compiled_model_runs_bit_exact_on_cortex_m4_in_qemu(byo_models, tmp_path
     assert _cli("compile", built.path, "--out", out)[0] == 0
     x = _inputs(name, json.loads((out / "manifest.json").read_text())["input"]["shape"], 60, seed=7)
     np.save(tmp_path / "x.npy", x)
-    code, text = _cli("run", "--c", out, "--onnx", built.path, "--inputs", tmp_path / "x.npy", "--profile", "1")
+    code, text = _cli("run", "--c", out, "--onnx", built.path, "--inputs", tmp_path / "x.npy", "--profile", "1",
+                      "--board", board)
     assert code == 0, text
     assert "60/60 inputs bit-exact" in text and "instructions per inference" in text
 

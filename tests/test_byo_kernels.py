@@ -81,3 +81,27 @@ def test_kernel_bit_exact_through_compile(tmp_path, name, model):
     byo.compile_cmd(path, tmp_path / "c", name="k", echo=lambda *a: None)
     report = byo.verify_cmd(path, tmp_path / "c", random=400, echo=lambda *a: None)
     assert report["identical"] == 400
+
+
+@pytest.mark.parametrize("op", ["QLinearAdd", "QLinearMul"])
+@pytest.mark.parametrize("dt", [np.int8, np.uint8])
+@pytest.mark.parametrize("flags", [[], ["-DLE_SOFT_FMA"]], ids=["libm-fmaf", "soft-fma"])
+def test_binary_kernels_on_all_code_pairs(tmp_path, op, dt, flags):
+    """All 65,536 (a, b) code pairs through the compiled C, with the library fmaf and with the
+    round-to-odd software FMA that FPU-less cores use (le_byo.h), against ORT."""
+    require_tool("cc")
+    rng = np.random.default_rng(21 + len(flags))
+    codes = np.arange(256, dtype=np.uint8).view(dt)
+    a, b = (v.reshape(1, -1) for v in np.meshgrid(codes, codes))
+    for trial in range(3):
+        (za, sa), (zb, sb), (zc, sc) = _q(rng, dt), _q(rng, dt), _q(rng, dt)
+        model = _model(op, a.shape, dt, dict(sa=sa, za=za, b=np.ascontiguousarray(b), sb=sb, zb=zb, sc=sc, zc=zc),
+                       ["x", "sa", "za", "b", "sb", "zb", "sc", "zc"], {}, domain=MS)
+        model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TYPES[np.dtype(dt)], ["n", "k"]))
+        path = tmp_path / f"{op}{trial}.onnx"
+        onnx.save(model, str(path))
+        byo.compile_cmd(path, tmp_path / f"c{trial}", name="k", echo=lambda *a: None)
+        np.save(tmp_path / "x.npy", np.ascontiguousarray(a))
+        report = byo.verify_cmd(path, tmp_path / f"c{trial}", inputs=tmp_path / "x.npy", flags=flags,
+                                echo=lambda *a: None)
+        assert report["identical"] == 1

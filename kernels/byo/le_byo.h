@@ -38,6 +38,33 @@ static LE_UNUSED int32_t le_rne_clamp(float v, float lo, float hi)
     return (int32_t)(le_round32(r - 12582912.0f));
 }
 
+/* fl(a*b + c) with one rounding (ORT's QLinearAdd uses FMA instructions). With a hardware FMA
+ * (Cortex-M4F/M7 VFMA, x86 FMA3) or a host libm, C99 fmaf. Without one (Cortex-M3 soft float, or
+ * -DLE_SOFT_FMA): the product is exact in double, the double sum is made round-to-odd when it is
+ * inexact (Knuth's TwoSum gives the error), and the final conversion to float then rounds exactly
+ * once, as a library fmaf that simply computes in double would not (double rounding). */
+static LE_UNUSED float le_fmaf(float a, float b, float c)
+{
+#if !defined(LE_SOFT_FMA) && (defined(__ARM_FEATURE_FMA) || !defined(__arm__))
+    return fmaf(a, b, c);
+#else
+    volatile double p = (double)a * (double)b;
+    volatile double s = p + (double)c;
+    volatile double bv = s - p;
+    const double err = (p - (s - bv)) + ((double)c - bv);
+    double r = s;
+    if (err != 0.0) {
+        uint64_t u;
+        memcpy(&u, &r, sizeof u);
+        if ((u & 1u) == 0u) {
+            u = ((err > 0.0) == (r > 0.0)) ? u + 1u : u - 1u;
+        }
+        memcpy(&r, &u, sizeof r);
+    }
+    return (float)r;
+#endif
+}
+
 static LE_UNUSED float le_f32_from_bits(uint32_t u)
 {
     float f;

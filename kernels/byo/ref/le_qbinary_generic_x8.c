@@ -1,5 +1,5 @@
 /* QLinearAdd / QLinearMul in ONNX Runtime's x86-64 arithmetic (docs/ort-int8-ops.md sections 4, 5).
- *   le_qadd: out = sat(RNE(fmaf(p, rP, fmaf(q, rQ, base)))), p the operand that varies along the
+ *   le_qadd: out = sat(RNE(fma(p, rP, fma(q, rQ, base)))) (le_fmaf, le_byo.h), p the operand that varies along the
  *     inner loop, q the other (q_step 0: one value), base = fl(zc - fma(rP, zP, fl(rQ * zQ))) given.
  *   le_qmul: out = sat(RNE(fl(fl(float((a - za)(b - zb)) * r) + zc))), r = fl(fl(sa * sb) / sc).
  * Elements: n spans of `inner` elements; operand pointers advance by their span step (0: the same
@@ -19,7 +19,7 @@ static LE_UNUSED void le_qadd_generic_##SFX(const T *p, int p_span, int p_elem, 
         for (i = 0; i < inner; ++i) {                                                                \
             const float pv = (float)p[s * p_span + i * p_elem];                                      \
             const float qv = (float)q[s * q_span + i * q_elem];                                      \
-            const float t = fmaf(pv, rp, fmaf(qv, rq, base));                                        \
+            const float t = le_fmaf(pv, rp, le_fmaf(qv, rq, base));                                        \
             y[s * inner + i] = (T)le_rne_clamp(t, (float)LO, (float)HI);                             \
         }                                                                                            \
     }                                                                                                \
