@@ -40,27 +40,29 @@ def main():
             m = byo.compile_cmd(built.path, out, echo=lambda *a: None)
             x = calibration(name, args.inputs, seed=5)
             r = byo_run.run(built.path, out, x, "mps2-an386", profile=True)
-            assert r["identical"] == r["inputs"], built.tag
-            ins = r["instructions"]
+            r3 = byo_run.run(built.path, out, x, "lm3s6965evb", profile=True)
+            assert r["identical"] == r["inputs"] and r3["identical"] == r3["inputs"], built.tag
+            ins, ins3 = r["instructions"], r3["instructions"]
             rows.append((built.tag, m["macs"], min(ins), max(ins), m["flash_bytes"]["constants"],
                          m["ram_bytes"]["arena"] + m["ram_bytes"]["scratch"], built.path.stat().st_size,
-                         r["sections"].get(".text", 0), r["identical"], r["inputs"]))
+                         r["sections"].get(".text", 0), r["identical"] + r3["identical"],
+                         r["inputs"] + r3["inputs"], min(ins3)))
             print(rows[-1], flush=True)
     lines = [
         "## Bring your own model: quantize_static models compiled by `lenet-edge compile` (Cortex-M4F, QEMU)",
         "",
         f"`python benchmarks/byo.py --inputs {args.inputs}` — networks of tests/byo_models.py (torch.onnx.export "
         f"-> quantize_static, {args.inputs} calibration-like inputs each), kernel set `opt` (an optimized conv; "
-        f"the reference kernels for the rest, as manifest.json records), built -O2 for mps2-an386 (Cortex-M4F), executed in QEMU with "
-        f"the instruction-count plugin; onnxruntime {onnxruntime.__version__}. Every output of every input was "
+        f"the reference kernels for the rest, as manifest.json records), built -O2 for mps2-an386 (Cortex-M4F) and lm3s6965evb (Cortex-M3, "
+        f"soft float), executed in QEMU with the instruction-count plugin (minimum over the inputs); onnxruntime {onnxruntime.__version__}. Every output of every input was "
         f"bit-exact with ONNX Runtime.",
         "",
-        "| model | MACs | M4 instructions / inference | per MAC | model constants (B) | arena + scratch (B) | ORT .onnx file (B) | firmware .text (B) | bit-exact |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | MACs | M4F instructions / inference | per MAC | M3 (soft float) instructions | model constants (B) | arena + scratch (B) | ORT .onnx file (B) | M4F firmware .text (B) | bit-exact (M4F + M3) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for tag, macs, lo, hi, flash, ram, onnx_size, text, ok, n in rows:
+    for tag, macs, lo, hi, flash, ram, onnx_size, text, ok, n, m3 in rows:
         ins = f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
-        lines.append(f"| {tag} | {macs:,} | {ins} | {lo / macs:.1f} | {flash:,} | {ram:,} | {onnx_size:,} | "
+        lines.append(f"| {tag} | {macs:,} | {ins} | {lo / macs:.1f} | {m3:,} | {flash:,} | {ram:,} | {onnx_size:,} | "
                      f"{text:,} | {ok}/{n} |")
     lines += ["", "Apart from the conv's clipped windows the kernels are the plain reference loops (generic strides, "
               "explicit float32 rounding through volatile stores): correct first, not yet fast. ORT's file size includes float scales, names and "
