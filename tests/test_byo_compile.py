@@ -307,3 +307,38 @@ def test_compiler_imports_neither_torch_nor_onnxruntime():
             "bad = [m for m in ('torch', 'onnxruntime') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class _TwoHeads(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.a = torch.nn.Linear(4 * 6 * 6, 3)
+        self.b = torch.nn.Linear(4 * 6 * 6, 2)
+
+    def forward(self, x):
+        f = torch.flatten(torch.relu(self.c(x)), 1)
+        return self.a(f), torch.sigmoid(self.b(f))
+
+
+def test_two_outputs_one_pointer_each_in_graph_order(tmp_path):
+    require_tool("cc")
+    import warnings
+    torch.manual_seed(1)
+    f = tmp_path / "two_float.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_TwoHeads().eval(), (torch.zeros(1, 1, 6, 6),), str(f), input_names=["x"],
+                          output_names=["logits", "probs"], dynamic_axes={"x": {0: "N"}}, opset_version=17,
+                          dynamo=False)
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).random((16, 1, 6, 6), dtype=np.float32))
+    q = tmp_path / "two_int8.onnx"
+    quantize(f, tmp_path / "calib.npy", q, fmt="qoperator", activations="u8")
+    out = tmp_path / "c"
+    assert _cli("compile", q, "--out", out, "--name", "two")[0] == 0
+    header = (out / "two.h").read_text()
+    assert ("int two_run(const float input[TWO_INPUT_SIZE], float output0[TWO_OUTPUT0_SIZE], "
+            "float output1[TWO_OUTPUT1_SIZE]);") in header
+    assert header.index("output0 logits") < header.index("output1 probs")
+    code, text = _cli("verify", "--onnx", q, "--c", out, "--random", "1000")
+    assert code == 0 and "1000/1000 inputs bit-exact" in text, text

@@ -145,11 +145,11 @@ static void le_trace(const char *tensor, const void *data, unsigned bytes)
 int main(int argc, char **argv)
 {
     static @IN_T@ in[@UP@_INPUT_SIZE];
-    static @OUT_T@ out[@UP@_OUTPUT_SIZE];
+@OUT_DECLS@
     if (argc > 1) le_trace_file = fopen(argv[1], "wb");
     while (fread(in, sizeof in, 1, stdin) == 1) {
-        if (@NAME@_run(in, out) != 0) return 2;
-        fwrite(out, sizeof out, 1, stdout);
+        if (@NAME@_run(in, @OUT_ARGS@) != 0) return 2;
+@OUT_WRITES@
     }
     if (le_trace_file) fclose(le_trace_file);
     return 0;
@@ -172,10 +172,14 @@ def build_host(c_dir: Path, work: Path, flags=(), compiler: str | None = None) -
 
     m = _manifest(c_dir)
     name = m["name"]
-    if len(m["outputs"]) != 1:
-        raise LenetEdgeError(f"{c_dir}: verify supports models with one output")
-    src = (HARNESS.replace("@UP@", name.upper()).replace("@NAME@", name)
-           .replace("@IN_T@", CTYPES[m["input"]["dtype"]]).replace("@OUT_T@", CTYPES[m["outputs"][0]["dtype"]]))
+    up = name.upper()
+    outs = m["outputs"]
+    sfx = [""] if len(outs) == 1 else [str(k) for k in range(len(outs))]
+    decls = "\n".join(f"    static {CTYPES[o['dtype']]} out{k}[{up}_OUTPUT{sfx[k]}_SIZE];" for k, o in enumerate(outs))
+    writes = "\n".join(f"        fwrite(out{k}, sizeof out{k}, 1, stdout);" for k in range(len(outs)))
+    src = (HARNESS.replace("@UP@", up).replace("@NAME@", name).replace("@IN_T@", CTYPES[m["input"]["dtype"]])
+           .replace("@OUT_DECLS@", decls).replace("@OUT_WRITES@", writes)
+           .replace("@OUT_ARGS@", ", ".join(f"out{k}" for k in range(len(outs)))))
     work.mkdir(parents=True, exist_ok=True)
     (work / "harness.c").write_text(src)
     exe = work / "harness"
@@ -188,14 +192,19 @@ def build_host(c_dir: Path, work: Path, flags=(), compiler: str | None = None) -
     return exe
 
 
-def run_host(exe: Path, m: dict, x: np.ndarray, trace: Path | None = None) -> np.ndarray:
-    out = m["outputs"][0]
+def run_host(exe: Path, m: dict, x: np.ndarray, trace: Path | None = None) -> list[np.ndarray]:
+    """Every output of the C for inputs x [N, ...], in graph order."""
     proc = subprocess.run([str(exe)] + ([str(trace)] if trace else []), input=x.tobytes(), capture_output=True,
                           timeout=600)
     if proc.returncode != 0:
         raise LenetEdgeError(f"{exe}: exited with status {proc.returncode}")
-    y = np.frombuffer(proc.stdout, dtype=NP[out["dtype"]])
-    return y.reshape(len(x), *out["shape"][1:])
+    sizes = [int(np.prod(o["shape"])) * np.dtype(NP[o["dtype"]]).itemsize for o in m["outputs"]]
+    raw = np.frombuffer(proc.stdout, np.uint8).reshape(len(x), sum(sizes))
+    outs, col = [], 0
+    for o, size in zip(m["outputs"], sizes):
+        outs.append(raw[:, col:col + size].copy().view(NP[o["dtype"]]).reshape(len(x), *o["shape"][1:]))
+        col += size
+    return outs
 
 
 def read_trace(path: Path) -> dict[str, bytes]:
@@ -280,16 +289,29 @@ def first_divergence(prep: Prepared, m: dict, exe: Path, x1: np.ndarray, work: P
     return "(no unit differs on the traced input)"
 
 
-def ort_outputs(onnx_path: Path, x: np.ndarray) -> np.ndarray:
-    """The pinned session's first output for inputs x [N, ...] (batch 1 at a time if the model's batch is fixed)."""
+def ort_outputs(onnx_path: Path, x: np.ndarray) -> list[np.ndarray]:
+    """The pinned session's outputs, in graph order, for inputs x [N, ...] (one at a time if the model's
+    batch is fixed)."""
     sess = ort_oracle.reference_session(Path(onnx_path))
     fixed = sess.get_inputs()[0].shape[0]
     batch = fixed if isinstance(fixed, int) and fixed > 0 else 1000
     try:
-        return np.asarray(ort_oracle.run_batches(sess, sess.get_inputs()[0].name, x, batch=batch)[sess.get_outputs()[0].name])
+        res = ort_oracle.run_batches(sess, sess.get_inputs()[0].name, x, batch=batch)
     except Exception as e:  # ORT's run errors: one line
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise LenetEdgeError(f"{onnx_path}: ONNX Runtime cannot run the inputs: {first}") from None
+    return [np.asarray(res[o.name]) for o in sess.get_outputs()]
+
+
+def same_bits(mine: list, theirs: list) -> np.ndarray:
+    """Per input: every element of every output has the same bit pattern."""
+    n = len(mine[0])
+    ok = np.ones(n, bool)
+    for a, b in zip(mine, theirs):
+        a = np.ascontiguousarray(a)
+        b = np.ascontiguousarray(np.asarray(b, a.dtype).reshape(a.shape))
+        ok &= (a.view(np.uint8).reshape(n, -1) == b.view(np.uint8).reshape(n, -1)).all(axis=1)
+    return ok
 
 
 def verify_cmd(onnx_path: Path, c_dir: Path, inputs: Path | None = None, random: int | None = None,
@@ -312,9 +334,7 @@ def verify_cmd(onnx_path: Path, c_dir: Path, inputs: Path | None = None, random:
     with tempfile.TemporaryDirectory(prefix="lenet-edge-verify-") as tmp:
         exe = build_host(c_dir, Path(tmp), flags)
         mine = run_host(exe, m, x)
-        theirs = ort_outputs(Path(onnx_path), x).reshape(mine.shape)
-        same = np.all((mine == theirs) | (np.isnan(mine) & np.isnan(theirs)) if mine.dtype.kind == "f"
-                      else mine == theirs, axis=tuple(range(1, mine.ndim)))
+        same = same_bits(mine, ort_outputs(Path(onnx_path), x))
         report = {"inputs": int(len(x)), "source": source, "identical": int(same.sum()),
                   "onnxruntime": onnxruntime.__version__}
         if not same.all():

@@ -85,6 +85,8 @@ def run(onnx_path: Path, c_dir: Path, x: np.ndarray, board: str = "mps2-an386", 
         raise LenetEdgeError(f"{em.QEMU} not found; install it with: {fw.APT_INSTALL}")
     spec = fw.board_spec(board)   # inputs are compiled into flash on every board
     m = json.loads((Path(c_dir) / "manifest.json").read_text())
+    if len(m["outputs"]) != 1:
+        raise LenetEdgeError(f"{c_dir}: run supports models with one output (this one has {len(m['outputs'])})")
     out_meta = m["outputs"][0]
     with tempfile.TemporaryDirectory(prefix="lenet-edge-byo-fw-") as tmp:
         work = Path(tmp)
@@ -116,8 +118,7 @@ def run(onnx_path: Path, c_dir: Path, x: np.ndarray, board: str = "mps2-an386", 
     else:
         mine = words.astype(np.uint8).view(NP[out_meta["dtype"]])
     mine = mine.reshape(len(x), *out_meta["shape"][1:])
-    theirs = byo.ort_outputs(Path(onnx_path), x).reshape(mine.shape)
-    same = (mine.view(np.uint8).reshape(len(x), -1) == theirs.view(np.uint8).reshape(len(x), -1)).all(axis=1)
+    same = byo.same_bits([mine], byo.ort_outputs(Path(onnx_path), x)[:1])
     return {"board": board, "inputs": len(x), "identical": int(same.sum()), "rc_ok": all(r == 0 for r in rcs),
             "instructions": instructions, "sections": flash}
 
