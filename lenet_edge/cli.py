@@ -102,8 +102,20 @@ def summary(arch, as_json):
 @click.option("--selftest", type=click.IntRange(min=1), default=None,
               help="Golden images embedded for lenet5_selftest (--target c) [default: 2].")
 @test_dir_option
-def export(target, run_dir, out, board, calib_images, qat, kernels, selftest, test_dir):
+@click.option("--c", "c_dir", type=click.Path(path_type=Path), default=None,
+              help="--target firmware for a model compiled by `lenet-edge compile` (this folder) "
+                   "[project in --out, default <c>/firmware/<board>].")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None,
+              help="With --c: inputs .npy [N, ...] compiled into flash, run at boot.")
+def export(target, run_dir, out, board, calib_images, qat, kernels, selftest, test_dir, c_dir, inputs):
     """Export the trained model: ONNX (float + int8), C source, or a firmware project."""
+    if c_dir is not None:
+        if target != "firmware":
+            raise LenetEdgeError("export: --c goes with --target firmware")
+        from lenet_edge.device.byo_run import export_firmware_cmd as byo_firmware
+
+        byo_firmware(c_dir, board, out, inputs, echo=click.echo)
+        return
     if target == "onnx":
         from lenet_edge.model.export import export_onnx_cmd
 

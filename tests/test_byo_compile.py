@@ -342,3 +342,25 @@ def test_two_outputs_one_pointer_each_in_graph_order(tmp_path):
     assert header.index("output0 logits") < header.index("output1 probs")
     code, text = _cli("verify", "--onnx", q, "--c", out, "--random", "1000")
     assert code == 0 and "1000/1000 inputs bit-exact" in text, text
+
+
+def test_export_firmware_project_for_a_compiled_model(byo_models, tmp_path):
+    """export --target firmware --c: a flat project that builds with plain `make` (what a user
+    flashes); the same sources `run --c` boots."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("make")
+    built = byo_models.get("acts", "qoperator", "u8", True)
+    out = tmp_path / "c"
+    assert _cli("compile", built.path, "--out", out, "--name", "acts")[0] == 0
+    np.save(tmp_path / "x.npy", calibration("acts", 3))
+    code, text = _cli("export", "--target", "firmware", "--c", out, "--board", "netduinoplus2",
+                      "--inputs", tmp_path / "x.npy")
+    assert code == 0, text
+    project = out / "firmware" / "netduinoplus2"
+    for f in ("Makefile", "board.mk", "model.mk", "main_byo.c", "acts.c", "acts_weights.h", "byo_inputs.h",
+              "firmware.elf", "firmware.bin", "firmware.hex"):
+        assert (project / f).is_file(), f
+    assert "3 input(s) in flash" in text
+    assert "LE_BYO_COUNT 3u" in (project / "byo_inputs.h").read_text()
+    code, text = _cli("export", "--target", "c", "--c", out)
+    assert code == 1 and "--c goes with --target firmware" in text

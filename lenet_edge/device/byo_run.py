@@ -32,8 +32,9 @@ def _board_mk(board: str) -> dict:
     return {k: v.strip() for k, v in re.findall(r"^(\w+)[ \t]*[:?]?=[ \t]*(.*)$", text, re.M)}
 
 
-def _inputs_header(m: dict, x: np.ndarray) -> str:
+def _inputs_header(m: dict, x: np.ndarray | None) -> str:
     name, up = m["name"], m["name"].upper()
+    x = np.zeros((0, *m["input"]["shape"][1:]), NP[m["input"]["dtype"]]) if x is None else x
     in_t, out_t = CTYPES[m["input"]["dtype"]], CTYPES[m["outputs"][0]["dtype"]]
     flat = np.ascontiguousarray(x).reshape(len(x), -1)
     if m["input"]["dtype"] == "float32":
@@ -41,9 +42,11 @@ def _inputs_header(m: dict, x: np.ndarray) -> str:
     else:
         rows = [", ".join(str(int(v)) for v in r) for r in flat]
     body = ",\n".join("    {" + r + "}" for r in rows)
+    if not rows:                       # no inputs: one placeholder row, none run
+        body = "    {0}"
     return (f'#include "{name}.h"\n#define LE_BYO_RUN {name}_run\n#define LE_BYO_COUNT {len(x)}u\n'
             f"#define LE_BYO_OUTPUT_SIZE {up}_OUTPUT_SIZE\ntypedef {out_t} le_out_t;\n"
-            f"static const {in_t} le_byo_inputs[{len(x)}][{up}_INPUT_SIZE] = {{\n{body}\n}};\n")
+            f"static const {in_t} le_byo_inputs[{max(len(x), 1)}][{up}_INPUT_SIZE] = {{\n{body}\n}};\n")
 
 
 def _c_float(v: np.float32) -> str:
@@ -51,28 +54,71 @@ def _c_float(v: np.float32) -> str:
     return float(v).hex() + "f"
 
 
-def build(c_dir: Path, x: np.ndarray, board: str, work: Path, opt: str = "-O2") -> Path:
-    gcc = shutil.which("arm-none-eabi-gcc")
-    if gcc is None:
-        raise LenetEdgeError(f"arm-none-eabi-gcc not found; install it with: {fw.APT_INSTALL}")
-    m = json.loads((Path(c_dir) / "manifest.json").read_text())
-    (work / "byo_inputs.h").write_text(_inputs_header(m, x))
+def project_files(c_dir: Path, board: str, x: np.ndarray | None) -> dict[str, bytes]:
+    """Every file of a flat, buildable firmware project for the compiled model in c_dir: the board's
+    startup, console, linker script and board.mk, the shared sources, firmware/byo/main_byo.c and
+    Makefile, the model's C, and byo_inputs.h (x compiled into flash; none: an empty batch)."""
+    fw.board_spec(board)
+    c_dir = Path(c_dir)
+    m = json.loads((c_dir / "manifest.json").read_text())
     root = fw.firmware_root()
-    mk = _board_mk(board)
-    defs = sorted(set(mk.get("BOARD_DEFS", "").split()) | set(fw.board_spec(board).qemu_defs))
-    srcs = ([root / board / f for f in BOARD_FILES] + [root / "common" / f for f in COMMON]
-            + [root / "byo" / "main_byo.c", Path(c_dir).resolve() / f"{m['name']}.c"])
-    elf = work / "firmware.elf"
-    cmd = [gcc, *mk["CPU"].split(), "-std=c11", opt, "-g", "-ffunction-sections", "-fdata-sections",
-           "-Wall", "-Wextra", *defs, f"-I{work}", f"-I{Path(c_dir).resolve()}",
-           f"-I{root / 'common'}", f"-I{root / board}", "-T", str(root / board / "linker.ld"),
-           f"-L{root / 'common'}", "-Wl,--gc-sections", "--specs=nano.specs", "--specs=nosys.specs",
-           "-Wl,--no-warn-rwx-segments", *map(str, srcs), "-lm", "-o", str(elf)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
+    files: dict[str, bytes] = {}
+    for f in BOARD_FILES + ("linker.ld", "board.mk"):
+        files[f] = (root / board / f).read_bytes()
+    for p in sorted((root / "common").iterdir()):
+        if p.name in COMMON or p.suffix in (".h", ".ld"):
+            files[p.name] = p.read_bytes()
+    files["main_byo.c"] = (root / "byo" / "main_byo.c").read_bytes()
+    files["Makefile"] = (root / "byo" / "Makefile").read_bytes()
+    for f in (f"{m['name']}.c", f"{m['name']}.h", f"{m['name']}_weights.h"):
+        files[f] = (c_dir / f).read_bytes()
+    files["model.mk"] = f"MODEL := {m['name']}\n".encode()
+    files["byo_inputs.h"] = _inputs_header(m, x).encode()
+    return files
+
+
+def make(project: Path, defs: tuple[str, ...] = (), timeout: float = 600) -> Path:
+    """`make` in a project folder (arm-none-eabi-gcc); returns firmware.elf."""
+    if shutil.which("arm-none-eabi-gcc") is None:
+        raise LenetEdgeError(f"arm-none-eabi-gcc not found; install it with: {fw.APT_INSTALL}")
+    if shutil.which("make") is None:
+        raise LenetEdgeError("make not found; install it with: apt-get install make")
+    cmd = ["make", "-s", "-C", str(project)] + ([f"DEFS={' '.join(defs)}"] if defs else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if "error" in ln] or proc.stderr.splitlines() or ["?"]
-        raise LenetEdgeError(f"{c_dir}: firmware build failed: {lines[0].strip()}")
-    return elf
+        raise LenetEdgeError(f"{project}: firmware build failed: {lines[0].strip()}")
+    return Path(project) / "firmware.elf"
+
+
+def build(c_dir: Path, x: np.ndarray, board: str, work: Path) -> Path:
+    for name, data in project_files(c_dir, board, x).items():
+        (work / name).write_bytes(data)
+    return make(work, tuple(fw.board_spec(board).qemu_defs))
+
+
+def export_firmware_cmd(c_dir: Path, board: str, out: Path | None = None, inputs: Path | None = None,
+                        echo=print) -> Path:
+    """`lenet-edge export --target firmware --c DIR --board B`: write the project into
+    out (default DIR/firmware/<board>) as one set, then build it there."""
+    from lenet_edge import fsutil
+    from lenet_edge.check import byo
+
+    c_dir = Path(c_dir)
+    if not (c_dir / "manifest.json").is_file():
+        raise LenetEdgeError(f"{c_dir}: no manifest.json (run `lenet-edge compile`)")
+    m = json.loads((c_dir / "manifest.json").read_text())
+    if len(m["outputs"]) != 1:
+        raise LenetEdgeError(f"{c_dir}: firmware supports models with one output (this one has {len(m['outputs'])})")
+    x = byo.load_inputs(inputs, m["input"]["shape"], m["input"]["dtype"]) if inputs is not None else None
+    out = Path(out) if out is not None else c_dir / "firmware" / board
+    fsutil.replace_folder_files(out, project_files(c_dir, board, x))
+    elf = make(out)
+    sizes = fw.section_sizes(elf)
+    flash = sum(sizes.get(k, 0) for k in (".text", ".rodata", ".data"))
+    echo(f"wrote {out}/ (make: firmware.elf, .bin, .hex) for {board}: flash {flash:,} B "
+         f"(text+rodata+data), {0 if x is None else len(x)} input(s) in flash")
+    return out
 
 
 def run(onnx_path: Path, c_dir: Path, x: np.ndarray, board: str = "mps2-an386", profile: bool = False,
