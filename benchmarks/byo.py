@@ -24,7 +24,8 @@ from lenet_edge.check import byo  # noqa: E402
 from lenet_edge.device import byo_run  # noqa: E402
 
 CONFIGS = [("cnn", "qdq", "s8", True), ("cnn", "qoperator", "u8", False), ("blocks", "qdq", "s8", True),
-           ("blocks", "qoperator", "u8", False), ("acts", "qdq", "s8", True), ("acts", "qoperator", "u8", False)]
+           ("blocks", "qoperator", "u8", False), ("acts", "qdq", "s8", True), ("acts", "qoperator", "u8", False),
+           ("mobile", "qdq", "s8", True), ("mobile", "qoperator", "u8", False)]
 
 
 def main():

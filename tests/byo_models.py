@@ -9,6 +9,10 @@ Three networks cover the ops of issue 11 between them:
 * `blocks`: Conv 1x1, LeakyRelu, Sigmoid, Add, Mul, Concat, GlobalAveragePool, Reshape, MatMul
 * `acts`:   Tanh, AveragePool after Tanh, HardSigmoid, HardSwish, Transpose (H<->W only), Mul by a
             constant, Flatten, Gemm
+* `mobile`: a MobileNet-style block on 3x32x32: stride-2 stem with BatchNorm and ReLU6, depthwise and
+            pointwise convs, a squeeze-excitation gate (GlobalAveragePool, 1x1 convs, Sigmoid, Mul
+            broadcast over H and W), a residual Add, HardSwish, global pooling of a float tensor,
+            Flatten, Gemm
 
 `build(name, fmt, activations, per_channel, folder)` writes `<name>_float.onnx`, the calibration
 array and the quantized file and returns their paths; `ModelCache` keeps one copy per session.
@@ -21,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-NAMES = ("cnn", "blocks", "acts")
+NAMES = ("cnn", "blocks", "acts", "mobile")
 FORMATS = ("qdq", "qoperator")
 ACTIVATIONS = ("s8", "u8")
 CALIB_COUNT = 32
@@ -85,7 +89,40 @@ def _nets():
             x = torch.transpose(x, 2, 3)                              # layout only
             return self.fc(torch.flatten(self.c4(x), 1))
 
-    return {"cnn": Cnn, "blocks": Blocks, "acts": Acts}
+    class SqueezeExcite(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.a = nn.Conv2d(c, c // 2, 1)
+            self.b = nn.Conv2d(c // 2, c, 1)
+
+        def forward(self, x):
+            w = torch.sigmoid(self.b(torch.relu(self.a(nn.functional.adaptive_avg_pool2d(x, 1)))))
+            return x * w
+
+    class Mobile(nn.Module):
+        input_shape = (1, 3, 32, 32)
+
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU6())
+            self.dw = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.ReLU6())
+            self.pw = nn.Sequential(nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8))
+            self.se = SqueezeExcite(8)
+            self.down = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+            self.fc = nn.Linear(16, 10)
+            for m in self.modules():          # trained-looking BatchNorm statistics
+                if isinstance(m, nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.5, 0.5)
+                    m.running_var.uniform_(0.5, 2.0)
+                    m.weight.data.uniform_(0.5, 1.5)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x = x + self.se(self.pw(self.dw(x)))                       # residual Add
+            x = nn.functional.hardswish(self.down(x))
+            return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+    return {"cnn": Cnn, "blocks": Blocks, "acts": Acts, "mobile": Mobile}
 
 
 def calibration(name: str, count: int = CALIB_COUNT, seed: int = 0) -> np.ndarray:

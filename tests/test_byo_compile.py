@@ -276,7 +276,7 @@ def test_manifest_accounts_flash_ram_and_kernel_sets(byo_models, tmp_path):
 
 QEMU_CASES = [("cnn", "qdq", "s8", True, "mps2-an386"), ("blocks", "qoperator", "u8", False, "lm3s6965evb"),
               ("blocks", "qdq", "s8", True, "mps2-an386"), ("acts", "qdq", "u8", True, "netduinoplus2"),
-              ("acts", "qoperator", "s8", False, "lm3s6965evb")]
+              ("acts", "qoperator", "s8", False, "lm3s6965evb"), ("mobile", "qdq", "u8", True, "mps2-an386")]
 
 
 @pytest.mark.parametrize("name,fmt,act,per_channel,board", QEMU_CASES,

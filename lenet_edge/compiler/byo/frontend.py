@@ -38,6 +38,11 @@ KERNEL_DEPENDENT = {
 class Chain:
     source: str                      # the code tensor the float values are a function of
     nodes: list = field(default_factory=list)
+    feed: str = ""                   # the tensor the chain's first node reads (source, unless a layout
+                                     # op moved the codes: layout commutes with a per-code function)
+
+    def __post_init__(self):
+        self.feed = self.feed or self.source
 
 
 @dataclass
@@ -113,7 +118,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             dq = ch.nodes[0]
             table = om.dequantize_linear(om.all_codes(src_dtype), consts[dq.input[1]], consts[dq.input[2]])
         else:
-            table = table_fn(ch.nodes, ch.source, src_dtype, name, np.float32, consts)
+            table = table_fn(ch.nodes, ch.feed, src_dtype, name, np.float32, consts)
         out.append(units.FTable(node=_label(ch.nodes[-1]), op="FTable", inputs=(ch.source,), outputs=(name,),
                                 table=np.asarray(table, np.float32)))
         kind[name] = "float"
@@ -135,7 +140,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             dt = str(z.dtype)
             src = kind.get(ins[0])
             if isinstance(src, Chain):
-                table = table_fn(src.nodes + [n], src.source, kind[src.source], n.output[0], np.dtype(dt), consts)
+                table = table_fn(src.nodes + [n], src.feed, kind[src.source], n.output[0], np.dtype(dt), consts)
                 out.append(units.Table(node=_label(n), op="Table", inputs=(src.source,), outputs=(n.output[0],),
                                        table=np.asarray(table).astype(dt)))
             elif src == "float":
@@ -154,7 +159,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
                 nodes = []
                 for c in chains:
                     nodes += [x for x in c.nodes if x not in nodes]
-                kind[n.output[0]] = Chain(chains[0].source, nodes + [n])
+                kind[n.output[0]] = Chain(chains[0].source, nodes + [n], chains[0].feed)
             else:
                 raise err(n, "float arithmetic on values that are not a function of one int8 tensor; "
                              "ORT's result depends on its float kernels")
@@ -248,12 +253,20 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             kind[n.output[0]] = str(zy.dtype)
         elif op in ("Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze"):
             src = kind.get(ins[0])
-            if src not in ("int8", "uint8"):
-                raise err(n, "layout op on a float tensor is not supported")
             cls = units.Transpose if op == "Transpose" else units.Reshape
-            out.append(cls(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],), attrs=a))
-            if op != "Transpose":
-                out[-1].attrs = {**a, "_shape_input": consts.get(ins[1]) if len(ins) > 1 else None}
+            attrs = a if op == "Transpose" else {**a, "_shape_input": consts.get(ins[1]) if len(ins) > 1 else None}
+            if isinstance(src, Chain):
+                # a layout move of a per-code function = the same function of the moved codes
+                moved = f"{n.output[0]}:codes"
+                out.append(cls(node=_label(n), op=op, inputs=(src.source,), outputs=(moved,), attrs=attrs))
+                kind[moved] = kind[src.source]
+                kind[n.output[0]] = Chain(moved, src.nodes, src.feed)
+                continue
+            if src not in ("int8", "uint8", "float"):
+                raise err(n, f"input {ins[0]!r} is not a computed tensor")
+            if src == "float" and op == "Transpose":
+                raise err(n, "Transpose of a float tensor is not supported")
+            out.append(cls(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],), attrs=attrs))
             kind[n.output[0]] = src
         elif op == "QLinearSoftmax":
             raise err(n, "ORT's int8 Softmax is not supported by lenet-edge compile yet; compile the graph "

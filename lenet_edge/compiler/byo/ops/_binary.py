@@ -25,12 +25,28 @@ def spans(a_shape, b_shape):
             k -= 1
         return shape, k
 
+    def leading_ones(shape):
+        shape = (1,) * (len(out) - len(shape)) + tuple(shape)
+        k = 0
+        while k < len(shape) and shape[k] == 1:
+            k += 1
+        return shape, k
+
     for small, big in ((b_shape, a_shape), (a_shape, b_shape)):
-        s, k = trailing_ones(small)
-        if tuple(s[:k]) == tuple(out[:k]) and tuple(big) == tuple(out):
+        if tuple(big) != tuple(out):
+            continue
+        s, k = trailing_ones(small)          # small constant over the trailing dims: one value per span
+        if tuple(s[:k]) == tuple(out[:k]):
             n_spans = int(np.prod(out[:k]))
             inner = size // n_spans
             if small is b_shape:
                 return n_spans, inner, inner, 1, 1, 0
             return n_spans, inner, 1, 0, inner, 1
+        s, k = leading_ones(small)           # small repeated over the leading dims ([1,1,1,C] in NHWC)
+        if tuple(s[k:]) == tuple(out[k:]):
+            inner = int(np.prod(out[k:]))
+            n_spans = size // inner
+            if small is b_shape:
+                return n_spans, inner, inner, 1, 0, 1
+            return n_spans, inner, 0, 1, inner, 1
     return None

@@ -63,5 +63,5 @@ class Reshape(Unit):
 
     def call(self, ctx):
         x, y = self.inputs[0], self.outputs[0]
-        n = int(np.prod(ctx.shape[x]))
+        n = int(np.prod(ctx.shape[x])) * (4 if ctx.dtype[x] == "float32" else 1)   # bytes
         return f"le_copy_x8((const uint8_t *){ctx.buf[x]}, {n}, (uint8_t *){ctx.buf[y]}, {n}, 1, {n}, NULL);"
