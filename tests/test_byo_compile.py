@@ -190,16 +190,24 @@ def _softmax_model(tmp_path, exclude=None):
     return q
 
 
-def test_float_softmax_is_refused_by_name_and_cut_at_compiles_before_it(tmp_path):
+def test_softmax_quantized_compiles_float_softmax_is_refused_and_cut_at_compiles_before_it(tmp_path):
     require_tool("cc")
     q = _softmax_model(tmp_path, exclude="Softmax")          # Softmax left in float, as users often do
     code, text = _cli("compile", q, "--out", tmp_path / "c")
     assert code == 1
     line = text.strip()
     assert "(Softmax)" in line and "float kernel" in line and "--cut-at" in line and "\n" not in line
-    qs = _softmax_model(tmp_path / "q")                       # quantized: ORT runs QLinearSoftmax
-    code, text = _cli("compile", qs, "--out", tmp_path / "c")
-    assert code == 1 and "(QLinearSoftmax)" in text and "--cut-at" in text
+    for fmt in ("qdq", "qoperator"):                          # quantized: ORT runs QLinearSoftmax
+        for act in ("s8", "u8"):
+            d = tmp_path / f"{fmt}-{act}"
+            _softmax_model(d)
+            qs = d / "sm_q.onnx"
+            quantize(d / "sm_float.onnx", d / "calib.npy", qs, fmt=fmt, activations=act)
+            code, text = _cli("compile", qs, "--out", d / "c")
+            assert code == 0, text
+            assert "QLinearSoftmax" in {u["op"] for u in json.loads((d / "c" / "manifest.json").read_text())["units"]}
+            code, text = _cli("verify", "--onnx", qs, "--c", d / "c", "--random", "1500")
+            assert code == 0 and "1500/1500 inputs bit-exact" in text, text
     gemm = next(n.name for n in onnx.load(str(q)).graph.node if n.op_type == "QuantizeLinear"
                 and "Gemm" in n.input[0])
     out = tmp_path / "cut"

@@ -270,6 +270,22 @@ def test_concat_and_tables(dt):
                      run_node("QLinearSigmoid", [("x", x, 1)] + q[1:], dt, domain=MS), "QLinearSigmoid via table")
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+def test_qlinear_softmax(dt):
+    """QLinearSoftmax: ORT's double-precision exp table, float32 row sums, its output clamp."""
+    rng = _rng(10)
+    for trial in range(30):
+        d = int(rng.integers(2, 60))
+        x = _codes(rng, dt, (64, d))
+        sx = f32(10 ** rng.uniform(-2.5, 0.3))
+        sy = f32(1 / 256) if trial % 3 else _scale(rng, -3, -1)
+        zx = _zp(rng, dt)
+        zy = dt(np.iinfo(dt).min) if trial % 3 else _zp(rng, dt)
+        y = run_node("QLinearSoftmax", [("x", x, 1), ("sx", sx, 0), ("zx", zx, 0), ("sy", sy, 0), ("zy", zy, 0)], dt,
+                     domain=MS, axis=-1, opset=13)
+        _assert_same(om.qlinear_softmax(x, sx, sy, zy), y, f"QLinearSoftmax trial {trial}")
+
+
 def test_float_chain_table_is_ort():
     """A DequantizeLinear -> HardSigmoid -> Mul -> QuantizeLinear chain (HardSwish as ORT inlines it)
     becomes a table computed by ORT; looked up, it equals ORT running the chain on a tensor."""

@@ -424,3 +424,46 @@ def leaky_relu_table(sx, zx, sy, zy, alpha, in_dtype, out_dtype=None) -> np.ndar
     xf = dequantize_linear(all_codes(in_dtype), sx, zx)
     y = np.where(xf >= 0, xf, (f32(alpha) * xf).astype(f32)).astype(f32)
     return quantize_linear(y, sy, zy, out_dtype)
+
+
+# ---------------------------------------------------------------- Softmax
+
+def softmax_table(x_scale, reduce_len: int, variant: str = "double") -> np.ndarray:
+    """QLinearSoftmax's float32 table, built by ORT at session start in double precision:
+    shift = max(0, log(FLT_MAX_f32 / reduce_len) - 5) / x_scale, entry i = (float)exp((i - 255 + shift)
+    * x_scale), i = 0..255 (the caller re-indexes for int8). FLT_MAX / reduce_len is a float32 division."""
+    flt = f32(np.finfo(np.float32).max) / f32(reduce_len)
+    shift = max(0.0, float(np.log(np.float64(flt))) - 5.0) / float(np.float64(f32(x_scale)))
+    i = np.arange(256, dtype=np.float64)
+    return np.exp((i - 255.0 + shift) * float(np.float64(f32(x_scale)))).astype(f32)
+
+
+def qlinear_softmax(x, x_scale, y_scale, y_zp, dtype=None) -> np.ndarray:
+    """com.microsoft QLinearSoftmax over the last axis (the input zero point cancels out):
+    uint8: e = table[255 - max + x]; int8: e = table'[byte of (127 - max + x)] with table' the table
+    re-indexed by the byte of i - 128; vsum = float32 sum in order; ys = floorf(1 / y_scale);
+    q = nearbyintf(fl(fl(e * ys) / vsum)) + zy, then uint8: min(q, 255); int8: saturated to [-128, 127]
+    (measured: ORT 1.32 gives 127 where q = 128; some ORT sources instead wrap values above 127)."""
+    x = np.asarray(x)
+    dtype = x.dtype if dtype is None else np.dtype(dtype)
+    d = x.shape[-1]
+    table = softmax_table(x_scale, d)
+    rows = x.reshape(-1, d).astype(np.int64)
+    ys = f32(np.floor(f32(1.0) / f32(y_scale)))
+    if np.dtype(dtype) == np.uint8:
+        idx = 255 - rows.max(axis=1, keepdims=True) + rows
+        e = table[idx]
+    else:
+        signed_table = np.empty(256, f32)
+        signed_table[(np.arange(256) - 128) & 0xFF] = table      # index = byte of (i - 128)
+        idx = ((127 - rows.max(axis=1, keepdims=True)) + rows) & 0xFF
+        e = signed_table[idx]
+    vsum = np.zeros(len(rows), f32)
+    for k in range(d):
+        vsum = (vsum + e[:, k]).astype(f32)
+    q = np.rint(((e * ys).astype(f32) / vsum[:, None]).astype(f32)).astype(np.int64) + int(y_zp)
+    if np.dtype(dtype) == np.uint8:
+        out = np.minimum(q, 255).astype(np.uint8)
+    else:
+        out = np.clip(q, -128, 127).astype(np.int8)
+    return out.reshape(x.shape)

@@ -269,8 +269,12 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             out.append(cls(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],), attrs=attrs))
             kind[n.output[0]] = src
         elif op == "QLinearSoftmax":
-            raise err(n, "ORT's int8 Softmax is not supported by lenet-edge compile yet; compile the graph "
-                         "before it with --cut-at")
+            name, dt = code(n, 0)
+            zy = scalar(n, 4, "y_zero_point")
+            out.append(units.QSoftmax(node=_label(n), op=op, inputs=(name,), outputs=(n.output[0],), attrs=a,
+                                      x_scale=np.float32(scalar(n, 1, "x_scale")), y_scale=np.float32(scalar(n, 3, "y_scale")),
+                                      y_zp=int(zy), dtype=str(zy.dtype)))
+            kind[n.output[0]] = str(zy.dtype)
         else:
             raise err(n, "this op is not supported by lenet-edge compile")
 

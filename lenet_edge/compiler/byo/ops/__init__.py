@@ -12,9 +12,10 @@ from lenet_edge.compiler.byo.ops.qconv import QConv
 from lenet_edge.compiler.byo.ops.qgavgpool import QGlobalAvgPool
 from lenet_edge.compiler.byo.ops.qgemm import QGemm
 from lenet_edge.compiler.byo.ops.qmul import QMul
+from lenet_edge.compiler.byo.ops.qsoftmax import QSoftmax
 from lenet_edge.compiler.byo.ops.quantize import Quantize
 from lenet_edge.compiler.byo.ops.table import FTable, Table
 
 UNITS = (Quantize, Table, FTable, QConv, QGemm, MaxPool, QAvgPool, QGlobalAvgPool, AvgPoolF32, QAdd, QMul,
-         QConcat, Transpose, Reshape)
+         QConcat, QSoftmax, Transpose, Reshape)
 REGISTRY = {op: u for u in UNITS for op in getattr(u, "onnx_ops", ())}
