@@ -176,6 +176,8 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             w = const(n, 3, "w")
             if w.dtype != np.int8 or w.ndim != 4:
                 raise err(n, "weights must be int8 [M, C/group, KH, KW]")
+            if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+                raise err(n, f"auto_pad={a['auto_pad']!r} is not supported (export with explicit pads)")
             bias = const(n, 8, "B") if len(ins) > 8 else None
             y_zp = scalar(n, 7, "y_zero_point")
             out.append(units.QConv(node=_label(n), op=op, inputs=(name,), outputs=(n.output[0],), attrs=a,
@@ -194,6 +196,8 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
                 b = const(n, 3, "B")
                 b_nk = b if a.get("transB", 0) else b.T
                 bias = const(n, 6, "C") if len(ins) > 6 and ins[6] else None
+                if bias is not None and bias.ndim == 2 and bias.shape[0] > 1:
+                    raise err(n, "a bias C of shape [M, N] is not supported")
                 sy, zy = scalar(n, 7, "y_scale"), scalar(n, 8, "y_zero_point")
                 alpha = float(a.get("alpha", 1.0))
             else:
