@@ -194,8 +194,11 @@ def build_host(c_dir: Path, work: Path, flags=(), compiler: str | None = None) -
 
 def run_host(exe: Path, m: dict, x: np.ndarray, trace: Path | None = None) -> list[np.ndarray]:
     """Every output of the C for inputs x [N, ...], in graph order."""
-    proc = subprocess.run([str(exe)] + ([str(trace)] if trace else []), input=x.tobytes(), capture_output=True,
-                          timeout=600)
+    try:
+        proc = subprocess.run([str(exe)] + ([str(trace)] if trace else []), input=x.tobytes(), capture_output=True,
+                              timeout=600)
+    except subprocess.TimeoutExpired:
+        raise LenetEdgeError(f"{exe}: the host build did not finish within 600 s") from None
     if proc.returncode != 0:
         raise LenetEdgeError(f"{exe}: exited with status {proc.returncode}")
     sizes = [int(np.prod(o["shape"])) * np.dtype(NP[o["dtype"]]).itemsize for o in m["outputs"]]

@@ -84,7 +84,10 @@ def make(project: Path, defs: tuple[str, ...] = (), timeout: float = 600) -> Pat
     if shutil.which("make") is None:
         raise LenetEdgeError("make not found; install it with: apt-get install make")
     cmd = ["make", "-s", "-C", str(project)] + ([f"DEFS={' '.join(defs)}"] if defs else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LenetEdgeError(f"{project}: firmware build did not finish within {timeout:.0f} s") from None
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if "error" in ln] or proc.stderr.splitlines() or ["?"]
         raise LenetEdgeError(f"{project}: firmware build failed: {lines[0].strip()}")
@@ -145,8 +148,11 @@ def run(onnx_path: Path, c_dir: Path, x: np.ndarray, board: str = "mps2-an386", 
             text_hi = text_lo + fw.section_sizes(elf).get(".text", 0) + 4096
             events = ",".join(f"event=0x{syms[s][0]:x}:{max(syms[s][1], 2)}" for s in ("le_profile_begin", "le_profile_end"))
             plugin = f"{so},out={counts},lo=0x{text_lo:x},hi=0x{text_hi:x},{events}"
-        proc = subprocess.run(em.qemu_command(spec.machine, elf, plugin), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=work)
+        try:
+            proc = subprocess.run(em.qemu_command(spec.machine, elf, plugin), capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL, cwd=work)
+        except subprocess.TimeoutExpired:
+            raise LenetEdgeError(f"{c_dir}: QEMU ({board}) did not finish within {timeout:.0f} s") from None
         lines = proc.stdout.splitlines()
         if not any(ln.startswith("BYO DONE") for ln in lines):
             raise LenetEdgeError(f"{elf.name}: the firmware did not finish (exit {proc.returncode}): "
