@@ -372,3 +372,37 @@ def test_export_firmware_project_for_a_compiled_model(byo_models, tmp_path):
     assert "LE_BYO_COUNT 3u" in (project / "byo_inputs.h").read_text()
     code, text = _cli("export", "--target", "c", "--c", out)
     assert code == 1 and "--c goes with --target firmware" in text
+
+
+class _Padded(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = torch.nn.Conv2d(1, 4, 3)
+        self.fc = torch.nn.Linear(4 * 8 * 9, 3)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.nn.functional.pad(torch.relu(self.c(x)), (1, 2, 0, 1)), 1))
+
+
+def test_pad(tmp_path):
+    """QOperator: ORT pads the int8 codes with the zero point, compiled bit-exact. QDQ: ORT pads the
+    dequantized floats; refused by name for now."""
+    require_tool("cc")
+    import warnings
+    torch.manual_seed(2)
+    f = tmp_path / "pad_float.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Padded().eval(), (torch.zeros(1, 1, 9, 8),), str(f), input_names=["x"], output_names=["y"],
+                          opset_version=17, dynamo=False)
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).random((16, 1, 9, 8), dtype=np.float32))
+    for fmt, act in (("qoperator", "s8"), ("qoperator", "u8")):
+        q = tmp_path / f"pad_{fmt}_{act}.onnx"
+        quantize(f, tmp_path / "calib.npy", q, fmt=fmt, activations=act)
+        assert _cli("compile", q, "--out", tmp_path / f"c_{act}")[0] == 0
+        code, text = _cli("verify", "--onnx", q, "--c", tmp_path / f"c_{act}", "--random", "1000")
+        assert code == 0 and "1000/1000 inputs bit-exact" in text, text
+    q = tmp_path / "pad_qdq.onnx"
+    quantize(f, tmp_path / "calib.npy", q)
+    code, text = _cli("compile", q, "--out", tmp_path / "c_qdq")
+    assert code == 1 and "(Pad)" in text and "float tensor" in text and len(text.strip().splitlines()) == 1

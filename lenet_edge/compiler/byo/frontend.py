@@ -272,6 +272,22 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
                 raise err(n, "Transpose of a float tensor is not supported")
             out.append(cls(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],), attrs=attrs))
             kind[n.output[0]] = src
+        elif op == "Pad":
+            src = kind.get(ins[0])
+            mode = a.get("mode", b"constant")
+            if mode not in (b"constant", "constant"):
+                raise err(n, f"mode={mode!r} is not supported (constant only)")
+            if src not in ("int8", "uint8"):
+                raise err(n, "Pad of a float tensor is not supported yet (quantize in QOperator form, where "
+                             "ORT pads the int8 codes)")
+            pads = const(n, 1, "pads")
+            value = const(n, 2, "constant_value") if len(ins) > 2 and ins[2] else np.zeros((), src)
+            if len(ins) > 3 and ins[3]:
+                raise err(n, "the axes input is not supported")
+            out.append(units.Pad(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],), attrs=a,
+                                 pads=tuple(int(v) for v in pads.reshape(-1)), value=int(np.asarray(value).reshape(())),
+                                 dtype=src))
+            kind[n.output[0]] = src
         elif op == "QLinearSoftmax":
             name, dt = code(n, 0)
             zy = scalar(n, 4, "y_zero_point")

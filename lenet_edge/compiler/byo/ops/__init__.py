@@ -6,6 +6,7 @@ from lenet_edge.compiler.byo.ops.avgpool_f32 import AvgPoolF32
 from lenet_edge.compiler.byo.ops.concat import QConcat
 from lenet_edge.compiler.byo.ops.layout import Reshape, Transpose
 from lenet_edge.compiler.byo.ops.maxpool import MaxPool
+from lenet_edge.compiler.byo.ops.pad import Pad
 from lenet_edge.compiler.byo.ops.qadd import QAdd
 from lenet_edge.compiler.byo.ops.qavgpool import QAvgPool
 from lenet_edge.compiler.byo.ops.qconv import QConv
@@ -17,5 +18,5 @@ from lenet_edge.compiler.byo.ops.quantize import Quantize
 from lenet_edge.compiler.byo.ops.table import FTable, Table
 
 UNITS = (Quantize, Table, FTable, QConv, QGemm, MaxPool, QAvgPool, QGlobalAvgPool, AvgPoolF32, QAdd, QMul,
-         QConcat, QSoftmax, Transpose, Reshape)
+         QConcat, QSoftmax, Transpose, Reshape, Pad)
 REGISTRY = {op: u for u in UNITS for op in getattr(u, "onnx_ops", ())}
