@@ -385,8 +385,8 @@ class _Padded(torch.nn.Module):
 
 
 def test_pad(tmp_path):
-    """QOperator: ORT pads the int8 codes with the zero point, compiled bit-exact. QDQ: ORT pads the
-    dequantized floats; refused by name for now."""
+    """QOperator: ORT pads the int8 codes with the zero point. QDQ: ORT pads the dequantized floats
+    with 0.0, which is the zero point's value, so the C pads the codes. Both bit-exact."""
     require_tool("cc")
     import warnings
     torch.manual_seed(2)
@@ -396,13 +396,41 @@ def test_pad(tmp_path):
         torch.onnx.export(_Padded().eval(), (torch.zeros(1, 1, 9, 8),), str(f), input_names=["x"], output_names=["y"],
                           opset_version=17, dynamo=False)
     np.save(tmp_path / "calib.npy", np.random.default_rng(0).random((16, 1, 9, 8), dtype=np.float32))
-    for fmt, act in (("qoperator", "s8"), ("qoperator", "u8")):
+    for fmt, act in (("qoperator", "s8"), ("qoperator", "u8"), ("qdq", "s8"), ("qdq", "u8")):
         q = tmp_path / f"pad_{fmt}_{act}.onnx"
         quantize(f, tmp_path / "calib.npy", q, fmt=fmt, activations=act)
-        assert _cli("compile", q, "--out", tmp_path / f"c_{act}")[0] == 0
-        code, text = _cli("verify", "--onnx", q, "--c", tmp_path / f"c_{act}", "--random", "1000")
+        assert _cli("compile", q, "--out", tmp_path / f"c_{fmt}_{act}")[0] == 0
+        code, text = _cli("verify", "--onnx", q, "--c", tmp_path / f"c_{fmt}_{act}", "--random", "1000")
         assert code == 0 and "1000/1000 inputs bit-exact" in text, text
-    q = tmp_path / "pad_qdq.onnx"
-    quantize(f, tmp_path / "calib.npy", q)
-    code, text = _cli("compile", q, "--out", tmp_path / "c_qdq")
-    assert code == 1 and "(Pad)" in text and "float tensor" in text and len(text.strip().splitlines()) == 1
+
+
+class _TanhFlatten(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = torch.nn.Conv2d(2, 3, 3)
+        self.fc = torch.nn.Linear(3 * 4 * 4, 4)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.tanh(self.c(x)), 1))
+
+
+def test_layout_op_inside_a_float_chain(tmp_path):
+    """Tanh is not quantized, so in QDQ form ORT flattens Tanh's float output before quantizing it:
+    a layout op inside a per-code float chain (compiled as the move of the codes)."""
+    require_tool("cc")
+    import warnings
+    torch.manual_seed(3)
+    f = tmp_path / "tf_float.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_TanhFlatten().eval(), (torch.zeros(1, 2, 6, 6),), str(f), input_names=["x"],
+                          output_names=["y"], opset_version=17, dynamo=False, dynamic_axes={"x": {0: "N"}})
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).standard_normal((16, 2, 6, 6)).astype(np.float32))
+    for fmt in ("qdq", "qoperator"):
+        q = tmp_path / f"tf_{fmt}.onnx"
+        quantize(f, tmp_path / "calib.npy", q, fmt=fmt)
+        assert _cli("compile", q, "--out", tmp_path / fmt)[0] == 0
+        code, text = _cli("verify", "--onnx", q, "--c", tmp_path / fmt, "--random", "1000")
+        assert code == 0 and "1000/1000 inputs bit-exact" in text, text
+    ops = [u["op"] for u in json.loads((tmp_path / "qdq" / "manifest.json").read_text())["units"]]
+    assert "Flatten" in ops and "Table" in ops, ops

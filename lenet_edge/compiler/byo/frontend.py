@@ -58,6 +58,11 @@ def _attrs(n) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in n.attribute}
 
 
+def _identity(src: str, dst: str):
+    """The per-code value is unchanged by a layout move: in the chain ORT evaluates, an Identity."""
+    return helper.make_node("Identity", [src], [dst], name=f"{dst}:identity")
+
+
 def _label(n) -> str:
     return n.name or n.output[0]
 
@@ -264,7 +269,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
                 moved = f"{n.output[0]}:codes"
                 out.append(cls(node=_label(n), op=op, inputs=(src.source,), outputs=(moved,), attrs=attrs))
                 kind[moved] = kind[src.source]
-                kind[n.output[0]] = Chain(moved, src.nodes, src.feed)
+                kind[n.output[0]] = Chain(moved, src.nodes + [_identity(ins[0], n.output[0])], src.feed)
                 continue
             if src not in ("int8", "uint8", "float"):
                 raise err(n, f"input {ins[0]!r} is not a computed tensor")
@@ -277,13 +282,31 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             mode = a.get("mode", b"constant")
             if mode not in (b"constant", "constant"):
                 raise err(n, f"mode={mode!r} is not supported (constant only)")
-            if src not in ("int8", "uint8"):
-                raise err(n, "Pad of a float tensor is not supported yet (quantize in QOperator form, where "
-                             "ORT pads the int8 codes)")
             pads = const(n, 1, "pads")
-            value = const(n, 2, "constant_value") if len(ins) > 2 and ins[2] else np.zeros((), src)
             if len(ins) > 3 and ins[3]:
                 raise err(n, "the axes input is not supported")
+            if isinstance(src, Chain):
+                # Pad of dequantized codes (QDQ form): exact as a Pad of the codes when a code dequantizes
+                # to the pad value bit for bit (0.0 <- the zero point)
+                fval = const(n, 2, "constant_value") if len(ins) > 2 and ins[2] else np.zeros((), np.float32)
+                dq = src.nodes[0]
+                if len(src.nodes) != 1 or dq.op_type != "DequantizeLinear":
+                    raise err(n, "Pad after float arithmetic is not supported")
+                codes = om.all_codes(kind[src.source])
+                values = om.dequantize_linear(codes, consts[dq.input[1]], consts[dq.input[2]])
+                hit = np.flatnonzero(values.view(np.uint32) == np.asarray(fval, np.float32).reshape(()).view(np.uint32))
+                if hit.size == 0:
+                    raise err(n, f"no code dequantizes to the pad value {float(fval)!r}")
+                moved = f"{n.output[0]}:codes"
+                out.append(units.Pad(node=_label(n), op=op, inputs=(src.source,), outputs=(moved,), attrs=a,
+                                     pads=tuple(int(v) for v in pads.reshape(-1)), value=int(codes[hit[0]]),
+                                     dtype=kind[src.source]))
+                kind[moved] = kind[src.source]
+                kind[n.output[0]] = Chain(moved, src.nodes + [_identity(ins[0], n.output[0])], src.feed)
+                continue
+            if src not in ("int8", "uint8"):
+                raise err(n, "Pad of a float tensor is not supported")
+            value = const(n, 2, "constant_value") if len(ins) > 2 and ins[2] else np.zeros((), src)
             out.append(units.Pad(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],), attrs=a,
                                  pads=tuple(int(v) for v in pads.reshape(-1)), value=int(np.asarray(value).reshape(())),
                                  dtype=src))
