@@ -106,6 +106,34 @@ def markdown(results: list[dict], cmd: str, source: str) -> str:
     return "\n".join(lines)
 
 
+def compare(run_dir: Path, board: str, x, n_profile: int) -> dict:
+    """The reference kernel set against the optimized one on one board: both regenerate <run>/c
+    (export --target c --kernels ref|opt), build, check bit-exactness and profile."""
+    from lenet_edge.compiler import export_c_cmd
+
+    out = {}
+    for kernels in ("ref", "opt"):
+        export_c_cmd(run_dir / "lenet5_int8.onnx", run_dir / "c", kernels=kernels)
+        out[kernels] = measure(run_dir, board, x, n_profile, write=False)
+    ref, opt = out["ref"], out["opt"]
+    return {"board": board, "ref": ref, "opt": opt,
+            "speedup": round(ref["instructions_per_inference"] / opt["instructions_per_inference"], 2),
+            "flash_diff_bytes": opt["flash_used_bytes"] - ref["flash_used_bytes"],
+            "ram_diff_bytes": opt["ram_static_bytes"] - ref["ram_static_bytes"],
+            "stack_diff_bytes": opt["stack_peak_bytes"]["measured"] - ref["stack_peak_bytes"]["measured"]}
+
+
+def print_compare(c: dict) -> None:
+    for k in ("ref", "opt"):
+        r = c[k]
+        print(f"{c['board']} {k}: {r['bit_exact']['identical']}/{r['bit_exact']['images']} bit-exact, "
+              f"{r['instructions_per_inference']:,} instructions, ~{r['cortex_m4_cycles_estimate']:,} cycles, "
+              f"flash {r['flash_used_bytes']:,} B, static RAM {r['ram_static_bytes']:,} B, "
+              f"stack peak {r['stack_peak_bytes']['measured']} B")
+    print(f"{c['board']} opt vs ref: speed-up x{c['speedup']}, flash {c['flash_diff_bytes']:+,} B, "
+          f"static RAM {c['ram_diff_bytes']:+,} B, stack {c['stack_diff_bytes']:+,} B")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=Path("runs/lenet5"))
@@ -115,11 +143,19 @@ def main() -> None:
     ap.add_argument("--profile-images", type=int, default=3)
     ap.add_argument("--no-write", action="store_true",
                     help="print the results only: leave BENCHMARKS.md and the run's manifest unchanged")
+    ap.add_argument("--compare", action="store_true",
+                    help="reference vs optimized kernel set per board (speed-up, flash and RAM difference); "
+                         "prints only, and leaves <run>/c generated with the opt set")
     args = ap.parse_args()
     if args.profile_images < 1:
         ap.error("--profile-images must be at least 1 (the per-layer table needs a profile)")
     data = test_set_for_run(args.run, args.test_dir)
     x = data.images[:args.images]
+    if args.compare:
+        cmps = [compare(args.run, board, x, args.profile_images) for board in args.boards]
+        for c in cmps:
+            print_compare(c)
+        sys.exit(1 if any(c[k]["bit_exact"]["mismatches"] for c in cmps for k in ("ref", "opt")) else 0)
     results = []
     for board in args.boards:
         r = measure(args.run, board, x, args.profile_images, write=not args.no_write)

@@ -120,16 +120,32 @@ def summary(arch, as_json):
 @click.option("--calib-images", type=int, default=1000, show_default=True,
               help="Training images used for static int8 calibration (--target onnx).")
 @click.option("--qat", is_flag=True, help="Fine-tune with fake quantization before export (--target onnx).")
+@click.option("--kernels", type=click.Choice(["ref", "opt"]), default="opt", show_default=True,
+              help="C kernel set for --target c: ref (plain loops) or opt (DSP paths where the core has them).")
+@click.option("--selftest", type=click.IntRange(min=1), default=None,
+              help="Golden images embedded for lenet5_selftest (--target c) [default: 2].")
 @test_dir_option
-def export(target, run_dir, out, board, calib_images, qat, test_dir):
+@click.option("--c", "c_dir", type=click.Path(path_type=Path), default=None,
+              help="--target firmware for a model compiled by `lenet-edge compile` (this folder) "
+                   "[project in --out, default <c>/firmware/<board>].")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None,
+              help="With --c: inputs .npy [N, ...] compiled into flash, run at boot.")
+def export(target, run_dir, out, board, calib_images, qat, kernels, selftest, test_dir, c_dir, inputs):
     """Export the trained model: ONNX (float + int8), C source, or a firmware project."""
+    if c_dir is not None:
+        if target != "firmware":
+            raise LenetEdgeError("export: --c goes with --target firmware")
+        from lenet_edge.device.byo_run import export_firmware_cmd as byo_firmware
+
+        byo_firmware(c_dir, board, out, inputs, echo=click.echo)
+        return
     if target == "onnx":
         export_onnx_cmd(run_dir, calib_images=calib_images, qat=qat, test_dir=test_dir)
     elif target == "c":
         from lenet_edge.compiler import export_c_cmd
 
         out = out or run_dir / "c"
-        export_c_cmd(run_dir / "lenet5_int8.onnx", out)
+        export_c_cmd(run_dir / "lenet5_int8.onnx", out, kernels=kernels, selftest=selftest)
         _echo_c_summary(out)
     else:
         from lenet_edge.device.firmware import export_firmware_cmd
@@ -173,6 +189,23 @@ def _echo_c_summary(out: Path) -> None:
 
 
 @main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--calib", type=click.Path(path_type=Path), required=True,
+              help="float .npy array [N, ...]: N calibration inputs, as the model takes them.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The int8 ONNX file to write.")
+@click.option("--format", "fmt", type=click.Choice(["qdq", "qoperator"]), default="qdq", show_default=True,
+              help="QDQ (float ops between QuantizeLinear/DequantizeLinear) or QOperator (QLinear* ops).")
+@click.option("--per-channel", is_flag=True, help="One weight scale per output channel (default: per tensor).")
+@click.option("--activations", type=click.Choice(["s8", "u8"]), default="s8", show_default=True,
+              help="int8 or uint8 activations (weights are always int8).")
+def quantize(model, calib, out, fmt, per_channel, activations):
+    """Quantize a float ONNX model to int8 with onnxruntime's quantize_static."""
+    from lenet_edge.check.quantize import quantize_cmd
+
+    quantize_cmd(model, calib, out, fmt, activations, per_channel, echo=click.echo)
+
+
+@main.command()
 @run_option
 @click.option("--model", "which", type=click.Choice(["float", "int8"]), default="int8", show_default=True)
 @test_dir_option
@@ -188,11 +221,40 @@ def evaluate(run_dir, which, test_dir, as_json):
 @run_option
 @test_dir_option
 @json_option
-def verify(run_dir, test_dir, as_json):
+@click.option("--onnx", "onnx_path", type=click.Path(path_type=Path), default=None,
+              help="A model compiled with `lenet-edge compile` (use with --c).")
+@click.option("--c", "c_dir", type=click.Path(path_type=Path), default=None,
+              help="The folder `lenet-edge compile` wrote (use with --onnx).")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None, help="Inputs .npy [N, ...] (with --onnx).")
+@click.option("--random", "random_count", type=int, default=None,
+              help="Verify on N random inputs, incl. values far outside the calibration range (with --onnx).")
+def verify(run_dir, test_dir, as_json, onnx_path, c_dir, inputs, random_count):
     """Build the generated C on the host and compare it bit for bit with ONNX Runtime."""
+    if onnx_path is not None or c_dir is not None:
+        if onnx_path is None or c_dir is None:
+            raise LenetEdgeError("verify: --onnx and --c go together")
+        if inputs is not None and random_count is not None:
+            raise LenetEdgeError("verify: give --inputs or --random, not both")
+        from lenet_edge.check.byo import verify_cmd as byo_verify
+
+        byo_verify(onnx_path, c_dir, inputs, random_count, echo=click.echo)
+        return
     from lenet_edge.check.verify import verify_cmd
 
     verify_cmd(run_dir, test_dir, as_json)
+
+
+@main.command("compile")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--name", default=None, help="C name prefix (default: the file's stem as a C identifier).")
+@click.option("--kernels", type=click.Choice(["ref", "opt"]), default="opt", show_default=True)
+@click.option("--cut-at", default=None, help="Compile the graph up to this node (its output becomes the output).")
+def compile_(model, out, name, kernels, cut_at):
+    """Compile an int8 ONNX model (QDQ or QOperator, e.g. from `lenet-edge quantize`) to C."""
+    from lenet_edge.check.byo import compile_cmd
+
+    compile_cmd(model, out, name, kernels, cut_at, echo=click.echo)
 
 
 @main.command()
@@ -204,8 +266,21 @@ def verify(run_dir, test_dir, as_json):
 @run_option
 @test_dir_option
 @json_option
-def run(board, images, profile_images, run_dir, test_dir, as_json):
+@click.option("--c", "c_dir", type=click.Path(path_type=Path), default=None,
+              help="Run a model compiled by `lenet-edge compile` (with --onnx) instead of LeNet-5.")
+@click.option("--onnx", "onnx_path", type=click.Path(path_type=Path), default=None,
+              help="The model the --c folder was compiled from (the reference).")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None, help="Inputs .npy [N, ...] (with --c).")
+@click.option("--random", "random_count", type=int, default=None, help="N random inputs (with --c; default 100).")
+def run(board, images, profile_images, run_dir, test_dir, as_json, c_dir, onnx_path, inputs, random_count):
     """Boot the firmware in QEMU, classify test images, compare every score with ONNX Runtime."""
+    if c_dir is not None or onnx_path is not None:
+        if c_dir is None or onnx_path is None:
+            raise LenetEdgeError("run: --c and --onnx go together")
+        from lenet_edge.device.byo_run import run_cmd as byo_run
+
+        byo_run(onnx_path, c_dir, inputs, random_count, board, profile_images > 0, echo=click.echo)
+        return
     from lenet_edge.device.measure import run_cmd
 
     run_cmd(board, images, run_dir, test_dir, as_json, profile_images=profile_images)

@@ -217,3 +217,16 @@ def read_json(path: Path, required: dict[str, type | tuple[type, ...]] | None = 
 
 def _types(kind) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
+
+
+def replace_folder_files(dest: Path, files: dict[str, bytes]) -> None:
+    """Make the folder `dest` hold `files` (name -> bytes) as one set, keeping whatever else it
+    already holds: a complete copy is staged beside it and swapped in at once (`atomic_dir`), so on
+    any failure `dest` is untouched."""
+    dest = Path(dest)
+    for name in files:
+        if (dest / name).is_dir():
+            raise LenetEdgeError(f"{dest / name}: exists as a folder; cannot write the generated file there")
+    with atomic_dir(dest, keep=True) as stage:
+        for name, data in files.items():
+            write_bytes(stage / name, data)

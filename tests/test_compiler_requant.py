@@ -1,12 +1,12 @@
 """The requant staircase acc -> q of one channel, against ONNX Runtime's QLinearConv, for the numpy
-float and integer emulations (requant.py) and the generated C le_requant / le_requant_wide of both
+float and integer emulations (requant.py) and the generated C le_requant (wide = 0 and 1) of both
 paths; all must agree exactly.
 
 * Small accumulators (|acc| <= 2^24, where float(acc) is exact): every accumulator value from below
   the first step to above the last one.
 * Accumulators beyond 2^24 (a channel with a huge bias, as S2/S4 of a trained paper model get from
   a tiny weight scale): float(acc) itself rounds to 24 significant bits there, so the integer path
-  must round |acc| first (le_requant_wide). The staircase has up to 256 steps over ~10^9 values, so
+  must round |acc| first (le_requant with wide = 1). The staircase has up to 256 steps over ~10^9 values, so
   we compare 256-wide windows around every step instead: acc -> q is monotone for every
   implementation, so agreeing on each window (each holding one step) means agreeing everywhere.
 
@@ -98,14 +98,14 @@ def step_positions(m: np.ndarray, zp: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def c_requant(tmp_path_factory):
-    """Executables running le_requant (or le_requant_wide) of the generated C over int32 accumulators
+    """Executables running le_requant (wide = 0 or 1) of the generated C over int32 accumulators
     read from stdin, one int8 code out per value; keys 'float' and 'int' (requant path). The C comes
-    from a paper model whose s4 is wide, so both functions are generated."""
+    from a paper model whose s4 is wide."""
     require_tool("cc")
     tmp = tmp_path_factory.mktemp("rq")
     (tmp / "lenet5_int8.onnx").write_bytes(paper_model(0, wide_s4=True))
     export_c_cmd(tmp / "lenet5_int8.onnx", tmp / "c")
-    assert "le_requant_wide(int32_t acc" in (tmp / "c" / "lenet5.c").read_text()
+    assert "le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)" in (tmp / "c" / "lenet5.c").read_text()
     harness = tmp / "harness.c"
     harness.write_text(
         '#include <stdio.h>\n#include <stdlib.h>\n#include "lenet5.c"\n'
@@ -116,7 +116,7 @@ def c_requant(tmp_path_factory):
         "    rq.a = argc > 6 ? (int32_t)strtol(argv[6], 0, 10) : 0;\n"
         "    rq.sh = (int32_t)strtol(argv[argc > 6 ? 8 : 4], 0, 10);\n#else\n    rq = (uint32_t)strtoul(argv[2], 0, 10);\n#endif\n"
         "    while (fread(&acc, sizeof acc, 1, stdin) == 1) {\n"
-        "        putchar((unsigned char)(wide ? le_requant_wide(acc, rq, zp) : le_requant(acc, rq, zp)));\n"
+        "        putchar((unsigned char)le_requant(acc, rq, zp, wide));\n"
         "    }\n    return 0;\n}\n")
     exes = {}
     for path, flags in (("float", []), ("int", ["-DLENET5_INT_REQUANT"])):
@@ -172,7 +172,7 @@ def test_staircase_steps_beyond_2_24(case, c_requant):
     assert_same("numpy float", acc, requant.requant_float(acc, m, zp), want)
     assert_same("numpy int (wide)", acc, requant.requant_int(acc, mant, shift, zp, wide=True), want)
     for path, exe in c_requant.items():
-        assert_same(f"C {path} path, le_requant_wide", acc, run_c(exe, acc, m, zp, "wide"), want)
+        assert_same(f"C {path} path, wide", acc, run_c(exe, acc, m, zp, "wide"), want)
     if mant[0] != 2**23:   # (for M = 2^k rounding the product rounds |acc| the same way)
         # without rounding |acc| to 24 bits first, the integer path gets other codes beyond 2^24
         far = np.abs(acc) > requant.FLOAT_EXACT
@@ -206,11 +206,12 @@ def test_fast_int_requant_at_every_step(c_requant, tmp_path):
     realistic scales (and a wide S4) equal ORT in a 256-wide window around every step of the
     staircase on the layer's accumulator range, in numpy and in the generated C; most channels get
     them (the others keep the exact replay)."""
-    from lenet_edge.compiler import frontend, ir
+    from lenet_edge.compiler import frontend
+    from lenet_edge.compiler.ops import Conv
     (tmp_path / "m.onnx").write_bytes(paper_model(0, wide_s4=True))
     graph = frontend.load_graph(tmp_path / "m.onnx")
     n_fast = n_all = 0
-    for layer in (lay for lay in graph.layers if isinstance(lay, ir.Conv)):
+    for layer in (lay for lay in graph.layers if isinstance(lay, Conv)):
         rq = requant.conv_requant(layer)
         steps, valid, _ = requant.staircase_steps(rq.mant, rq.shift, layer.y_zp, -rq.acc_bound, rq.acc_bound, rq.wide)
         n_all += len(rq.mant)

@@ -57,9 +57,12 @@ def test_wide_layer_chosen_per_layer(trained_paper):
                   f"{ {n: l['acc_bound'] for n, l in convs.items()} }): pick another seed")
     assert all((l["acc_bound"] > 2**24) == l["requant_wide"] for l in convs.values())
     c = (trained_paper / "c" / "lenet5.c").read_text()
-    for node, layer in convs.items():   # the kernel called right after the layer's comment
-        kernel = re.search(rf'\(ONNX node "{node}"\)[^\n]*\*/\n\s*(\w+)\(', c).group(1)
-        assert kernel.endswith("_wide") == layer["requant_wide"], (node, kernel)
+    for node, layer in convs.items():   # the call right after the layer's comment: ..., rq, zp, wide, ...
+        call = re.search(rf'\(ONNX node "{node}"\)[^\n]*\*/\n\s*(\w+\([^;]*\));', c).group(1)
+        wide = re.findall(r"_s?rq, -?\d+, ([01]),", call)        # a fused layer: one per stage
+        stages = layer.get("stages", [layer])
+        assert [w == "1" for w in wide] == [st["requant_wide"] for st in stages], (node, call)
+        assert all((st["acc_bound"] > 2**24) == st["requant_wide"] for st in stages)
 
 
 @pytest.mark.parametrize("requant", ["float", "int"])
@@ -74,8 +77,12 @@ def test_trained_paper_c_matches_ort(trained_paper, digits, requant, tmp_path):
     exe = hostbuild.build(trained_paper / "c", ["-DLENET5_TRACE", *REQUANT_FLAGS[requant]], work_dir=tmp_path)
     got = hostbuild.run_images(exe, digits, trace=True)
     ref = reference.run(graph, digits, int_requant=requant == "int")
+    manifest = json.loads((trained_paper / "c" / "manifest.json").read_text())
+    fused_away = {t for e in manifest["layers"] for t in e.get("fused_tensors", [])}
+    assert set(got["trace"]) == set(tensors) - fused_away
     for t in tensors:
-        assert_codes_equal(t, got["trace"][t], want[t])
+        if t in got["trace"]:
+            assert_codes_equal(t, got["trace"][t], want[t])
         assert_codes_equal(f"reference {t}", ref[t], want[t])
     assert_codes_equal("scores", got["scores"], want["scores"])
     assert_codes_equal("label", got["label"], want["label"])

@@ -8,6 +8,8 @@ same name.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from onnx import numpy_helper
@@ -122,4 +124,6 @@ def test_wide_depthwise_is_sensitive(tmp_path):
     assert (got_narrow != want["dw_q"]).sum() > 10
     (tmp_path / "m.onnx").write_bytes(b.bytes())
     c = export_c_cmd(tmp_path / "m.onnx", tmp_path / "c")["lenet5.c"].read_text()
-    assert "le_conv_s8_wide(lenet5_arena" in c and c.count("_wide(lenet5_arena") == 1
+    calls = re.findall(r"\n    (le_conv_\w+)\((lenet5_arena[^;]*)\);", c)
+    wide = [name for name, args in calls if args.split(", ")[-5] == "1"]   # ..., zp, wide, y, out_c, ...
+    assert wide == ["le_conv_sparse_s8"] and len(calls) >= 2

@@ -1,7 +1,12 @@
-"""IR + plan -> C sources and manifest.json, through the jinja2 templates in codegen_templates/.
+"""IR + plan -> C sources and manifest.json: a printer.
 
-Everything the templates print is prepared here as strings (C literals, argument lists, comments);
-the templates only sequence and print. Output is deterministic: no timestamps, no paths.
+Each layer's op unit says what to print (its `call` and its packed arrays); the kernels it names are
+pasted from kernels/<set>/<kernel>.c (and the shared headers they include, once each). This module
+only formats: C literals, names, comments, and the jinja2 templates in codegen_templates/, which
+only sequence and print. Output is deterministic: no timestamps, no paths.
+
+Every string that comes from the model (node, tensor and file names) reaches the C only through
+`c_ident` (identifiers), `c_string` (string literals) or `c_comment` (comment text).
 """
 from __future__ import annotations
 
@@ -15,23 +20,32 @@ import numpy as np
 
 from lenet_edge import __version__
 from lenet_edge.compiler import ir, memory
+from lenet_edge.errors import LenetEdgeError
 
 OUTPUT_FILES = ("lenet5.h", "lenet5.c", "lenet5_weights.h", "lenet5_weights.c", "lenet5_selftest.c")
+KERNEL_SETS = ("ref", "opt")
+DEFAULT_KERNELS = "opt"
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12, "int32_t": 8,
                    "uint32_t": 6, "le_rq_t": 3}
+COMMON_HEADER = "le_common.h"   # pasted into lenet5_weights.h; every kernel includes it
 
-WIDE = "_wide"   # suffix of the conv kernel variants that call le_requant_wide (see requant.py)
-KERNEL = {ir.InputTable: "le_input_table_u8", ir.Table: "le_table_s8", ir.Pad: "le_pad_s8",
-          ir.Conv: "le_conv_s8", ir.MaxPool: "le_maxpool_s8", ir.Rbf: "le_rbf_s8",
-          ir.Dense: "le_dense_s8"}
+
+def _package_dir(package: str, folder: str) -> Path:
+    """A data folder shipped in the wheel as `package`, else the source tree's top-level `folder`."""
+    try:
+        return Path(str(resources.files(package)))
+    except ModuleNotFoundError:  # editable install made before the folder existed
+        return Path(__file__).resolve().parents[2] / folder
 
 
 def template_dir() -> Path:
     """codegen_templates/: packaged as lenet_edge.codegen_templates in a wheel, else the source tree."""
-    try:
-        return Path(str(resources.files("lenet_edge.codegen_templates")))
-    except ModuleNotFoundError:  # editable install made before the folder existed
-        return Path(__file__).resolve().parents[2] / "codegen_templates"
+    return _package_dir("lenet_edge.codegen_templates", "codegen_templates")
+
+
+def kernel_dir() -> Path:
+    """kernels/: packaged as lenet_edge.kernels in a wheel, else the source tree."""
+    return _package_dir("lenet_edge.kernels", "kernels")
 
 
 def _env() -> jinja2.Environment:
@@ -40,22 +54,33 @@ def _env() -> jinja2.Environment:
                               autoescape=False)
 
 
+# ---- model strings -> C ------------------------------------------------------------------------
 def c_ident(name: str) -> str:
     s = re.sub(r"[^0-9A-Za-z_]", "_", name).strip("_").lower() or "layer"
     return f"l_{s}" if s[0].isdigit() else s
 
 
 def c_string(s: str) -> str:
-    """A C string literal (ONNX names may hold any character)."""
+    """A C string literal (ONNX names may hold any character): printable ASCII as is, except
+    '"' and '\\' (escaped) and '?' (no trigraphs); everything else as octal escapes of its UTF-8."""
     out = []
     for ch in s:
         if ch in '"\\':
             out.append("\\" + ch)
-        elif 32 <= ord(ch) < 127 and ch != "?":   # '?' avoided: trigraphs
+        elif 32 <= ord(ch) < 127 and ch != "?":
             out.append(ch)
         else:
             out.extend(f"\\{b:03o}" for b in ch.encode("utf-8"))
     return '"' + "".join(out) + '"'
+
+
+def c_comment(s: str) -> str:
+    """Text safe inside /* ... */: printable ASCII only ('?' and '\\' too become '_': no trigraph or
+    line splice), and no comment opener or closer."""
+    s = "".join(ch if 32 <= ord(ch) < 127 and ch not in "?\\" else "_" for ch in s)
+    while "/*" in s or "*/" in s:
+        s = s.replace("/*", "/_").replace("*/", "_/")
+    return s
 
 
 def c_literal(ctype: str, v) -> str:
@@ -92,90 +117,100 @@ def _names(graph: ir.Graph) -> list[str]:
     return ids
 
 
-def _whole_window(layer: ir.Conv) -> bool:
-    """The k x k window covers the whole input: one output pixel per channel (a matrix-vector product)."""
-    return layer.in_shape[1:] == (layer.kernel, layer.kernel) and layer.out_shape[1:] == (1, 1)
+# ---- kernels -------------------------------------------------------------------------------------
+_LOCAL_INCLUDE = re.compile(r'^#include "([^"]+)"\n', re.M)
 
 
-def _layer_context(index: int, ident: str, lp: memory.LayerPlan, n_classes: int) -> dict:
+def _kernel_file(kernel_set: str, name: str) -> tuple[str, Path]:
+    """-> (the path cited in the generated C, the file). Set files first, then the shared ones."""
+    root = kernel_dir()
+    for rel in (f"{kernel_set}/{name}", name):
+        if (root / rel).is_file():
+            return f"kernels/{rel}", root / rel
+    raise LenetEdgeError(f"internal error: kernel file {name} not found in kernels/{kernel_set}")
+
+
+def paste_kernels(kernel_set: str, files: list[str], done: set[str]) -> str:
+    """The text of the kernel files with each local #include "x" replaced by the text of x (once
+    per file, where the preprocessor would first read it; later includes of it vanish): one
+    amalgamated block, like a single-file library."""
+
+    def expand(name: str) -> str:
+        if name in done:
+            return ""
+        done.add(name)
+        cited, path = _kernel_file(kernel_set, name)
+        out = []
+        for line in path.read_text().strip("\n").split("\n"):
+            m = _LOCAL_INCLUDE.match(line + "\n")
+            if m:
+                block = expand(m.group(1))
+                if block:
+                    out.append(block)
+            else:
+                out.append(line)
+        body = "\n".join(out)
+        body = re.sub(r"\n{3,}", "\n\n", body)
+        return f"/* ---- {cited} ---- */\n{body}\n"
+
+    return "\n".join(b for b in (expand(name) for name in files) if b)
+
+
+# ---- layers -----------------------------------------------------------------------------------------
+def _layer_context(index: int, ident: str, lp: memory.LayerPlan) -> dict:
     layer = lp.layer
     arena = "lenet5_arena"
     src = "image" if lp.in_offset is None else f"{arena} + {lp.in_offset}"
     dst = "scores" if lp.out_offset is None else f"{arena} + {lp.out_offset}"
-    sym = {a.suffix: f"lenet5_{ident}_{a.suffix}" for a in lp.arrays}
-    in_desc = shape_str(layer.in_shape) + (" uint8" if isinstance(layer, ir.InputTable) else "")
+    symbols = {a.suffix: f"lenet5_{ident}_{a.suffix}" for a in lp.arrays}
+    call = layer.call(lp.packed, ir.IO(src, dst, symbols))
+    in_desc = shape_str(layer.in_shape) + (" uint8" if layer.in_dtype == "uint8" else "")
     out_desc = {"int8": "int8", "int32": "int32 scores", "int64": "label"}[layer.out_dtype]
-    comment = f'{layer.node} (ONNX node "{layer.node}"): {in_desc} -> {shape_str(layer.out_shape)}, {out_desc}'
-    kernel, args, result = KERNEL.get(type(layer)), [], None
-    if isinstance(layer, ir.InputTable):
-        args = ["image", sym["table"], dst, str(layer.out_size)]
-    elif isinstance(layer, ir.Table):
-        args = [dst, sym["table"], str(layer.out_size)]
-    elif isinstance(layer, ir.Pad):
-        c, h, w = layer.in_shape
-        t, l_, b, r = layer.pads
-        args = [src, str(c), str(h), str(w), str(t), str(l_), str(b), str(r), str(layer.value), dst]
-    elif isinstance(layer, ir.Conv) and lp.form == "dense" and _whole_window(layer):
-        kernel = "le_conv_dot_s8"
-        args = [src, str(layer.in_size), sym["w"], sym["bias"], sym["rq"], str(layer.y_zp), dst,
-                str(layer.out_shape[0])]
-    elif isinstance(layer, ir.Conv) and lp.form == "dense":
-        kernel = "le_conv_dense_s8"
-        ic, ih, iw = layer.in_shape
-        oc, oh, ow = layer.out_shape
-        args = [src, str(ic), str(ih), str(iw), str(layer.kernel), str(layer.stride), sym["w"], sym["bias"],
-                sym["rq"], str(layer.y_zp), dst, str(oc), str(oh), str(ow)]
-    elif isinstance(layer, ir.Conv):
-        oc, oh, ow = layer.out_shape
-        args = [src, str(layer.in_shape[2]), str(layer.kernel), str(layer.stride), sym["w"], sym["kstart"],
-                sym["in_off"], sym["bias"], sym["rq"], str(layer.y_zp), dst, str(oc), str(oh), str(ow)]
-    elif isinstance(layer, ir.MaxPool):
-        c, h, w = layer.in_shape
-        args = [src, str(c), str(h), str(w), str(layer.kernel), str(layer.stride), dst,
-                str(layer.out_shape[1]), str(layer.out_shape[2])]
-    elif isinstance(layer, ir.Rbf):
-        args = [src, str(layer.in_size), sym["centres"], str(layer.out_size), "scores"]
-    elif isinstance(layer, ir.Dense):
-        args = [src, str(layer.in_size), sym["w"], sym["bias"], str(layer.out_size), "scores"]
-    elif isinstance(layer, ir.Arg):
-        kernel = f"le_arg{layer.mode}_s32"
-        args, result = ["scores", str(n_classes)], "label"
-    if isinstance(layer, ir.Conv) and lp.rq.wide:
-        kernel += WIDE     # |acc| may exceed 2^24: the integer path rounds it to 24 bits first
+    node = c_comment(layer.node)
+    comment = f'{node} (ONNX node "{node}"): {in_desc} -> {shape_str(layer.out_shape)}, {out_desc}'
     return {
         "index": index, "ident": ident, "enum": f"LENET5_LAYER_{ident.upper()}",
-        "node": c_string(layer.node), "tensor": c_string(layer.tensor), "comment": re.sub(r"[^\x20-\x7e]", "?", comment).replace("*/", "* /"),
-        "kernel": kernel, "args": args, "result": result,
+        "node": c_string(layer.node), "tensor": c_string(layer.tensor), "comment": comment,
+        "kernel": call.kernel, "args": list(call.args), "result": call.result,
         "trace": layer.out_dtype == "int8", "trace_ptr": dst, "trace_n": str(layer.out_size),
         "size": str(layer.out_size if layer.out_dtype == "int8" else 0),
         "arrays": [{"ctype": a.ctype, "name": f"lenet5_{ident}_{a.suffix}", "count": str(a.count),
-                    "comment": a.comment, "variant": a.variant, "body": c_values(a.ctype, a.values)}
+                    "comment": c_comment(a.comment), "variant": a.variant, "body": c_values(a.ctype, a.values)}
                    for a in lp.arrays],
     }
 
 
-def render(graph: ir.Graph, plan: memory.Plan, goldens: dict, manifest_extra: dict) -> dict[str, str]:
+def kernels_used(layers: list[dict]) -> list[str]:
+    """The kernel functions the layers call, in first-use order."""
+    return list(dict.fromkeys(lc["kernel"] for lc in layers if lc["kernel"]))
+
+
+def kernels_used_by(plan: memory.Plan) -> list[str]:
+    """The kernel functions a plan's layers call, in first-use order (manifest.json "kernels")."""
+    calls = [lp.layer.call(lp.packed, ir.IO("x", "y", {a.suffix: a.suffix for a in lp.arrays}))
+             for lp in plan.layers]
+    return list(dict.fromkeys(c.kernel for c in calls if c.kernel))
+
+
+def render(graph: ir.Graph, plan: memory.Plan, goldens: dict, manifest_extra: dict,
+           kernel_set: str = DEFAULT_KERNELS) -> dict[str, str]:
     """-> {file name: text} for every output file (manifest.json included)."""
+    if kernel_set not in KERNEL_SETS:
+        raise LenetEdgeError(f"unknown kernel set {kernel_set!r} (choose from {', '.join(KERNEL_SETS)})")
     ids = _names(graph)
     n_classes = graph.head.out_size
-    layers = [_layer_context(i, ident, lp, n_classes) for i, (ident, lp) in enumerate(zip(ids, plan.layers))]
-    # runtime kernels to print, in first-use order: {template, suffix} (suffix "_wide" or "")
-    has_conv = any(isinstance(lp.layer, ir.Conv) for lp in plan.layers)
-    names = ["le_requant", "le_conv_core"] if has_conv else []
-    for lctx in layers:
-        if lctx["kernel"] and lctx["kernel"] not in names:
-            names.append(lctx["kernel"])
-    kernels = [{"template": n.removesuffix(WIDE), "suffix": WIDE if n.endswith(WIDE) else ""} for n in names]
-    wide_requant = any(n.endswith(WIDE) for n in names)
-    banner = (f"/* Generated by lenet-edge {__version__} from {graph.source_name} sha256={graph.sha256}, "
-              f"opset {graph.opset}. Do not edit. */")
-    arch = "paper" if isinstance(graph.head, ir.Rbf) else "modern"
+    layers = [_layer_context(i, ident, lp) for i, (ident, lp) in enumerate(zip(ids, plan.layers))]
+    common = paste_kernels(kernel_set, [COMMON_HEADER], set())
+    kernels = paste_kernels(kernel_set, [f"{k}.c" for k in kernels_used(layers)], {COMMON_HEADER})
+    banner = (f"/* Generated by lenet-edge {__version__} from {c_comment(graph.source_name)} "
+              f"sha256={graph.sha256}, opset {graph.opset}, kernels {kernel_set}. Do not edit. */")
+    arch = "paper" if graph.arg.mode == "min" else "modern"
     ctx = {
-        "banner": banner, "layers": layers, "kernels": kernels, "wide_requant": wide_requant, "arch": arch,
+        "banner": banner, "layers": layers, "kernels": kernels, "common": common, "arch": arch,
+        "kernel_set": kernel_set,
         "num_layers": len(layers), "num_scores": n_classes, "arena_bytes": plan.arena_bytes,
         "label_rule": "argmin" if graph.arg.mode == "min" else "argmax",
         "golden_count": len(goldens["images"]),
-        "golden_images": c_values("uint8_t", goldens["images"].reshape(len(goldens["images"]), -1), "        "),
         "golden_rows": [{"image": c_values("uint8_t", img, "        "),
                          "scores": c_values("int32_t", sc, "        "), "label": str(int(lb))}
                         for img, sc, lb in zip(goldens["images"], goldens["scores"], goldens["labels"])],

@@ -1,9 +1,11 @@
-"""ONNX -> IR. The only module that reads ONNX protos.
+"""ONNX -> IR. With the `recognise` methods of the op units (ops/), the only code that reads ONNX
+protos.
 
-Walks the single chain of nodes from the uint8 `image` input to the `scores` / `label` outputs,
-checking every op, dtype, shape and attribute against docs/onnx-contract.md, fusing multi-node
-patterns into one IR layer (Cast->Gather tables, the RBF head, MatMulInteger->Add) and keeping the
-ONNX node and tensor names. Anything it does not understand is a one-line LenetEdgeError naming the
+Walks the single chain of nodes from the uint8 `image` input to the `scores` / `label` outputs. At
+each node it asks the op units registered for that ONNX op type (ops.recognisers) to build their IR
+layer; they check every dtype, shape and attribute against docs/onnx-contract.md with the helpers
+here (const, scalar, check_attrs, next_node, peek, err), fuse multi-node patterns into one IR layer
+(Cast->Gather tables, the RBF head, MatMulInteger->Add) and keep the ONNX node and tensor names. Anything it does not understand is a one-line LenetEdgeError naming the
 node: the C compiler never guesses.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from lenet_edge import contract
-from lenet_edge.compiler import ir
+from lenet_edge.compiler import ir, ops
 from lenet_edge.errors import LenetEdgeError
 
 MIN_OPSET = 13          # Unsqueeze / ReduceSum / Pad take their axes and pads as inputs
@@ -153,14 +155,13 @@ class _Walker:
             n = self.next_node(tensor)
             if n is None:
                 break
-            handler = getattr(self, f"op_{n.op_type}", None)
-            if handler is None:
-                raise self.err(n, f"op {n.op_type} is not supported by the C compiler")
-            tensor, dtype, shape = handler(n, tensor, dtype, shape)
-            if isinstance(self.layers[-1], ir.Arg):
+            layer = self.recognise(n, tensor, dtype, shape)
+            self.layers.append(layer)
+            tensor, dtype, shape = layer.tensor, layer.out_dtype, layer.out_shape
+            if layer.terminal:
                 break
 
-        if not self.layers or not isinstance(self.layers[-1], ir.Arg):
+        if not self.layers or not self.layers[-1].terminal:
             raise LenetEdgeError(f"{self.file}: the graph does not end in ArgMin/ArgMax over the scores "
                                  f"(stopped at tensor {tensor!r})")
         for i, n in self.nodes:
@@ -178,210 +179,29 @@ class _Walker:
                                  f"{contract.LABEL!r}")
         return ir.Graph(layers=tuple(self.layers), opset=opset, sha256=self.sha256, source_name=self.file)
 
+    def recognise(self, n, tensor, dtype, shape) -> ir.Layer:
+        """The first op unit whose pattern starts at node n (see ops/__init__.py)."""
+        candidates = ops.recognisers(n.op_type)
+        for op in candidates:
+            layer = op.recognise(self, n, tensor, dtype, shape)
+            if layer is not None:
+                return layer
+        if candidates:
+            after = self.peek(n.output[0]) if n.output else None
+            raise self.err(n, f"no supported pattern starts here ({n.op_type} followed by {after or 'nothing'})")
+        raise self.err(n, f"op {n.op_type} is not supported by the C compiler")
+
+    def peek(self, tensor: str) -> str | None:
+        """The op type of the single unvisited consumer of `tensor` (None if none); consumes nothing."""
+        cons = [n for i, n in self.consumers.get(tensor, []) if i not in self.visited]
+        return cons[0].op_type if len(cons) == 1 else None
+
     def need(self, n, dtype, want, shape=None, rank=None):
         if dtype != want:
             raise self.err(n, f"input is {dtype}, expected {want}")
         if rank is not None and len(shape) != rank:
             raise self.err(n, f"input has shape {list(shape)}, expected rank {rank + 1} with the batch")
 
-    # Cast -> Gather (table) or Cast -> Unsqueeze -> Sub -> Mul -> ReduceSum (RBF head)
-    def op_Cast(self, n, tensor, dtype, shape):
-        self.check_attrs(n, {"to": lambda v: v == TensorProto.INT32, "saturate": None})
-        if dtype not in ("uint8", "int8"):
-            raise self.err(n, f"input is {dtype}, expected uint8 or int8")
-        nxt = self.next_node(n.output[0], ("Gather", "Unsqueeze"), after=n)
-        if nxt.op_type == "Unsqueeze":
-            return self.rbf(n, nxt, shape)
-        self.check_attrs(nxt, {"axis": lambda v: v == 0})
-        if nxt.input[1] != n.output[0]:
-            raise self.err(nxt, "expected the Cast output as the Gather indices")
-        table = self.const(nxt, 0, "table", "int8", shape=[(256,)])
-        cls = ir.InputTable if dtype == "uint8" else ir.Table
-        self.layers.append(cls(node=nxt.name, tensor=nxt.output[0], in_shape=shape, out_shape=shape,
-                               table=table.copy()))
-        return nxt.output[0], "int8", shape
-
-    def op_Pad(self, n, tensor, dtype, shape):
-        self.need(n, dtype, "int8", shape, rank=3)
-        self.check_attrs(n, {"mode": lambda v: v in (b"constant", "constant")})
-        pads = self.const(n, 1, "pads", "int64", shape=[(8,)])
-        if len(n.input) > 3 and n.input[3]:
-            raise self.err(n, "the axes input is not supported")
-        value = self.const(n, 2, "constant_value", "int8", shape=[(), (1,)], optional=True)
-        value = 0 if value is None else int(value.reshape(()))
-        b = [int(p) for p in pads]
-        if b[0] or b[1] or b[4] or b[5] or min(b) < 0:
-            raise self.err(n, f"pads {b}: only non-negative padding of H and W is supported")
-        top, left, bottom, right = b[2], b[3], b[6], b[7]
-        c, h, w = shape
-        out = (c, h + top + bottom, w + left + right)
-        self.layers.append(ir.Pad(node=n.name, tensor=n.output[0], in_shape=shape, out_shape=out,
-                                  pads=(top, left, bottom, right), value=value))
-        return n.output[0], "int8", out
-
-    def op_QLinearConv(self, n, tensor, dtype, shape):
-        self.need(n, dtype, "int8", shape, rank=3)
-        if n.input[0] != tensor:
-            raise self.err(n, "the activation must be input x")
-        c_in, h, w_ = shape
-        x_scale = self.scalar(n, 1, "x_scale", "float32")
-        x_zp = self.scalar(n, 2, "x_zero_point", "int8")
-        w = self.const(n, 3, "w", "int8")
-        if w.ndim != 4 or w.shape[2] != w.shape[3]:
-            raise self.err(n, f"weight shape {list(w.shape)}: expected [C_out, C_in/group, k, k]")
-        c_out, k = w.shape[0], w.shape[2]
-        w_scale = self.const(n, 4, "w_scale", "float32", shape=[(), (1,), (c_out,)])
-        w_zp = self.const(n, 5, "w_zero_point", "int8", shape=[(), (1,), (c_out,)])
-        if np.any(w_zp != 0):
-            raise self.err(n, "nonzero weight zero point is not supported (weights must be symmetric)")
-        y_scale = self.scalar(n, 6, "y_scale", "float32")
-        y_zp = self.scalar(n, 7, "y_zero_point", "int8")
-        bias = self.const(n, 8, "B", "int32", shape=[(c_out,)], optional=True)
-        if bias is None:
-            bias = np.zeros(c_out, np.int32)
-        a = self.check_attrs(n, {
-            "auto_pad": lambda v: v in (b"NOTSET", "NOTSET", b"VALID", "VALID"),
-            "dilations": lambda v: all(d == 1 for d in v),
-            "group": None,
-            "kernel_shape": lambda v: list(v) == [k, k],
-            "pads": lambda v: all(p == 0 for p in v),
-            "strides": lambda v: len(v) == 2 and v[0] == v[1] and v[0] >= 1,
-        })
-        group = int(a.get("group", 1))
-        stride = int(a.get("strides", [1, 1])[0])
-        if group == 1:
-            ok = w.shape[1] == c_in
-        else:  # depthwise: every group reads one input channel
-            ok = group == c_in and w.shape[1] == 1 and c_out % c_in == 0
-        if not ok:
-            raise self.err(n, f"group={group} with input channels {c_in} and weight {list(w.shape)}: "
-                              "only group=1 or depthwise is supported")
-        if h < k or w_ < k:
-            raise self.err(n, f"kernel {k}x{k} larger than the input {h}x{w_}")
-        out = (c_out, (h - k) // stride + 1, (w_ - k) // stride + 1)
-        w_scale = np.broadcast_to(w_scale.reshape(-1), (c_out,)).astype(np.float32).copy()
-        for what, s in (("x_scale", x_scale), ("y_scale", y_scale), ("w_scale", w_scale)):
-            if not np.all(np.isfinite(s)) or np.any(s <= 0):
-                raise self.err(n, f"{what} must be positive and finite")
-        self.layers.append(ir.Conv(
-            node=n.name, tensor=n.output[0], in_shape=shape, out_shape=out, weight=w.copy(),
-            bias=bias.astype(np.int32).copy(), x_scale=np.float32(x_scale), x_zp=int(x_zp),
-            w_scale=w_scale, y_scale=np.float32(y_scale), y_zp=int(y_zp), kernel=int(k),
-            stride=stride, group=group))
-        return n.output[0], "int8", out
-
-    def op_MaxPool(self, n, tensor, dtype, shape):
-        self.need(n, dtype, "int8", shape, rank=3)
-        if len([o for o in n.output if o]) != 1:
-            raise self.err(n, "the Indices output is not supported")
-        a = self.check_attrs(n, {
-            "auto_pad": lambda v: v in (b"NOTSET", "NOTSET", b"VALID", "VALID"),
-            "ceil_mode": lambda v: v == 0,
-            "dilations": lambda v: all(d == 1 for d in v),
-            "kernel_shape": lambda v: len(v) == 2 and v[0] == v[1],
-            "pads": lambda v: all(p == 0 for p in v),
-            "storage_order": lambda v: v == 0,
-            "strides": lambda v: len(v) == 2 and v[0] == v[1] and v[0] >= 1,
-        })
-        if "kernel_shape" not in a:
-            raise self.err(n, "missing kernel_shape")
-        k = int(a["kernel_shape"][0])
-        s = int(a.get("strides", [1, 1])[0])
-        c, h, w = shape
-        if h < k or w < k:
-            raise self.err(n, f"kernel {k}x{k} larger than the input {h}x{w}")
-        out = (c, (h - k) // s + 1, (w - k) // s + 1)
-        self.layers.append(ir.MaxPool(node=n.name, tensor=n.output[0], in_shape=shape, out_shape=out,
-                                      kernel=k, stride=s))
-        return n.output[0], "int8", out
-
-    def op_Flatten(self, n, tensor, dtype, shape):
-        self.need(n, dtype, "int8")
-        self.check_attrs(n, {"axis": lambda v: v == 1})
-        return self.flatten(n, shape)
-
-    def op_Reshape(self, n, tensor, dtype, shape):
-        self.need(n, dtype, "int8")
-        self.check_attrs(n, {"allowzero": lambda v: v == 0})
-        target = [int(v) for v in self.const(n, 1, "shape", "int64")]
-        size = int(np.prod(shape))
-        if len(target) != 2 or target[1] not in (size, -1) or target[0] not in (-1, 0, 1):
-            raise self.err(n, f"reshape to {target}: only [N, {size}] (flatten) is supported")
-        return self.flatten(n, shape)
-
-    def flatten(self, n, shape):
-        out = (int(np.prod(shape)),)
-        self.layers.append(ir.Flatten(node=n.name, tensor=n.output[0], in_shape=shape, out_shape=out))
-        return n.output[0], "int8", out
-
-    def rbf(self, cast, unsq, shape):
-        if len(shape) != 1:
-            raise self.err(cast, f"RBF head input has shape {list(shape)}, expected a flat vector")
-        axes = self.const(unsq, 1, "axes", "int64")
-        if [int(a) for a in axes.reshape(-1)] != [1]:
-            raise self.err(unsq, "expected axes=[1]")
-        sub = self.next_node(unsq.output[0], ("Sub",), after=unsq)
-        if unsq.output[0] not in sub.input[:2] or sub.input[0] == sub.input[1]:
-            raise self.err(sub, "expected x - centres")
-        k = shape[0]
-        # (x - p)^2 == (p - x)^2: either operand order is the same head
-        centres = self.const(sub, 1 if sub.input[0] == unsq.output[0] else 0, "centres", "int32")
-        if centres.ndim != 2 or centres.shape[1] != k:
-            raise self.err(sub, f"centres shape {list(centres.shape)}, expected [classes, {k}]")
-        if np.abs(centres.astype(np.int64)).max(initial=0) > 2**15:
-            raise self.err(sub, "centres must lie within +-32768 (int32 sums of squares)")
-        mul = self.next_node(sub.output[0], ("Mul",), after=sub)
-        if list(mul.input) != [sub.output[0], sub.output[0]]:
-            raise self.err(mul, "expected the square d * d")
-        red = self.next_node(mul.output[0], ("ReduceSum",), after=mul)
-        self.check_attrs(red, {"keepdims": lambda v: v == 0, "noop_with_empty_axes": lambda v: v == 0})
-        axes = self.const(red, 1, "axes", "int64")
-        if [int(a) for a in axes.reshape(-1)] not in ([2], [-1]):
-            raise self.err(red, "expected axes=[2]")
-        out = (centres.shape[0],)
-        self.layers.append(ir.Rbf(node=red.name, tensor=red.output[0], in_shape=shape, out_shape=out,
-                                  centres=centres.astype(np.int32).copy()))
-        return red.output[0], "int32", out
-
-    def op_MatMulInteger(self, n, tensor, dtype, shape):
-        self.need(n, dtype, "int8")
-        if len(shape) != 1 or n.input[0] != tensor:
-            raise self.err(n, f"input A has shape {list(shape)}, expected a flat vector [N, K]")
-        k = shape[0]
-        w = self.const(n, 1, "B (weights)", "int8")
-        if w.ndim != 2 or w.shape[0] != k:
-            raise self.err(n, f"weight shape {list(w.shape)}, expected [{k}, classes]")
-        a_zp = self.const(n, 2, "a_zero_point", "int8", shape=[(), (1,)], optional=True)
-        b_zp = self.const(n, 3, "b_zero_point", "int8", shape=[(), (1,), (w.shape[1],)], optional=True)
-        if b_zp is not None and np.any(b_zp != 0):
-            raise self.err(n, "nonzero b_zero_point is not supported")
-        add = self.next_node(n.output[0], ("Add",), after=n)
-        other = [i for i in add.input if i != n.output[0]]
-        if len(other) != 1:
-            raise self.err(add, "expected MatMulInteger output + bias")
-        bias = self.const(add, list(add.input).index(other[0]), "bias", "int32",
-                          shape=[(w.shape[1],), (1, w.shape[1])])
-        out = (w.shape[1],)
-        self.layers.append(ir.Dense(node=add.name, tensor=add.output[0], in_shape=shape, out_shape=out,
-                                    weight=w.copy(), bias=bias.reshape(-1).astype(np.int32).copy(),
-                                    a_zp=0 if a_zp is None else int(a_zp.reshape(()))))
-        return add.output[0], "int32", out
-
-    def op_ArgMin(self, n, tensor, dtype, shape):
-        return self.arg(n, dtype, shape, "min")
-
-    def op_ArgMax(self, n, tensor, dtype, shape):
-        return self.arg(n, dtype, shape, "max")
-
-    def arg(self, n, dtype, shape, mode):
-        if dtype != "int32" or len(shape) != 1:
-            raise self.err(n, f"expected the int32 scores [N, classes], got {dtype} {list(shape)}")
-        self.check_attrs(n, {"axis": lambda v: v in (1, -1), "keepdims": lambda v: v == 0,
-                             "select_last_index": lambda v: v == 0})
-        if "keepdims" not in self.attrs(n):
-            raise self.err(n, "keepdims must be 0 (label [N])")
-        self.layers.append(ir.Arg(node=n.name, tensor=n.output[0], in_shape=shape, out_shape=(1,), mode=mode))
-        return n.output[0], "int64", (1,)
 
 
 def _show(v) -> str:

@@ -1,16 +1,76 @@
 """The compiler's intermediate representation: one frozen dataclass per layer, in execution order.
 
-The IR is a view of the int8 ONNX graph (built only by `frontend.py`). Every layer keeps the name of
-the ONNX node it came from (`node`) and the name of the ONNX tensor it produces (`tensor`), so the
-generated C can cite its origin and the trace hook can name the tensor ORT reports for it.
-Shapes are per image, without the batch dimension: (C, H, W) for feature maps, (K,) for vectors.
-Arrays are numpy arrays stored unchanged from the ONNX initializers (NCHW / OIHW layouts).
+The IR is a view of the int8 ONNX graph (built by `frontend.py` with the recognisers of the op
+units in `ops/`). Every layer keeps the name of the ONNX node it came from (`node`) and the name of
+the ONNX tensor it produces (`tensor`), so the generated C can cite its origin and the trace hook can
+name the tensor ORT reports for it. Shapes are per image, without the batch dimension: (C, H, W) for
+feature maps, (K,) for vectors. Arrays are numpy arrays stored unchanged from the ONNX initializers
+(NCHW / OIHW layouts).
+
+`Layer` is the interface every op unit implements (see docs/compiler.md, "Adding an op"): the
+passes (verify, memory, reference, emit) call these methods and never ask which op they hold.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+
+from lenet_edge.errors import LenetEdgeError
+
+CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
+               "le_rq_t": 16}  # le_rq_t: integer path {int64 r, int32 a, int32 sh} (float path: uint32 bits)
+
+
+@dataclass(frozen=True, eq=False)
+class CArray:
+    """One const array in lenet5_weights.c."""
+    suffix: str                 # symbol = lenet5_<layer id>_<suffix>
+    ctype: str
+    values: np.ndarray          # flat ([n, 3] rows for le_rq_t)
+    kind: str                   # weights | bias | requant | index | table
+    comment: str                # shape and layout
+    variant: str = ""           # "" (always) | "float" | "int" (requant path)
+
+    @property
+    def nbytes(self) -> int:
+        return CTYPE_BYTES[self.ctype] * self.count
+
+    @property
+    def count(self) -> int:
+        """C array length (le_rq_t values are [n, 3] rows of {r, a, sh})."""
+        return int(self.values.shape[0])
+
+
+@dataclass(frozen=True)
+class Packed:
+    """What an op stores in flash and how much work it does: its const arrays, already in the layout
+    its kernel reads; the MACs per image it executes; a storage form tag; extra manifest fields."""
+    arrays: tuple[CArray, ...] = ()
+    macs: int = 0
+    form: str = ""
+    manifest: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Call:
+    """The C statement a layer emits: `[result =] kernel(args...);` (kernel None: no code). The kernel
+    is the function of kernels/<set>/<kernel>.c."""
+    kernel: str | None
+    args: tuple[str, ...] = ()
+    result: str | None = None
+
+
+@dataclass(frozen=True)
+class IO:
+    """Where a layer's call reads and writes: C expressions, and its const array symbols."""
+    src: str                    # "image" or "lenet5_arena + N"
+    dst: str                    # "lenet5_arena + N", or "scores" for int32 heads
+    symbols: dict               # CArray suffix -> C symbol
+
+    def sym(self, suffix: str) -> str:
+        return self.symbols[suffix]
 
 
 @dataclass(frozen=True, eq=False)
@@ -20,6 +80,14 @@ class Layer:
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
 
+    # ---- class facts every op states ----
+    kind: ClassVar[str] = "layer"            # registry key, also the manifest "kind"
+    onnx_ops: ClassVar[tuple[str, ...]] = ()  # ONNX op types whose node may start this op's pattern
+    in_dtype: ClassVar[str] = "int8"         # "uint8": reads the caller's image
+    out_dtype: ClassVar[str] = "int8"        # int8 output (traced) unless an op says otherwise
+    in_place: ClassVar[bool] = False         # elementwise layers overwrite their input buffer
+    terminal: ClassVar[bool] = False         # the last layer (the label)
+
     @property
     def in_size(self) -> int:
         return int(np.prod(self.in_shape))
@@ -28,92 +96,30 @@ class Layer:
     def out_size(self) -> int:
         return int(np.prod(self.out_shape))
 
-    # int8 output (traced) unless a subclass says otherwise
-    out_dtype = "int8"
-    in_place = False               # elementwise layers overwrite their input buffer
+    def fail(self, problem: str) -> LenetEdgeError:
+        return LenetEdgeError(f'ONNX node "{self.node}": {problem}')
 
+    # ---- the op interface ----
+    @classmethod
+    def recognise(cls, walker, node, tensor: str, dtype: str, shape: tuple) -> "Layer | None":
+        """Frontend: build this op from `node` (and the nodes after it) or return None if the
+        pattern is not this op's. `walker` is frontend._Walker (constants, attributes, errors)."""
+        return None
 
-@dataclass(frozen=True, eq=False)
-class InputTable(Layer):
-    """Cast(uint8 -> int32) -> Gather(table): out[i] = table[image[i]]; image uint8 [1,28,28]."""
-    table: np.ndarray = field(repr=False)      # int8 [256], indexed by the raw pixel byte
+    def check(self) -> None:
+        """IR invariants beyond what the frontend checked; raise self.fail(...)."""
 
+    def pack(self) -> Packed:
+        """Flash arrays in kernel order, MAC count, form."""
+        return Packed()
 
-@dataclass(frozen=True, eq=False)
-class Table(Layer):
-    """Cast(int8 -> int32) -> Gather(table): x[i] = table[x[i] & 0xFF] (in place)."""
-    table: np.ndarray = field(repr=False)      # int8 [256], indexed by the raw byte of the code
-    in_place = True
+    def reference(self, x: np.ndarray, int_requant: bool) -> np.ndarray:
+        """numpy semantics on a batch: x [N, *in_shape] -> [N, *out_shape] (bit-exact with ORT)."""
+        raise NotImplementedError(type(self).__name__)
 
-
-@dataclass(frozen=True, eq=False)
-class Pad(Layer):
-    """Constant spatial padding of an int8 [C,H,W] map."""
-    pads: tuple[int, int, int, int] = (0, 0, 0, 0)   # top, left, bottom, right
-    value: int = 0                                   # int8 code written in the border
-
-
-@dataclass(frozen=True, eq=False)
-class Conv(Layer):
-    """QLinearConv, no padding, dilation 1, group 1 or depthwise.
-
-    acc[o] = B[o] + sum over (i, ky, kx) of (x[i] - x_zp) * w[o, i, ky, kx]     (int32, exact)
-    y[o]   = clamp(RNE(fl(float(acc) * M[o])) + y_zp, -128, 127)
-    """
-    weight: np.ndarray = field(repr=False)     # int8 [C_out, C_in/group, k, k], OIHW
-    bias: np.ndarray = field(repr=False)       # int32 [C_out]
-    x_scale: np.float32 = np.float32(1)
-    x_zp: int = 0
-    w_scale: np.ndarray = field(default=None, repr=False)  # float32 [C_out]
-    y_scale: np.float32 = np.float32(1)
-    y_zp: int = 0
-    kernel: int = 1
-    stride: int = 1
-    group: int = 1
-
-    def input_channels(self, o: int) -> list[int]:
-        """The input channels output channel o reads (before dropping all-zero kernels)."""
-        c_in = self.in_shape[0]
-        per_group_in = c_in // self.group
-        per_group_out = self.out_shape[0] // self.group
-        g = o // per_group_out
-        return list(range(g * per_group_in, (g + 1) * per_group_in))
-
-
-@dataclass(frozen=True, eq=False)
-class MaxPool(Layer):
-    """int8 max over k x k windows with the given stride, no padding."""
-    kernel: int = 2
-    stride: int = 2
-
-
-@dataclass(frozen=True, eq=False)
-class Flatten(Layer):
-    """Flatten / Reshape [C,H,W] -> [C*H*W]: the NCHW bytes do not move, so no code is emitted."""
-    in_place = True
-
-
-@dataclass(frozen=True, eq=False)
-class Rbf(Layer):
-    """Paper head: scores[c] = sum_j (x[j] - centres[c, j])^2, int32 (Cast/Unsqueeze/Sub/Mul/ReduceSum)."""
-    centres: np.ndarray = field(repr=False)    # int32 [10, K]
-    out_dtype = "int32"
-
-
-@dataclass(frozen=True, eq=False)
-class Dense(Layer):
-    """Modern head: scores[c] = bias[c] + sum_j (x[j] - a_zp) * w[j, c]  (MatMulInteger -> Add), int32."""
-    weight: np.ndarray = field(repr=False)     # int8 [K, 10]
-    bias: np.ndarray = field(repr=False)       # int32 [10]
-    a_zp: int = 0
-    out_dtype = "int32"
-
-
-@dataclass(frozen=True, eq=False)
-class Arg(Layer):
-    """ArgMin (paper) / ArgMax (modern) over the scores, first index on ties."""
-    mode: str = "min"                          # "min" | "max"
-    out_dtype = "int64"
+    def call(self, packed: Packed, io: IO) -> Call:
+        """The C call this layer emits."""
+        raise NotImplementedError(type(self).__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,5 +135,5 @@ class Graph:
         return self.layers[-2]
 
     @property
-    def arg(self) -> Arg:
+    def arg(self) -> Layer:
         return self.layers[-1]

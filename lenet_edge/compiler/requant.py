@@ -1,4 +1,4 @@
-"""Requantization constants: the only place that derives them (docs int8-arithmetic.md §3).
+"""Requantization constants: the only place that derives them (docs/int8-arithmetic.md, section 3).
 
 Float path (§3a):   M[c] = fl(fl(x_scale * w_scale[c]) / y_scale), one binary32 op at a time, in
                     that order; emitted as its exact 32-bit pattern.

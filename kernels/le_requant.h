@@ -1,0 +1,155 @@
+/* le_requant: int32 accumulator -> int8 code, bit-exact with ONNX Runtime's QLinearConv
+ * (docs/int8-arithmetic.md, section 3). Shared by both kernel sets.
+ *   q = clamp(RNE(fl(float(acc) * M)) + zp, -128, 127)
+ * rq:   the per-channel multiplier M (float path: its float32 bit pattern; integer path: le_rq_t)
+ * zp:   output zero point in [-128, 127]
+ * wide: 0 if the layer's |acc| never exceeds 2^24 (float(acc) exact), else 1: float(acc) then rounds
+ *       acc to 24 significant bits, half to even (ORT's cvtepi32_ps, C's (float)acc in the default
+ *       rounding mode); the integer path does that rounding itself first. Kernels pass it through;
+ *       at an inlined call it is a literal, so the unused branch disappears. */
+#ifndef LE_REQUANT_H
+#define LE_REQUANT_H
+
+#include "le_common.h"
+
+#if LENET5_REQUANT_INT
+/* x >> s rounded half to even; 1 <= s <= 62. */
+static uint64_t le_rshift_rne(uint64_t x, int s)
+{
+    uint64_t q = x >> s;
+    uint64_t rem = x & ((((uint64_t)1) << s) - 1u);
+    uint64_t half = ((uint64_t)1) << (s - 1);
+    if (rem > half || (rem == half && (q & 1u))) {
+        q += 1u;
+    }
+    return q;
+}
+
+/* Number of significant bits of x (0 for 0). */
+static int le_bitlen64(uint64_t x)
+{
+#if defined(__GNUC__)
+    return x ? 64 - __builtin_clzll(x) : 0;
+#else
+    int n = 0;
+    while (x) {
+        x >>= 1;
+        ++n;
+    }
+    return n;
+#endif
+}
+
+/* Integer replay of the float path (int8-arithmetic.md section 3b), |acc| <= 2^24 (float(acc)
+ * exact): P = |acc| * m exactly (<= 2^48), round P to 24 significant bits (the float32 product),
+ * then to an integer, half to even both times. */
+static int8_t le_requant_exact(int32_t acc, le_rq_t rq, int32_t zp)
+{
+    uint64_t p = (uint64_t)(uint32_t)(acc < 0 ? -acc : acc) * (uint32_t)rq.r; /* r = m */
+    int d = le_bitlen64(p) - 24;
+    int k;
+    int32_t q;
+    if (d > 0) {
+        p = le_rshift_rne(p, d);
+    } else {
+        d = 0;
+    }
+    k = -(d + rq.sh); /* sh = e; value = p * 2^-k */
+    if (k > 0) {
+        q = (k > 62) ? 0 : (int32_t)le_rshift_rne(p, k);
+    } else if (p == 0) {
+        q = 0;
+    } else {
+        q = (-k >= 8) ? 256 : (int32_t)(p << -k); /* >= 256 saturates below anyway */
+    }
+    q = (acc < 0 ? -q : q) + zp;
+    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+}
+
+/* Any acc > INT32_MIN: if |acc| > 2^24, first round it to 24 significant bits, half to even, as
+ * float(acc) does: |acc| ~ a * 2^d0, then requantize a with the multiplier m * 2^(e + d0).
+ * 32-bit arithmetic only: |acc| < 2^31 has at most 7 bits to drop. */
+static int8_t le_requant_exact_wide(int32_t acc, le_rq_t rq, int32_t zp)
+{
+    uint32_t a = (uint32_t)(acc < 0 ? -acc : acc);
+    if (a > 0xFFFFFFu) {
+        int d0 = 0;
+        uint32_t rem;
+        uint32_t half;
+#if defined(__GNUC__)
+        d0 = 8 - __builtin_clz(a); /* significant bits - 24, 1..7 */
+#else
+        while ((a >> d0) > 0xFFFFFFu) {
+            ++d0;
+        }
+#endif
+        rem = a & ((1u << d0) - 1u);
+        half = 1u << (d0 - 1);
+        a >>= d0;
+        if (rem > half || (rem == half && (a & 1u))) {
+            a += 1u; /* may reach 2^24: still exact */
+        }
+        rq.sh += d0;
+        acc = acc < 0 ? -(int32_t)a : (int32_t)a;
+    }
+    return le_requant_exact(acc, rq, zp);
+}
+
+/* The same staircase in one 32x32->64 multiply-accumulate (requant.py fast_constants, checked at
+ * every step over the layer's whole accumulator range): the float path is odd in acc, so
+ * raw = floor((|acc| * a + r) / 2^(32 + sh)) and q = clamp(sign(acc) * raw + zp). Channels without
+ * such constants (a == 0) replay section 3b. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    int32_t u;
+    int32_t q;
+    if (rq.a == 0) {
+        return wide ? le_requant_exact_wide(acc, rq, zp) : le_requant_exact(acc, rq, zp);
+    }
+    u = acc < 0 ? -acc : acc;
+    q = (int32_t)(((int64_t)u * rq.a + rq.r) >> 32) >> rq.sh; /* < 2^30: M < 1/2 */
+    q = (acc < 0 ? -q : q) + zp;
+    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+}
+#elif defined(LE_REQUANT_VCVTR)
+/* Float path (section 3a) on Cortex-M4F/M7 (kernels/opt/le_opt.h turns it on): the binary32
+ * product, VCVTR rounds it to the nearest int32, ties to even (FPSCR default mode; saturating),
+ * QADD adds the zero point without overflow, SSAT clamps to [-128, 127]. The product only feeds the
+ * asm, so it cannot be fused into an addition. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    float m;
+    float v;
+    int32_t q;
+    (void)wide;
+    memcpy(&m, &rq, sizeof m);
+    v = (float)acc * m;
+    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v));
+    memcpy(&q, &v, sizeof q);
+    __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    __asm__("ssat %0, #8, %0" : "+r"(q));
+    return (int8_t)q;
+}
+#else
+/* Float path (section 3a): one binary32 multiply, clamp to the integer bounds (so clamping before
+ * rounding is exact), then round half to even by adding 1.5 * 2^23 and reading the low mantissa
+ * bits (valid for |v| < 2^22; needs the default round-to-nearest mode). (float)acc already rounds a
+ * wide acc the way ORT does, so `wide` changes nothing here. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    float m;
+    float v;
+    uint32_t bits;
+    const float lo = (float)(-128 - zp);
+    const float hi = (float)(127 - zp);
+    (void)wide;
+    memcpy(&m, &rq, sizeof m);
+    v = (float)acc * m;
+    v = v < lo ? lo : (v > hi ? hi : v);
+    v += 12582912.0f; /* 1.5 * 2^23: bits 0x4B400000 */
+    memcpy(&bits, &v, sizeof bits);
+    return (int8_t)((int32_t)bits - (int32_t)0x4B400000 + zp);
+}
+#endif
+
+#endif /* LE_REQUANT_H */

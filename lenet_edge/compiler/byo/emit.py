@@ -1,0 +1,161 @@
+"""Units + shapes -> NAME.h, NAME.c, NAME_weights.h, manifest.json: a printer (no decisions about
+arithmetic). Kernels are pasted from kernels/byo/<set>/ (a kernel without an optimized version is
+taken from kernels/byo/ref/, and manifest.json says so). One static arena, no malloc."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from lenet_edge import __version__
+from lenet_edge.compiler.byo.unit import CTYPES, NBYTES, Ctx
+from lenet_edge.compiler.emit import c_comment, c_string, kernel_dir
+
+KERNEL_SETS = ("ref", "opt")
+ALIGN = 4
+
+
+def _nbytes(shape, dtype) -> int:
+    return int(np.prod(shape)) * NBYTES[dtype]
+
+
+def plan_arena(parsed, shapes, dtypes):
+    """First-fit offsets for every tensor a unit writes, except graph outputs (the caller's buffers),
+    over the tensor's live range [producer, last consumer]."""
+    outputs = {name for name, _ in parsed.outputs}
+    last = {}
+    for i, u in enumerate(parsed.units):
+        for t in u.inputs:
+            last[t] = i
+    placed = []          # (offset, size, start, end)
+    offsets = {}
+    for i, u in enumerate(parsed.units):
+        for t in u.outputs:
+            if not t or t in outputs:
+                continue
+            size = -(-_nbytes(shapes[t], dtypes[t]) // ALIGN) * ALIGN
+            end = last.get(t, i)
+            busy = sorted((o, o + s) for o, s, a, b in placed if not (b < i or a > end))
+            off = 0
+            for lo, hi in busy:
+                if off + size <= lo:
+                    break
+                off = max(off, hi)
+            placed.append((off, size, i, end))
+            offsets[t] = off
+    arena = max((o + s for o, s, _, _ in placed), default=0)
+    return offsets, arena
+
+
+def _c_values(values, ctype) -> str:
+    v = np.asarray(values).reshape(-1)
+    if ctype == "uint32_t":
+        items = [f"0x{int(x):08x}u" for x in v.astype(np.uint32)]
+    else:
+        items = [str(int(x)) for x in v]
+    per = 12 if ctype != "uint32_t" else 6
+    return ",\n".join("    " + ", ".join(items[i:i + per]) for i in range(0, len(items), per)) or "    0"
+
+
+def _kernel_source(stem: str, kernels: str) -> tuple[str, str]:
+    for k in (kernels, "ref"):
+        path = kernel_dir() / "byo" / k / f"{stem}.c"
+        if path.is_file():
+            text = "\n".join(ln for ln in path.read_text().splitlines() if ln.strip() != '#include "le_byo.h"')
+            return text, k
+    raise FileNotFoundError(stem)
+
+
+def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimized_sha256, ort_version):
+    units = parsed.units
+    offsets, arena = plan_arena(parsed, shapes, dtypes)
+    outs = parsed.outputs
+    in_t = CTYPES[parsed.input_dtype]
+    up = name.upper()
+    buf = {parsed.input_name: "input"}
+    for k, (oname, odt) in enumerate(outs):
+        buf[oname] = "output" if len(outs) == 1 else f"output{k}"
+    for t, off in offsets.items():
+        buf[t] = f"(({CTYPES[dtypes[t]]} *)({name}_arena.b + {off}))"
+    scratch = max((u.scratch_floats(shapes) for u in units), default=0)
+
+    weights, calls, manifest_units, used = [], [], [], {}
+    flash_total = 0
+    for i, u in enumerate(units):
+        syms = {}
+        flash = 0
+        for c in u.arrays():
+            sym = f"{name}_u{i}_{c.suffix}"
+            syms[c.suffix] = sym
+            flash += c.nbytes
+            weights.append(f"/* unit {i} ({c_comment(u.op)} \"{c_comment(u.node)}\"): {c_comment(c.comment)} */\n"
+                           f"static const {c.ctype} {sym}[{int(np.asarray(c.values).size)}] = {{\n"
+                           f"{_c_values(c.values, c.ctype)}\n}};\n")
+        flash_total += flash
+        ctx = Ctx(buf=buf, sym=syms, shape=shapes, dtype=dtypes, scratch=f"{name}_scratch")
+        in_desc = ", ".join(f"{c_comment(t)} {list(shapes[t])}" for t in u.inputs)
+        out_desc = ", ".join(f"{c_comment(t)} {dtypes[t]} {list(shapes[t])}" for t in u.outputs if t)
+        stmt = u.call(ctx)
+        trace = "".join(f"\n    {up}_T({c_string(t)}, {buf[t]}, {_nbytes(shapes[t], dtypes[t])}u);"
+                        for t in u.outputs if t)
+        calls.append(f"    /* {i}: {c_comment(u.op)} \"{c_comment(u.node)}\": {in_desc} -> {out_desc} */\n    {stmt}{trace}\n")
+        used.setdefault(u.kernel, None)
+        manifest_units.append({
+            "index": i, "node": u.node, "op": u.op, "kernel": u.kernel,
+            "inputs": [{"tensor": t, "shape": list(shapes[t]), "dtype": dtypes[t]} for t in u.inputs],
+            "outputs": [{"tensor": t, "shape": list(shapes[t]), "dtype": dtypes[t],
+                         "arena_offset": offsets.get(t)} for t in u.outputs if t],
+            "macs": u.macs(shapes), "flash_bytes": flash,
+        })
+
+    kernel_texts, kernel_sets = [], {}
+    for stem in used:
+        text, came = _kernel_source(stem, kernels)
+        kernel_texts.append(f"/* ---- kernels/byo/{came}/{stem}.c ---- */\n{text}")
+        kernel_sets[stem] = came
+    common = (kernel_dir() / "byo" / "le_byo.h").read_text()
+
+    params = [f"const {in_t} input[{up}_INPUT_SIZE]"]
+    size_defs = [f"#define {up}_INPUT_SIZE {int(np.prod(parsed.input_shape))}"]
+    io_doc = [f"/* input {c_comment(parsed.input_name)}: {parsed.input_dtype} {list(parsed.input_shape)} */"]
+    for k, (oname, odt) in enumerate(outs):
+        suffix = "" if len(outs) == 1 else str(k)
+        size_defs.append(f"#define {up}_OUTPUT{suffix}_SIZE {int(np.prod(shapes[oname]))}")
+        params.append(f"{CTYPES[odt]} output{suffix}[{up}_OUTPUT{suffix}_SIZE]")
+        io_doc.append(f"/* output{suffix} {c_comment(oname)}: {odt} {list(shapes[oname])} */")
+    proto = f"int {name}_run({', '.join(params)})"
+    header = (f"/* {name}.h: generated by lenet-edge {__version__} `lenet-edge compile` from {c_comment(source_name)}\n"
+              f" * (sha256 {sha256}). Bit-exact with ONNX Runtime {ort_version}'s pinned reference session.\n"
+              f" * Tensors are the graph's own shapes, row-major (NCHW for images). Returns 0. No malloc. */\n"
+              f"#ifndef {up}_H\n#define {up}_H\n\n#include <stdint.h>\n\n" + "\n".join(size_defs) + "\n\n"
+              + "\n".join(io_doc) + f"\n{proto};\n\n#endif /* {up}_H */\n")
+    weights_h = (f"/* {name}_weights.h: the constants of {c_comment(source_name)} ({flash_total} bytes). */\n"
+                 + "\n".join(weights))
+    scratch_decl = f"static float {name}_scratch[{scratch}];\n" if scratch else ""
+    source = (f"/* {name}.c: generated by lenet-edge {__version__} `lenet-edge compile` (kernels: {kernels}).\n"
+              f" * Arithmetic: lenet-edge docs/ort-int8-ops.md. Build with any C99 compiler, without -ffast-math. */\n"
+              f'#include "{name}.h"\n\n{common}\n' + "\n".join(kernel_texts) + "\n\n"
+              f'#include "{name}_weights.h"\n\n'
+              f"#ifdef {up}_TRACE\n#define {up}_T(tensor, data, bytes) {up}_TRACE(tensor, data, bytes)\n"
+              f"#else\n#define {up}_T(tensor, data, bytes) ((void)0)\n#endif\n\n"
+              + (f"static union {{ uint32_t align; uint8_t b[{arena}]; }} {name}_arena;\n" if arena else "")
+              + f"{scratch_decl}\n"
+              f"{proto}\n{{\n" + "\n".join(calls) + "    return 0;\n}\n")
+    manifest = {
+        "format": "lenet-edge-compile/1",
+        "tool": {"name": "lenet-edge", "version": __version__},
+        "name": name,
+        "onnx": {"file": source_name, "sha256": sha256},
+        "reference": {"onnxruntime": ort_version, "optimized_graph_sha256": optimized_sha256,
+                      "session": "CPU, ORT_ENABLE_ALL, session.qdqisint8allowed=1, 1 thread"},
+        "input": {"name": parsed.input_name, "dtype": parsed.input_dtype, "shape": list(parsed.input_shape)},
+        "outputs": [{"name": o, "dtype": d, "shape": list(shapes[o])} for o, d in outs],
+        "kernels": {"set": kernels, "files": kernel_sets},
+        "files": [f"{name}.h", f"{name}.c", f"{name}_weights.h", "manifest.json"],
+        "units": manifest_units,
+        "macs": sum(u["macs"] for u in manifest_units),
+        "flash_bytes": {"constants": flash_total},
+        "ram_bytes": {"arena": arena, "scratch": 4 * scratch},
+    }
+    return {f"{name}.h": header, f"{name}.c": source, f"{name}_weights.h": weights_h,
+            "manifest.json": json.dumps(manifest, indent=1, sort_keys=False) + "\n"}

@@ -1,0 +1,252 @@
+"""Op-level kernel tests: every kernel of both sets (kernels/ref, kernels/opt) on random shapes,
+including the remainders the optimized loops leave (widths and channel counts that are not
+multiples of the unroll), must give the numpy reference of its op unit bit for bit.
+
+Each case is an IR layer built directly (random weights and scales), so the arrays, the call and the
+expected output all come from the op unit itself (pack, call, reference). The cases are printed into
+one C file per kernel set, which runs
+  - on the host (gcc: portable paths, both requant paths), and
+  - on an emulated Cortex-M4 (ARMv7E-M: the __ARM_FEATURE_DSP paths, SMLAD / SXTB16) and
+    Cortex-M3 (the portable paths built for a core without DSP) in unicorn, op by op.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import require_tool
+from lenet_edge.check import hostbuild
+from lenet_edge.compiler import emit, ir
+from lenet_edge.compiler.ops import (Arg, Conv, ConvSubsample, Dense, Flatten, InputTable, MaxPool, Pad, Rbf,
+                                    Table)
+
+OUT_BYTES = 64 * 1024
+
+
+def _conv(rng, name, in_shape, c_out, k, stride=1, group=1, mask=None, wide=False):
+    c_in = in_shape[0]
+    w = rng.integers(-127, 128, (c_out, c_in // group, k, k)).astype(np.int8)
+    if mask is not None:
+        w = (w * mask[:, :, None, None]).astype(np.int8)
+    fan_in = (c_in // group) * k * k
+    w_scale = rng.uniform(0.005, 0.02, c_out).astype(np.float32)
+    x_scale = np.float32(1 / 64)
+    m = 40 / (np.sqrt(fan_in) * 70 * 70)                 # acc * M spans about +-40 codes
+    y_scale = np.float32(x_scale * np.float32(0.01) / np.float32(m))
+    bias = rng.integers(-3000, 3000, c_out).astype(np.int32)
+    if wide:  # a tiny weight scale makes the bias huge: |acc| beyond 2^24
+        bias = (bias.astype(np.int64) * 9000).clip(-2**30, 2**30).astype(np.int32)
+        w_scale = (w_scale / 9000).astype(np.float32)
+    out = (c_out, (in_shape[1] - k) // stride + 1, (in_shape[2] - k) // stride + 1)
+    return Conv(node=name, tensor=name, in_shape=in_shape, out_shape=out, weight=w, bias=bias,
+                x_scale=x_scale, x_zp=int(rng.integers(-20, 20)), w_scale=w_scale, y_scale=y_scale,
+                y_zp=int(rng.integers(-30, 30)), kernel=k, stride=stride, group=group)
+
+
+def _fused(rng, name, in_shape, c_out, k, mask=None, wide=False):
+    conv = _conv(rng, name + "_c", in_shape, c_out, k, mask=mask)
+    t1 = Table(node=name + "_t1", tensor=name + "_t1", in_shape=conv.out_shape, out_shape=conv.out_shape,
+               table=rng.integers(-128, 128, 256).astype(np.int8))
+    sub = _conv(rng, name + "_s", conv.out_shape, c_out, 2, stride=2, group=c_out, wide=wide)
+    t2 = Table(node=name, tensor=name, in_shape=sub.out_shape, out_shape=sub.out_shape,
+               table=rng.integers(-128, 128, 256).astype(np.int8))
+    assert ConvSubsample.matches(conv, t1, sub, t2)
+    return ConvSubsample.of(conv, t1, sub, t2)
+
+
+def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
+    """(layer, input) pairs covering every kernel and the unroll remainders."""
+    rng = np.random.default_rng(seed)
+    x8 = lambda *s: rng.integers(-128, 128, s).astype(np.int8)     # noqa: E731
+    table = rng.integers(-128, 128, 256).astype(np.int8)
+    mask = (rng.random((7, 5)) < 0.6).astype(np.int8)
+    mask[0] = 0                                        # an output channel with no kernel at all
+    cases = [
+        (InputTable(node="itab", tensor="itab", in_shape=(1, 9, 7), out_shape=(1, 9, 7), table=table),
+         rng.integers(0, 256, (1, 9, 7)).astype(np.uint8)),
+        (Table(node="tab", tensor="tab", in_shape=(3, 5, 7), out_shape=(3, 5, 7), table=table), x8(3, 5, 7)),
+        (Pad(node="pad", tensor="pad", in_shape=(2, 5, 6), out_shape=(2, 8, 10), pads=(1, 3, 2, 1), value=-7),
+         x8(2, 5, 6)),
+        (MaxPool(node="mp", tensor="mp", in_shape=(3, 9, 11), out_shape=(3, 4, 5), kernel=2, stride=2), x8(3, 9, 11)),
+        (MaxPool(node="mp3", tensor="mp3", in_shape=(2, 9, 9), out_shape=(2, 7, 7), kernel=3, stride=1), x8(2, 9, 9)),
+        (_conv(rng, "c5x5", (2, 11, 13), 3, 5), None),              # dense, out_w 9: 2 blocks + 1
+        (_conv(rng, "c5x5w", (1, 12, 14), 2, 5, wide=True), None),  # dense, wide requant
+        (_conv(rng, "c3s2", (3, 9, 10), 5, 3, stride=2), None),     # dense generic k, stride
+        (_conv(rng, "c1x1", (5, 3, 6), 7, 1), None),                # 1x1
+        (_conv(rng, "dw2s2", (3, 11, 13), 6, 2, stride=2, group=3), None),           # sparse depthwise
+        (_conv(rng, "dw2s2w", (2, 10, 10), 2, 2, stride=2, group=2, wide=True), None),
+        (_conv(rng, "masked", (5, 9, 10), 7, 5, mask=mask), None),  # sparse, masked connections
+        (_conv(rng, "dot", (3, 3, 3), 7, 3), None),                 # dot: n 27, out_c 7
+        (_fused(rng, "cs5", (1, 16, 18), 3, 5), None),              # C1-like, even conv output 12x14
+        (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
+        (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
+        (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9
+        (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),
+             centres=np.where(rng.random((3, 21)) < 0.5, -74, 74).astype(np.int32)), x8(21)),
+        (Rbf(node="rbf", tensor="rbf", in_shape=(13,), out_shape=(4,),
+             centres=rng.integers(-300, 300, (4, 13)).astype(np.int32)), x8(13)),
+        (Dense(node="dense", tensor="dense", in_shape=(23,), out_shape=(5,),
+               weight=rng.integers(-127, 128, (23, 5)).astype(np.int8),
+               bias=rng.integers(-9999, 9999, 5).astype(np.int32), a_zp=3), x8(23)),
+        (Arg(node="amin", tensor="amin", in_shape=(7,), out_shape=(1,), mode="min"),
+         np.array([5, -3, 9, -3, 0, 7, -2], np.int32)),
+        (Arg(node="amax", tensor="amax", in_shape=(6,), out_shape=(1,), mode="max"),
+         np.array([1, 8, 3, 8, -4, 0], np.int32)),
+    ]
+    return [(layer, x8(*layer.in_shape) if x is None else x) for layer, x in cases]
+
+
+def test_cases_cover_every_kernel():
+    """Every kernel file of both sets is exercised (a new kernel needs a case here)."""
+    calls = {layer.call(layer.pack(), ir.IO("x", "y", {a.suffix: a.suffix for a in layer.pack().arrays})).kernel
+             for layer, _ in make_cases()}
+    for kernel_set in emit.KERNEL_SETS:
+        files = {p.stem for p in (emit.kernel_dir() / kernel_set).glob("le_*.c")}
+        assert files == calls, kernel_set
+    assert Flatten.call(Flatten("f", "f", (2, 2, 2), (8,)), ir.Packed(), None).kernel is None
+
+
+def harness(kernel_set: str, cases, host: bool) -> str:
+    """One C file: the kernels of the set, every case's arrays, le_test_main() running them all
+    into le_out (host: main() writes le_out to stdout)."""
+    calls = []
+    for layer, _ in cases:
+        packed = layer.pack()
+        calls.append(layer.call(packed, ir.IO("x", "y", {a.suffix: a.suffix for a in packed.arrays})).kernel)
+    src = [emit.paste_kernels(kernel_set, ["le_common.h"], set()),
+           emit.paste_kernels(kernel_set, [f"{k}.c" for k in dict.fromkeys(calls)], {"le_common.h"}),
+           f"static int32_t le_out32[{OUT_BYTES // 4}];", "int8_t *const le_out = (int8_t *)le_out32;"]
+    body = []
+    off = 0
+    for i, (layer, x) in enumerate(cases):
+        packed = layer.pack()
+        syms = {a.suffix: f"c{i}_{a.suffix}" for a in packed.arrays}
+        for a in packed.arrays:
+            guard = {"float": "#if !LENET5_REQUANT_INT", "int": "#if LENET5_REQUANT_INT"}.get(a.variant)
+            ctype = "le_rq_t" if a.variant else a.ctype
+            src += [guard or "", f"static const {ctype} {syms[a.suffix]}[{a.count}] = {{",
+                    emit.c_values(a.ctype, a.values), "};", "#endif" if guard else ""]
+        in_ctype = {"uint8": "uint8_t", "int8": "int8_t", "int32": "int32_t"}[str(x.dtype)]
+        src += [f"static const {in_ctype} in{i}[{x.size}] = {{",
+                emit.c_values(in_ctype, x.reshape(-1)), "};", f"static {in_ctype} buf{i}[{x.size}];"]
+        dst = f"buf{i}" if layer.in_place else f"(le_out + {off})"
+        call = layer.call(packed, ir.IO(f"buf{i}", dst, syms))
+        stmt = f"{call.kernel}({', '.join(call.args)});"
+        if call.result:
+            stmt = f"{call.result} = {stmt}"
+        body += ["    {",
+                 f"        const uint8_t *image = (const uint8_t *)buf{i};",
+                 f"        int32_t *scores = (int32_t *)(void *)({'buf%d' % i if layer.in_dtype == 'int32' else f'le_out + {off}'});",
+                 f"        int32_t *label_out = (int32_t *)(void *)(le_out + {off});",
+                 "        int label = -1;",
+                 f"        memcpy(buf{i}, in{i}, sizeof buf{i});",
+                 "        (void)image; (void)scores;",
+                 f"        {stmt}",
+                 f"        if (label >= 0) {{ *label_out = label; }}",
+                 f"        if ((void *)buf{i} == (void *)({dst})) {{ memcpy(le_out + {off}, buf{i}, sizeof buf{i}); }}",
+                 "    }"]
+        off += (expected_bytes(layer, x) + 3) & ~3
+    assert off <= OUT_BYTES
+    src += ["void le_test_main(void);", "void le_test_main(void)", "{", *body, "}"]
+    if host:
+        src = ["#include <stdio.h>", *src,
+               "int main(void)", "{", "    le_test_main();",
+               f"    fwrite(le_out, 1, {OUT_BYTES}, stdout);", "    return 0;", "}"]
+    return "\n".join(src) + "\n"
+
+
+def expected_bytes(layer, x) -> int:
+    return {"int8": 1, "int32": 4, "int64": 4}[layer.out_dtype] * layer.out_size
+
+
+def check_outputs(raw: bytes, cases, int_requant: bool, what: str) -> None:
+    off = 0
+    for layer, x in cases:
+        want = layer.reference(x[None], int_requant)[0]
+        n = expected_bytes(layer, x)
+        dtype = {"int8": np.int8, "int32": np.int32, "int64": np.int32}[layer.out_dtype]
+        got = np.frombuffer(raw[off:off + n], dtype)
+        np.testing.assert_array_equal(got, np.asarray(want).reshape(-1).astype(dtype),
+                                      err_msg=f"{what}: {layer.node} ({type(layer).__name__})")
+        off += (n + 3) & ~3
+
+
+@pytest.mark.parametrize("requant", ["float", "int"])
+@pytest.mark.parametrize("kernel_set", emit.KERNEL_SETS)
+def test_kernels_on_host(kernel_set, requant, tmp_path):
+    require_tool("cc")
+    cases = make_cases()
+    src = tmp_path / "cases.c"
+    src.write_text(harness(kernel_set, cases, host=True))
+    flags = ["-DLENET5_INT_REQUANT"] if requant == "int" else []
+    exe = hostbuild.compile_c([src], tmp_path / "cases", flags)
+    raw = subprocess.run([str(exe)], capture_output=True, check=True).stdout
+    check_outputs(raw, cases, requant == "int", f"host {kernel_set} {requant}")
+
+
+LINKER = """SECTIONS {
+  . = 0x10000;
+  .text : { *(.text*) *(.rodata*) }
+  .data : { *(.data*) }
+  .bss : { *(.bss*) *(COMMON) }
+}
+"""
+CPUS = {"m4": ("cortex-m4", "UC_CPU_ARM_CORTEX_M4"), "m3": ("cortex-m3", "UC_CPU_ARM_CORTEX_M3"),
+        "m4f": ("cortex-m4", "UC_CPU_ARM_CORTEX_M4")}
+# per core: ABI flags and the requant path (m4f: the float path, with VCVTR in the opt set)
+ABI = {"m4": ["-mfloat-abi=soft", "-DLENET5_INT_REQUANT"], "m3": ["-mfloat-abi=soft", "-DLENET5_INT_REQUANT"],
+       "m4f": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]}
+
+
+def run_on_unicorn(elf, binary, cpu: str) -> bytes:
+    """Load the flat image at 0x10000, call le_test_main() on the emulated core, return le_out."""
+    import unicorn
+    from unicorn import arm_const
+
+    syms = {}
+    for line in subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            syms[parts[2]] = int(parts[0], 16)
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(getattr(arm_const, CPUS[cpu][1]))
+    code = binary.read_bytes()
+    uc.mem_map(0, 4 * 1024 * 1024)
+    uc.mem_write(0x10000, code)
+    stack_top, done = 0x3F0000, 0x3FFF00
+    uc.reg_write(arm_const.UC_ARM_REG_SP, stack_top)
+    if cpu == "m4f":   # the FPU on, FPSCR at its reset value (round to nearest even)
+        uc.reg_write(arm_const.UC_ARM_REG_FPEXC, 1 << 30)
+        uc.reg_write(arm_const.UC_ARM_REG_FPSCR, 0)
+    uc.reg_write(arm_const.UC_ARM_REG_LR, done | 1)
+    uc.emu_start(syms["le_test_main"] | 1, done, count=200_000_000)
+    assert uc.reg_read(arm_const.UC_ARM_REG_PC) & ~1 == done, "le_test_main did not return"
+    return bytes(uc.mem_read(syms["le_out32"], OUT_BYTES))
+
+
+@pytest.mark.parametrize("cpu", sorted(CPUS))
+@pytest.mark.parametrize("kernel_set", emit.KERNEL_SETS)
+def test_kernels_on_emulated_cortex_m(kernel_set, cpu, tmp_path):
+    """m4, m3: the integer requant path; m4f: the float path (FPU on). On the M4 the DSP paths run."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("arm-none-eabi-objcopy")
+    cases = make_cases(seed=1)
+    src = tmp_path / "cases.c"
+    src.write_text(harness(kernel_set, cases, host=False))
+    (tmp_path / "flat.ld").write_text(LINKER)
+    elf, binary = tmp_path / "cases.elf", tmp_path / "cases.bin"
+    cmd = ["arm-none-eabi-gcc", f"-mcpu={CPUS[cpu][0]}", "-mthumb", *ABI[cpu], "-O2", "-std=c99",
+           "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-nostartfiles",
+           "--specs=nano.specs", "--specs=nosys.specs", f"-T{tmp_path / 'flat.ld'}", "-e", "le_test_main",
+           "-o", str(elf), str(src)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    dsp = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
+    uses_dsp = "smlad" in dsp
+    assert uses_dsp == (cpu != "m3" and kernel_set == "opt")     # the DSP path really is what ran
+    assert ("vcvtr" in dsp) == (cpu == "m4f" and kernel_set == "opt")
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
+    check_outputs(run_on_unicorn(elf, binary, cpu), cases, cpu != "m4f", f"{cpu} {kernel_set}")
