@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime
+
 from onnx import helper
 
 from lenet_edge import fsutil
@@ -110,7 +110,7 @@ def compile_cmd(model_path: Path, out_dir: Path, name: str | None = None, kernel
     files = compile_model(prep.optimized, name=name, kernels=kernels, table_fn=tables.chain_table,
                           source_name=model_path.name, sha256=hashlib.sha256(prep.model_bytes).hexdigest(),
                           optimized_sha256=hashlib.sha256(prep.optimized_bytes).hexdigest(),
-                          ort_version=onnxruntime.__version__)
+                          ort_version=ort_oracle.version())
     if cut_at:
         files["cut_model.onnx"] = prep.model_bytes
     fsutil.replace_folder_files(Path(out_dir), {k: v if isinstance(v, bytes) else v.encode() for k, v in files.items()})
@@ -339,12 +339,12 @@ def verify_cmd(onnx_path: Path, c_dir: Path, inputs: Path | None = None, random:
         mine = run_host(exe, m, x)
         same = same_bits(mine, ort_outputs(Path(onnx_path), x))
         report = {"inputs": int(len(x)), "source": source, "identical": int(same.sum()),
-                  "onnxruntime": onnxruntime.__version__}
+                  "onnxruntime": ort_oracle.version()}
         if not same.all():
             bad = int(np.flatnonzero(~same)[0])
             where = first_divergence(prep, m, exe, x[bad:bad + 1], Path(tmp))
             raise LenetEdgeError(f"{c_dir}: {int((~same).sum())}/{len(x)} inputs differ from ONNX Runtime "
                                  f"(first: input {bad}); first diverging node: {where}")
-    echo(f"verify {c_dir} against ONNX Runtime {onnxruntime.__version__} ({Path(onnx_path).name}): "
+    echo(f"verify {c_dir} against ONNX Runtime {ort_oracle.version()} ({Path(onnx_path).name}): "
          f"{report['identical']}/{report['inputs']} inputs bit-exact ({source})")
     return report
