@@ -75,7 +75,7 @@ def test_compiled_c_is_bit_exact(byo_models, tmp_path, name, fmt, act, per_chann
     report = byo.verify_cmd(built.path, out, random=300, echo=lambda *a: None)
     assert report["identical"] == report["inputs"] == 300
     # the outputs are not trivial: ORT's answers vary over the inputs
-    sess = ort_oracle.reference_session(built.path)
+    sess = ort_oracle.reference_session(built.path, lenet_contract=False)
     y = ort_oracle.run_batches(sess, "x", x)["y"]
     assert len(np.unique(y.round(6), axis=0)) > 100
 

@@ -49,11 +49,13 @@ def _session_from(model: bytes | Path, optimized_model_path: Path | None = None)
         raise LenetEdgeError(f"{name}: ONNX Runtime cannot load the model: {first}") from None
 
 
-def reference_session(model_path: Path) -> ort.InferenceSession:
-    """The pinned session for a model file, after checking the model against the contract."""
+def reference_session(model_path: Path, lenet_contract: bool = True) -> ort.InferenceSession:
+    """The pinned session for a model file, after checking a LeNet-5 model against the contract
+    (lenet_contract=False for a user's own model compiled by `lenet-edge compile`)."""
     model_path = require_onnx(model_path)
     sess = _session_from(model_path)
-    check_contract(sess, model_path)
+    if lenet_contract:
+        check_contract(sess, model_path)
     return sess
 
 

@@ -10,7 +10,6 @@ instructions of each NAME_run call.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import tempfile
@@ -19,17 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge.device import firmware as fw
+from lenet_edge.device.boards import generated_files
 from lenet_edge.errors import LenetEdgeError
 
 COMMON = ("le_crt0.c", "le_fault.c", "le_print.c", "le_semihost.c")
 BOARD_FILES = ("startup.c", "console.c")
 CTYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t"}
 NP = {"float32": np.float32, "int8": np.int8, "uint8": np.uint8}
-
-
-def _board_mk(board: str) -> dict:
-    text = (fw.firmware_root() / board / "board.mk").read_text()
-    return {k: v.strip() for k, v in re.findall(r"^(\w+)[ \t]*[:?]?=[ \t]*(.*)$", text, re.M)}
 
 
 def _inputs_header(m: dict, x: np.ndarray | None) -> str:
@@ -63,8 +58,10 @@ def project_files(c_dir: Path, board: str, x: np.ndarray | None) -> dict[str, by
     m = json.loads((c_dir / "manifest.json").read_text())
     root = fw.firmware_root()
     files: dict[str, bytes] = {}
-    for f in BOARD_FILES + ("linker.ld", "board.mk"):
+    for f in BOARD_FILES:
         files[f] = (root / board / f).read_bytes()
+    for f, text in generated_files(board).items():   # linker.ld and board.mk, from the board registry
+        files[f] = text.encode()
     for p in sorted((root / "common").iterdir()):
         if p.name in COMMON or p.suffix in (".h", ".ld"):
             files[p.name] = p.read_bytes()
