@@ -70,6 +70,15 @@ def _my_digit(path: Path) -> None:
     Image.fromarray(255 - images[1234]).resize((84, 84)).save(path)
 
 
+def _users_float_model(folder: Path) -> None:
+    """The "bring your own model" block starts from a user's float ONNX and calibration inputs: the
+    small test CNN, exported by torch.onnx.export as a user would (tests/byo_models.py)."""
+    import byo_models
+
+    byo_models.export_float("cnn", folder / "net_float.onnx")
+    np.save(folder / "calib.npy", byo_models.calibration("cnn"))
+
+
 @pytest.fixture(scope="module")
 def walkthrough(tmp_path_factory) -> tuple[Path, list[tuple[str, str, subprocess.CompletedProcess]]]:
     """Run every README line in a fresh folder -> (folder, [(README command, command run, result)])."""
@@ -78,6 +87,7 @@ def walkthrough(tmp_path_factory) -> tuple[Path, list[tuple[str, str, subprocess
     cwd = tmp_path_factory.mktemp("readme")
     (cwd / ".venv").symlink_to(VENV_BIN.parent)
     _my_digit(cwd / "my_digit.png")
+    _users_float_model(cwd)
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
            "LENET_EDGE_CACHE": str(cwd / "cache")}
     results = []
