@@ -67,7 +67,9 @@ def _manifest(graph, plan, golden_source: str, n_golden: int, kernels: str) -> d
             "macs": lp.taps, **({"conv_form": lp.form} if lp.form else {}),
             "flash_bytes": {"float_requant": lp.flash("float"), "int_requant": lp.flash("int")},
             "arena": {"in_offset": lp.in_offset, "out_offset": lp.out_offset,
-                      "out_bytes": layer.out_size if layer.out_dtype == "int8" else 0},
+                      "out_bytes": layer.out_size if layer.out_dtype == "int8" else 0,
+                      **({"scratch_offset": lp.scratch_offset, "scratch_bytes": layer.scratch_bytes}
+                         if lp.scratch_offset is not None else {})},
         })
         # conv: acc_bound, max |acc| over all inputs; requant_wide: above 2^24, so the integer path
         # rounds |acc| to 24 significant bits first (le_requant's wide argument), as float(acc) does
@@ -92,7 +94,8 @@ def _manifest(graph, plan, golden_source: str, n_golden: int, kernels: str) -> d
         "ram_bytes": {
             "arena": plan.arena_bytes,
             "arena_plan": "one static int8 buffer; each layer writes to the end opposite its input, "
-                          "tables and flatten work in place, image and scores are the caller's",
+                          "scratch (a fused kernel's row buffer) sits in the gap between them, tables and "
+                          "flatten work in place, image and scores are the caller's",
             "stack_estimate": memory.stack_estimate(),
             "stack_derivation": f"call depth {memory.STACK_DEPTH} (lenet5_predict -> one le_* kernel), "
                                 f"no arrays on the stack, {memory.STACK_FRAME_BUDGET} B per frame budget "

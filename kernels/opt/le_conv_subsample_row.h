@@ -1,0 +1,78 @@
+/* le_conv_subsample_row.h (kernels/opt): the inner loops of le_conv_subsample_s8 and
+ * le_conv_subsample_u8, one subsampled output row of one channel at a time. */
+#ifndef LE_CONV_SUBSAMPLE_ROW_H
+#define LE_CONV_SUBSAMPLE_ROW_H
+
+#include "le_conv_core.h"
+#include "le_opt.h"
+
+/* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
+ * starting at xrow (conv rows 2oy and 2oy + 1). Shared with le_conv_subsample_u8. */
+static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in_w, int k, const int8_t *w,
+                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                      le_rq_t r, int32_t zp, int wide, const int8_t *table,
+                                                      const int8_t *swo, int32_t sb, le_rq_t sr, int32_t szp,
+                                                      int swide, const int8_t *stable, int8_t *y, int out_w)
+{
+    const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
+    int ox;
+    for (ox = 0; ox < out_w; ++ox) {
+        int32_t a00 = b, a01 = b, a10 = b, a11 = b; /* conv (2oy + dy, 2ox + dx): a<dy><dx> */
+        int32_t sacc;
+        int j;
+        for (j = j0; j < j1; ++j) {
+            const int8_t *xp = xrow + in_off[j] + 2 * ox;
+            const int8_t *wp = w + j * k * k;
+            int ky;
+#if LE_SIMD
+            if (k == 5) {
+                for (ky = 0; ky < 5; ++ky) {
+                    const int32_t wv = le_load4(wp);
+                    const int32_t w02 = le_even16(wv);
+                    const int32_t w13 = le_odd16(wv);
+                    const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
+                    int32_t v = le_load4(xp);
+                    int32_t e = le_even16(v), od = le_odd16(v);
+                    int32_t e2, o2;
+                    v = le_load4(xp + 2);
+                    e2 = le_even16(v);
+                    o2 = le_odd16(v);
+                    a00 = le_smlad(e2, w4, le_smlad(od, w13, le_smlad(e, w02, a00)));
+                    a01 = le_smlad(o2, w4, le_smlad(e2, w13, le_smlad(od, w02, a01)));
+                    v = le_load4(xp + in_w);
+                    e = le_even16(v);
+                    od = le_odd16(v);
+                    v = le_load4(xp + in_w + 2);
+                    e2 = le_even16(v);
+                    o2 = le_odd16(v);
+                    a10 = le_smlad(e2, w4, le_smlad(od, w13, le_smlad(e, w02, a10)));
+                    a11 = le_smlad(o2, w4, le_smlad(e2, w13, le_smlad(od, w02, a11)));
+                    xp += in_w;
+                    wp += 5;
+                }
+                continue;
+            }
+#endif
+            for (ky = 0; ky < k; ++ky) {
+                int kx;
+                for (kx = 0; kx < k; ++kx) {
+                    const int32_t wv = wp[kx];
+                    a00 += xp[kx] * wv;
+                    a01 += xp[kx + 1] * wv;
+                    a10 += xp[in_w + kx] * wv;
+                    a11 += xp[in_w + kx + 1] * wv;
+                }
+                xp += in_w;
+                wp += k;
+            }
+        }
+        sacc = sb;
+        sacc += table[(uint8_t)le_requant(a00, r, zp, wide)] * sw0;
+        sacc += table[(uint8_t)le_requant(a01, r, zp, wide)] * sw1;
+        sacc += table[(uint8_t)le_requant(a10, r, zp, wide)] * sw2;
+        sacc += table[(uint8_t)le_requant(a11, r, zp, wide)] * sw3;
+        y[ox] = stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
+    }
+}
+
+#endif /* LE_CONV_SUBSAMPLE_ROW_H */
