@@ -7,7 +7,9 @@
 #include "le_opt.h"
 
 /* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
- * starting at xrow (conv rows 2oy and 2oy + 1). Shared with le_conv_subsample_u8. */
+ * starting at xrow (conv rows 2oy and 2oy + 1). Inlined at each fused layer, where k and in_w are
+ * constants (measured: out of line it costs about 57,000 more instructions per inference on the M4
+ * for 444 B less code). */
 static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in_w, int k, const int8_t *w,
                                                       int j0, int j1, const uint16_t *in_off, int32_t b,
                                                       le_rq_t r, int32_t zp, int wide, const int8_t *table,

@@ -37,7 +37,19 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         int r = 0;
         int o;
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
-            memmove(rows, rows + 2 * in_w, (size_t)((k - 1) * in_w));
+            const int n = (k - 1) * in_w;
+            int i;
+            for (i = 0; i + 4 <= n; i += 4) { /* forward word copy (dst < src) */
+                int32_t v;
+                memcpy(&v, rows + 2 * in_w + i, sizeof v);
+#if defined(__GNUC__)
+                __asm__("" : "+r"(v)); /* keeps gcc from turning the loop into a memmove call */
+#endif
+                memcpy(rows + i, &v, sizeof v);
+            }
+            for (; i < n; ++i) {
+                rows[i] = rows[2 * in_w + i];
+            }
             r = k - 1;
         }
         for (; r <= k; ++r) {

@@ -18,7 +18,8 @@ from lenet_edge import __version__, fsutil
 from lenet_edge.errors import LenetEdgeError, require_onnx
 
 GOLDEN_SEED = 0
-GOLDEN_COUNT = 2   # synthetic selftest images by default (825 B of flash each); --selftest N
+GOLDEN_COUNT = 1   # synthetic selftest images by default (825 B of flash each; keeps the default
+                   # mps2-an386 firmware under 70,000 B); --selftest N for more
 
 
 def generate(onnx_path: Path, golden_images: np.ndarray | None = None, kernels: str = "opt",

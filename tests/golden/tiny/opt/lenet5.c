@@ -455,7 +455,9 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 #endif /* LE_OPT_H */
 
 /* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
- * starting at xrow (conv rows 2oy and 2oy + 1). Shared with le_conv_subsample_u8. */
+ * starting at xrow (conv rows 2oy and 2oy + 1). Inlined at each fused layer, where k and in_w are
+ * constants (measured: out of line it costs about 57,000 more instructions per inference on the M4
+ * for 444 B less code). */
 static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in_w, int k, const int8_t *w,
                                                       int j0, int j1, const uint16_t *in_off, int32_t b,
                                                       le_rq_t r, int32_t zp, int wide, const int8_t *table,
@@ -556,7 +558,19 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         int r = 0;
         int o;
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
-            memmove(rows, rows + 2 * in_w, (size_t)((k - 1) * in_w));
+            const int n = (k - 1) * in_w;
+            int i;
+            for (i = 0; i + 4 <= n; i += 4) { /* forward word copy (dst < src) */
+                int32_t v;
+                memcpy(&v, rows + 2 * in_w + i, sizeof v);
+#if defined(__GNUC__)
+                __asm__("" : "+r"(v)); /* keeps gcc from turning the loop into a memmove call */
+#endif
+                memcpy(rows + i, &v, sizeof v);
+            }
+            for (; i < n; ++i) {
+                rows[i] = rows[2 * in_w + i];
+            }
             r = k - 1;
         }
         for (; r <= k; ++r) {
