@@ -100,7 +100,7 @@ def summary(arch, as_json):
 @click.option("--kernels", type=click.Choice(["ref", "opt"]), default="opt", show_default=True,
               help="C kernel set for --target c: ref (plain loops) or opt (DSP paths where the core has them).")
 @click.option("--selftest", type=click.IntRange(min=1), default=None,
-              help="Golden images embedded for lenet5_selftest (--target c) [default: 1].")
+              help="Golden images lenet5_selftest checks (--target c) [default: 2].")
 @test_dir_option
 def export(target, run_dir, out, board, calib_images, qat, kernels, selftest, test_dir):
     """Export the trained model: ONNX (float + int8), C source, or a firmware project."""

@@ -211,7 +211,7 @@ def render(graph: ir.Graph, plan: memory.Plan, goldens: dict, manifest_extra: di
         "kernel_set": kernel_set,
         "num_layers": len(layers), "num_scores": n_classes, "arena_bytes": plan.arena_bytes,
         "label_rule": "argmin" if graph.arg.mode == "min" else "argmax",
-        "golden_count": len(goldens["images"]),
+        "golden_count": len(goldens["images"]), "golden_procedural": goldens.get("procedural", False),
         "golden_rows": [{"image": c_values("uint8_t", img, "        "),
                          "scores": c_values("int32_t", sc, "        "), "label": str(int(lb))}
                         for img, sc, lb in zip(goldens["images"], goldens["scores"], goldens["labels"])],
