@@ -19,7 +19,7 @@ import pytest
 from conftest import require_tool
 from lenet_edge.check import hostbuild
 from lenet_edge.compiler import emit, ir
-from lenet_edge.compiler.ops import (Arg, Conv, ConvSubsample, Dense, Flatten, ImageConvSubsample, InputTable,
+from lenet_edge.compiler.ops import (Arg, Conv, ConvMaxPool, ConvSubsample, Dense, Flatten, ImageConvSubsample, InputTable,
                                     MaxPool, Pad, Rbf, Table)
 
 OUT_BYTES = 64 * 1024
@@ -54,6 +54,14 @@ def _fused(rng, name, in_shape, c_out, k, mask=None, wide=False):
                table=rng.integers(-128, 128, 256).astype(np.int8))
     assert ConvSubsample.matches(conv, t1, sub, t2)
     return ConvSubsample.of(conv, t1, sub, t2)
+
+
+def _maxpooled(rng, name, in_shape, c_out, k):
+    conv = _conv(rng, name + "_c", in_shape, c_out, k)
+    c, h, w = conv.out_shape
+    pool = MaxPool(node=name, tensor=name, in_shape=conv.out_shape, out_shape=(c, h // 2, w // 2))
+    assert ConvMaxPool.matches(conv, pool)
+    return ConvMaxPool.of(conv, pool)
 
 
 def _image_fused(rng, name, img, c_out, k, pads):
@@ -95,6 +103,8 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
         (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
         (_image_fused(rng, "ics5", (12, 13), 3, 5, (2, 1, 2, 3)), None),   # C1-like from a uint8 image
+        (_maxpooled(rng, "cm5", (3, 12, 11), 5, 5), None),           # modern C3-like, odd conv width
+        (_maxpooled(rng, "cm3", (2, 8, 9), 3, 3), None),
         (_image_fused(rng, "ics3", (9, 8), 2, 3, (0, 1, 1, 0)), None),
         (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9
         (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),

@@ -1,5 +1,6 @@
-/* le_conv_subsample_row.h (kernels/opt): the inner loops of le_conv_subsample_s8 and
- * le_conv_subsample_u8, one subsampled output row of one channel at a time. */
+/* le_conv_subsample_row.h (kernels/opt): the inner loops of the fused conv + 2x2/2 kernels
+ * (le_conv_subsample_s8, le_conv_subsample_u8, le_conv_maxpool_s8): the four conv accumulators
+ * under one 2x2 window, and one subsampled output row of one channel. */
 #ifndef LE_CONV_SUBSAMPLE_ROW_H
 #define LE_CONV_SUBSAMPLE_ROW_H
 
@@ -37,6 +38,58 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_krow5(const int8_t *xp, const int8_t 
 }
 #endif
 
+/* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
+ * kernels j0 .. j1 - 1: a.a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1). */
+static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int in_w, int k, const int8_t *w,
+                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                      int ox)
+{
+    int32_t a00 = b, a01 = b, a10 = b, a11 = b;
+    le_acc4_t out;
+    int j;
+    for (j = j0; j < j1; ++j) {
+        const int8_t *xp = xrow + in_off[j] + 2 * ox;
+        const int8_t *wp = w + j * k * k;
+        int ky;
+#if LE_SIMD
+        if (k == 5) { /* the 5 kernel rows unrolled: offsets become immediates */
+            le_acc4_t a;
+            a.a0 = a00;
+            a.a1 = a01;
+            a.a2 = a10;
+            a.a3 = a11;
+            a = le_cs_krow5(xp, wp, in_w, a);
+            a = le_cs_krow5(xp + in_w, wp + 5, in_w, a);
+            a = le_cs_krow5(xp + 2 * in_w, wp + 10, in_w, a);
+            a = le_cs_krow5(xp + 3 * in_w, wp + 15, in_w, a);
+            a = le_cs_krow5(xp + 4 * in_w, wp + 20, in_w, a);
+            a00 = a.a0;
+            a01 = a.a1;
+            a10 = a.a2;
+            a11 = a.a3;
+            continue;
+        }
+#endif
+        for (ky = 0; ky < k; ++ky) {
+            int kx;
+            for (kx = 0; kx < k; ++kx) {
+                const int32_t wv = wp[kx];
+                a00 += xp[kx] * wv;
+                a01 += xp[kx + 1] * wv;
+                a10 += xp[in_w + kx] * wv;
+                a11 += xp[in_w + kx + 1] * wv;
+            }
+            xp += in_w;
+            wp += k;
+        }
+    }
+    out.a0 = a00;
+    out.a1 = a01;
+    out.a2 = a10;
+    out.a3 = a11;
+    return out;
+}
+
 /* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
  * starting at xrow (conv rows 2oy and 2oy + 1). Inlined at each fused layer, where k and in_w are
  * constants (measured: out of line it costs about 57,000 more instructions per inference on the M4
@@ -50,50 +103,13 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in
     const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
     int ox;
     for (ox = 0; ox < out_w; ++ox) {
-        int32_t a00 = b, a01 = b, a10 = b, a11 = b; /* conv (2oy + dy, 2ox + dx): a<dy><dx> */
+        const le_acc4_t a = le_conv_window2x2(xrow, in_w, k, w, j0, j1, in_off, b, ox);
         int32_t sacc;
-        int j;
-        for (j = j0; j < j1; ++j) {
-            const int8_t *xp = xrow + in_off[j] + 2 * ox;
-            const int8_t *wp = w + j * k * k;
-            int ky;
-#if LE_SIMD
-            if (k == 5) { /* the 5 kernel rows unrolled: offsets become immediates */
-                le_acc4_t a;
-                a.a0 = a00;
-                a.a1 = a01;
-                a.a2 = a10;
-                a.a3 = a11;
-                a = le_cs_krow5(xp, wp, in_w, a);
-                a = le_cs_krow5(xp + in_w, wp + 5, in_w, a);
-                a = le_cs_krow5(xp + 2 * in_w, wp + 10, in_w, a);
-                a = le_cs_krow5(xp + 3 * in_w, wp + 15, in_w, a);
-                a = le_cs_krow5(xp + 4 * in_w, wp + 20, in_w, a);
-                a00 = a.a0;
-                a01 = a.a1;
-                a10 = a.a2;
-                a11 = a.a3;
-                continue;
-            }
-#endif
-            for (ky = 0; ky < k; ++ky) {
-                int kx;
-                for (kx = 0; kx < k; ++kx) {
-                    const int32_t wv = wp[kx];
-                    a00 += xp[kx] * wv;
-                    a01 += xp[kx + 1] * wv;
-                    a10 += xp[in_w + kx] * wv;
-                    a11 += xp[in_w + kx + 1] * wv;
-                }
-                xp += in_w;
-                wp += k;
-            }
-        }
         sacc = sb;
-        sacc += table[(uint8_t)le_requant(a00, r, zp, wide)] * sw0;
-        sacc += table[(uint8_t)le_requant(a01, r, zp, wide)] * sw1;
-        sacc += table[(uint8_t)le_requant(a10, r, zp, wide)] * sw2;
-        sacc += table[(uint8_t)le_requant(a11, r, zp, wide)] * sw3;
+        sacc += table[(uint8_t)le_requant(a.a0, r, zp, wide)] * sw0;
+        sacc += table[(uint8_t)le_requant(a.a1, r, zp, wide)] * sw1;
+        sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * sw2;
+        sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
         y[ox] = stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
     }
 }

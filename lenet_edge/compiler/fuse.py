@@ -3,6 +3,7 @@ unit when its `matches` says the pattern is there. Fused ops keep the ONNX names
 node and tensor; their parts keep all of their own numbers.
 
     conv -> table -> 2x2/2 depthwise conv -> table   =>   ConvSubsample        (ops/conv_subsample.py)
+    conv -> 2x2/2 MaxPool                            =>   ConvMaxPool          (the same module)
     input table -> [pad] -> ConvSubsample (1 channel) =>   ImageConvSubsample   (the same module)
 """
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from lenet_edge.compiler import ir
-from lenet_edge.compiler.ops.conv_subsample import ConvSubsample, ImageConvSubsample
+from lenet_edge.compiler.ops.conv_subsample import ConvMaxPool, ConvSubsample, ImageConvSubsample
 
 # (op, window widths) in order: each op's .matches(*parts) / .of(*parts) over consecutive layers;
 # later passes see the results of earlier ones
-FUSIONS = ((ConvSubsample, (4,)), (ImageConvSubsample, (3, 2)))
+FUSIONS = ((ConvSubsample, (4,)), (ConvMaxPool, (2,)), (ImageConvSubsample, (3, 2)))
 
 
 def fuse(graph: ir.Graph) -> ir.Graph:

@@ -154,3 +154,46 @@ class ImageConvSubsample(Layer):
             io.sym("bias"), io.sym("rq"), str(conv.y_zp), wide(conv), io.sym("table"),
             io.sym("sw"), io.sym("sbias"), io.sym("srq"), str(cs.sub.y_zp), wide(cs.sub), io.sym("stable"),
             io.dst, str(c), str(oh), str(ow)))
+
+
+@dataclass(frozen=True, eq=False)
+class ConvMaxPool(Layer):
+    """Fused op (fuse.py): conv (stride 1) -> MaxPool 2x2 stride 2, the modern LeNet-5's C1/S2 and
+    C3/S4 (the ReLU is the conv's requant clamp). The conv's full output never exists."""
+    conv: Conv = field(default=None, repr=False)
+    pool: Layer = field(default=None, repr=False)          # MaxPool
+    kind = "conv_maxpool"
+
+    @staticmethod
+    def matches(conv, pool) -> bool:
+        return (isinstance(conv, Conv) and type(pool).__name__ == "MaxPool" and conv.stride == 1
+                and pool.kernel == 2 and pool.stride == 2)
+
+    @classmethod
+    def of(cls, conv, pool) -> "ConvMaxPool":
+        return cls(node=pool.node, tensor=pool.tensor, in_shape=conv.in_shape, out_shape=pool.out_shape,
+                   conv=conv, pool=pool)
+
+    def check(self) -> None:
+        self.conv.check()
+
+    def pack(self) -> Packed:
+        conv = self.conv.pack(force_sparse=True)
+        c, oh, ow = self.out_shape
+        n_kernels = conv.arrays[0].count // (self.conv.kernel ** 2)
+        manifest = {"fused": [self.conv.node, self.pool.node], "fused_tensors": [self.conv.tensor],
+                    "acc_bound": self.conv.rq.acc_bound, "requant_wide": self.conv.rq.wide,
+                    "stages": [{"node": self.conv.node, "acc_bound": self.conv.rq.acc_bound,
+                                "requant_wide": self.conv.rq.wide}]}
+        return Packed(conv.arrays, n_kernels * self.conv.kernel ** 2 * (2 * oh) * (2 * ow), "sparse", manifest)
+
+    def reference(self, x, int_requant):
+        return self.pool.reference(self.conv.reference(x, int_requant), int_requant)
+
+    def call(self, packed: Packed, io: IO) -> Call:
+        c, oh, ow = self.out_shape
+        conv = self.conv
+        return Call("le_conv_maxpool_s8", (
+            io.src, str(self.in_shape[2]), str(conv.kernel), io.sym("w"), io.sym("kstart"), io.sym("in_off"),
+            io.sym("bias"), io.sym("rq"), str(conv.y_zp), "1" if conv.rq.wide else "0", io.dst,
+            str(c), str(oh), str(ow)))
