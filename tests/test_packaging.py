@@ -20,7 +20,10 @@ def test_wheel_ships_templates_and_firmware(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("lenet_edge/codegen_templates/lenet5.c.j2", "lenet_edge/codegen_templates/host/driver.c",
                    "lenet_edge/firmware/common/main.c", "lenet_edge/firmware/mps2-an386/linker.ld",
-                   "lenet_edge/firmware/netduinoplus2/startup.c", "lenet_edge/model/rbf_glyphs.txt"):
+                   "lenet_edge/firmware/netduinoplus2/startup.c", "lenet_edge/model/rbf_glyphs.txt",
+                   "lenet_edge/kernels/le_common.h", "lenet_edge/kernels/ref/le_conv_subsample_s8.c",
+                   "lenet_edge/kernels/opt/le_conv_subsample_s8.c", "lenet_edge/docs/int8-arithmetic.md",
+                   "lenet_edge/compiler/ops/conv.py"):
         assert needed in names, needed
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
