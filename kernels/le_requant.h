@@ -126,7 +126,9 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     v = (float)acc * m;
     __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v));
     memcpy(&q, &v, sizeof q);
-    __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    if (zp != 0) { /* a literal at an inlined call: zp 0 (symmetric outputs) costs nothing */
+        __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    }
     __asm__("ssat %0, #8, %0" : "+r"(q));
     return (int8_t)q;
 }

@@ -123,7 +123,7 @@ def summary(arch, as_json):
 @click.option("--kernels", type=click.Choice(["ref", "opt"]), default="opt", show_default=True,
               help="C kernel set for --target c: ref (plain loops) or opt (DSP paths where the core has them).")
 @click.option("--selftest", type=click.IntRange(min=1), default=None,
-              help="Golden images embedded for lenet5_selftest (--target c) [default: 2].")
+              help="Golden images lenet5_selftest checks (--target c) [default: 2].")
 @test_dir_option
 @click.option("--c", "c_dir", type=click.Path(path_type=Path), default=None,
               help="--target firmware for a model compiled by `lenet-edge compile` (this folder) "

@@ -76,7 +76,7 @@ def test_arm_builds_flash_and_stack(cpu, generated, tmp_path):
     path = "int_requant" if cpu == "m3" else "float_requant"
     sizes = arm_symbols(build / "lenet5_weights.o")
     rq = {k: v for k, v in sizes.items() if k.endswith("_rq")}
-    channels = {f"lenet5_{e['node']}_rq": e["out_shape"][1] for e in manifest["layers"] if e["kind"] in ("Conv", "ConvSubsample")}
+    channels = {f"lenet5_{e['node']}_rq": e["out_shape"][1] for e in manifest["layers"] if e["kind"] in ("Conv", "ConvSubsample", "ConvMaxPool", "ImageConvSubsample")}
     assert rq == {k: n * (16 if cpu == "m3" else 4) for k, n in channels.items()}
     # the manifest's flash total is exactly the rodata of lenet5_weights.o
     assert sum(sizes.values()) == manifest["flash_bytes"][path]

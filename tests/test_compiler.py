@@ -115,11 +115,11 @@ def test_layer_calls_cite_onnx_nodes(arch_model):
     arch, _, path, _ = arch_model
     c = generate(path)["lenet5.c"]
     if arch == "paper":   # conv -> squash -> subsampling -> squash: one fused call each
-        assert '/* s2_act (ONNX node "s2_act"): [1,1,32,32] -> [1,6,14,14], int8 */\n    le_conv_subsample_s8(' in c
+        assert '/* s2_act (ONNX node "s2_act"): [1,1,28,28] uint8 -> [1,6,14,14], int8 */\n    le_conv_subsample_u8(' in c
         assert '/* s4_act (ONNX node "s4_act"): [1,6,14,14] -> [1,16,5,5], int8 */\n    le_conv_subsample_s8(' in c
-    else:
-        assert '/* c1 (ONNX node "c1"): [1,1,32,32] -> [1,6,28,28], int8 */\n    le_conv_dense_s8(' in c
-        assert '/* c3 (ONNX node "c3"): [1,6,14,14] -> [1,16,10,10], int8 */\n    le_conv_dense_s8(' in c
+    else:                 # conv -> maxpool: one fused call each
+        assert '/* s2 (ONNX node "s2"): [1,1,32,32] -> [1,6,14,14], int8 */\n    le_conv_maxpool_s8(' in c
+        assert '/* s4 (ONNX node "s4"): [1,6,14,14] -> [1,16,5,5], int8 */\n    le_conv_maxpool_s8(' in c
     head = "le_rbf_bits_s8(" if arch == "paper" else "le_dense_s8("   # paper centres are +-74: bits
     assert head in c and ("le_argmin_s32" in c) == (arch == "paper")
     assert "malloc" not in c
@@ -149,15 +149,19 @@ def test_manifest_memory(arch_model):
     m = json.loads(files["manifest.json"])
     arena = m["ram_bytes"]["arena"]
     assert f"#define LENET5_ARENA_BYTES {arena}\n" in files["lenet5.h"]
-    if arch == "paper":   # the padded image 1x32x32 in, the fused C1+S2 writes 6x14x14
+    if arch == "paper":   # fused C3+S4 reads S2's 6x14x14 and writes 16x5x5 (C1+S2 reads the image)
+        assert arena == 1176 + 400
+    else:                 # the padded image 1x32x32 in, the fused C1+S2 writes 6x14x14
         assert arena == 1024 + 1176
-    else:                 # the largest live pair: S2 reads C1's 6x28x28 and writes 6x14x14
-        assert arena == 4704 + 1176
     # every arena write stays inside the arena and never overlaps its own input
     for e in m["layers"]:
         a = e["arena"]
         if a["out_offset"] is not None and a["out_bytes"]:
             assert 0 <= a["out_offset"] and a["out_offset"] + a["out_bytes"] <= arena
+        if "scratch_offset" in a:   # a fused kernel's row buffer: inside, clear of its output
+            lo, hi = a["scratch_offset"], a["scratch_offset"] + a["scratch_bytes"]
+            assert 0 <= lo and hi <= arena and (hi <= a["out_offset"] or lo >= a["out_offset"] + a["out_bytes"])
+    assert (arch == "paper") == any("scratch_offset" in e["arena"] for e in m["layers"])
     per_layer = sum(sum(e["flash_bytes"]["float_requant"].values()) for e in m["layers"])
     assert per_layer == m["flash_bytes"]["float_requant"]
     c_in = 16 * 25

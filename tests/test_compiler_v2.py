@@ -256,7 +256,7 @@ def test_generated_files_cite_only_shipped_paths(tmp_path):
                                     r"\.(?:c|h|md|py|j2))\b", text))
             assert "shared/" not in text
     assert cited, "expected the kernel citations"
-    shipped = {"kernels": root / "kernels", "docs": root / "docs"}
+    shipped = {"kernels": root / "kernels", "docs": root / "docs", "lenet_edge": root / "lenet_edge"}
     for path in cited:
         top, _, rest = path.partition("/")
         assert top in shipped and (shipped[top] / rest).is_file(), path

@@ -19,8 +19,8 @@ import pytest
 from conftest import require_tool
 from lenet_edge.check import hostbuild
 from lenet_edge.compiler import emit, ir
-from lenet_edge.compiler.ops import (Arg, Conv, ConvSubsample, Dense, Flatten, InputTable, MaxPool, Pad, Rbf,
-                                    Table)
+from lenet_edge.compiler.ops import (Arg, Conv, ConvMaxPool, ConvSubsample, Dense, Flatten, ImageConvSubsample, InputTable,
+                                    MaxPool, Pad, Rbf, Table)
 
 OUT_BYTES = 64 * 1024
 
@@ -56,6 +56,26 @@ def _fused(rng, name, in_shape, c_out, k, mask=None, wide=False):
     return ConvSubsample.of(conv, t1, sub, t2)
 
 
+def _maxpooled(rng, name, in_shape, c_out, k):
+    conv = _conv(rng, name + "_c", in_shape, c_out, k)
+    c, h, w = conv.out_shape
+    pool = MaxPool(node=name, tensor=name, in_shape=conv.out_shape, out_shape=(c, h // 2, w // 2))
+    assert ConvMaxPool.matches(conv, pool)
+    return ConvMaxPool.of(conv, pool)
+
+
+def _image_fused(rng, name, img, c_out, k, pads):
+    itable = InputTable(node=name + "_it", tensor=name + "_it", in_shape=(1, *img), out_shape=(1, *img),
+                        table=rng.integers(-128, 128, 256).astype(np.int8))
+    t, l_, b, r = pads
+    padded = (1, img[0] + t + b, img[1] + l_ + r)
+    pad = Pad(node=name + "_pad", tensor=name + "_pad", in_shape=itable.out_shape, out_shape=padded, pads=pads,
+              value=int(rng.integers(-128, 128)))
+    cs = _fused(rng, name, padded, c_out, k)
+    assert ImageConvSubsample.matches(itable, pad, cs)
+    return ImageConvSubsample.of(itable, pad, cs)
+
+
 def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
     """(layer, input) pairs covering every kernel and the unroll remainders."""
     rng = np.random.default_rng(seed)
@@ -82,6 +102,10 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_fused(rng, "cs5", (1, 16, 18), 3, 5), None),              # C1-like, even conv output 12x14
         (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
         (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
+        (_image_fused(rng, "ics5", (12, 13), 3, 5, (2, 1, 2, 3)), None),   # C1-like from a uint8 image
+        (_maxpooled(rng, "cm5", (3, 12, 11), 5, 5), None),           # modern C3-like, odd conv width
+        (_maxpooled(rng, "cm3", (2, 8, 9), 3, 3), None),
+        (_image_fused(rng, "ics3", (9, 8), 2, 3, (0, 1, 1, 0)), None),
         (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9
         (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),
              centres=np.where(rng.random((3, 21)) < 0.5, -74, 74).astype(np.int32)), x8(21)),
@@ -95,7 +119,12 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (Arg(node="amax", tensor="amax", in_shape=(6,), out_shape=(1,), mode="max"),
          np.array([1, 8, 3, 8, -4, 0], np.int32)),
     ]
-    return [(layer, x8(*layer.in_shape) if x is None else x) for layer, x in cases]
+    def source(layer):
+        if layer.in_dtype == "uint8":
+            return rng.integers(0, 256, layer.in_shape).astype(np.uint8)
+        return x8(*layer.in_shape)
+
+    return [(layer, source(layer) if x is None else x) for layer, x in cases]
 
 
 def test_cases_cover_every_kernel():
@@ -131,8 +160,12 @@ def harness(kernel_set: str, cases, host: bool) -> str:
         in_ctype = {"uint8": "uint8_t", "int8": "int8_t", "int32": "int32_t"}[str(x.dtype)]
         src += [f"static const {in_ctype} in{i}[{x.size}] = {{",
                 emit.c_values(in_ctype, x.reshape(-1)), "};", f"static {in_ctype} buf{i}[{x.size}];"]
+        scratch = "0"
+        if layer.scratch_bytes:
+            src.append(f"static int8_t scratch{i}[{layer.scratch_bytes}];")
+            scratch = f"scratch{i}"
         dst = f"buf{i}" if layer.in_place else f"(le_out + {off})"
-        call = layer.call(packed, ir.IO(f"buf{i}", dst, syms))
+        call = layer.call(packed, ir.IO(f"buf{i}", dst, syms, scratch))
         stmt = f"{call.kernel}({', '.join(call.args)});"
         if call.result:
             stmt = f"{call.result} = {stmt}"

@@ -40,7 +40,10 @@ def test_wheel_ships_templates_and_firmware(wheel):
                    "lenet_edge/firmware/common/le_sections.ld",
                    "lenet_edge/firmware/netduinoplus2/startup.c", "lenet_edge/model/rbf_glyphs.txt",
                    "lenet_edge/data/mnist_5k.npz", "lenet_edge/data/mnist_5k_NOTICE.txt",
-                   "lenet_edge/kernels/__init__.py"):
+                   "lenet_edge/kernels/__init__.py",
+                   "lenet_edge/kernels/le_common.h", "lenet_edge/kernels/ref/le_conv_subsample_s8.c",
+                   "lenet_edge/kernels/opt/le_conv_subsample_s8.c", "lenet_edge/docs/int8-arithmetic.md",
+                   "lenet_edge/compiler/ops/conv.py"):
         assert needed in names, needed
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 

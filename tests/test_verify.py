@@ -102,8 +102,8 @@ def _expect_divergence(run: Path, test_dir: Path, node: str, limit: int) -> dict
     return d
 
 
-# paper: c3's weights live in the fused c3 -> c3_act -> s4 -> s4_act layer, named after s4_act
-@pytest.mark.parametrize("arch,layer", [("paper", "s4_act"), ("modern", "c1")])
+# c3's weights live in the fused c3 -> c3_act -> s4 -> s4_act layer (paper), c1's in c1 -> s2 (modern)
+@pytest.mark.parametrize("arch,layer", [("paper", "s4_act"), ("modern", "s2")])
 def test_corrupted_weight_is_caught_and_located(verify_runs, arch, layer, official_test_dir, tmp_path):
     """Negate one weight of magnitude >= 8: that output channel changes for nearly every image."""
     require_tool("cc")
@@ -125,7 +125,7 @@ def test_corrupted_table_entry_is_caught_at_layer_0(verify_runs, official_test_d
     """Change the input table's entry for pixel 0 (the background of every digit): the very first
     layer diverges, at the first background pixel of the first test digit."""
     require_tool("cc")
-    run = _copy_run(verify_runs["paper"], tmp_path / "paper")
+    run = _copy_run(verify_runs["modern"], tmp_path / "modern")   # the paper fuses its input table into C1
     _corrupt_entry(run / "c" / "lenet5_weights.c", "lenet5_input_table_table", lambda v: v + 1 if v < 127 else v - 1)
     d = _expect_divergence(run, official_test_dir, "input_table", limit=5)
     assert d["image"] == 0 and d["index"] == 0 and d["got"] == d["want"] + 1

@@ -163,7 +163,8 @@ def _layer_context(index: int, ident: str, lp: memory.LayerPlan) -> dict:
     src = "image" if lp.in_offset is None else f"{arena} + {lp.in_offset}"
     dst = "scores" if lp.out_offset is None else f"{arena} + {lp.out_offset}"
     symbols = {a.suffix: f"lenet5_{ident}_{a.suffix}" for a in lp.arrays}
-    call = layer.call(lp.packed, ir.IO(src, dst, symbols))
+    scratch = "0" if lp.scratch_offset is None else f"{arena} + {lp.scratch_offset}"
+    call = layer.call(lp.packed, ir.IO(src, dst, symbols, scratch))
     in_desc = shape_str(layer.in_shape) + (" uint8" if layer.in_dtype == "uint8" else "")
     out_desc = {"int8": "int8", "int32": "int32 scores", "int64": "label"}[layer.out_dtype]
     node = c_comment(layer.node)
@@ -210,7 +211,7 @@ def render(graph: ir.Graph, plan: memory.Plan, goldens: dict, manifest_extra: di
         "kernel_set": kernel_set,
         "num_layers": len(layers), "num_scores": n_classes, "arena_bytes": plan.arena_bytes,
         "label_rule": "argmin" if graph.arg.mode == "min" else "argmax",
-        "golden_count": len(goldens["images"]),
+        "golden_count": len(goldens["images"]), "golden_procedural": goldens.get("procedural", False),
         "golden_rows": [{"image": c_values("uint8_t", img, "        "),
                          "scores": c_values("int32_t", sc, "        "), "label": str(int(lb))}
                         for img, sc, lb in zip(goldens["images"], goldens["scores"], goldens["labels"])],

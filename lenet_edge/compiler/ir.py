@@ -68,6 +68,7 @@ class IO:
     src: str                    # "image" or "lenet5_arena + N"
     dst: str                    # "lenet5_arena + N", or "scores" for int32 heads
     symbols: dict               # CArray suffix -> C symbol
+    scratch: str = "0"          # "lenet5_arena + N": the layer's scratch_bytes, if any
 
     def sym(self, suffix: str) -> str:
         return self.symbols[suffix]
@@ -87,6 +88,7 @@ class Layer:
     out_dtype: ClassVar[str] = "int8"        # int8 output (traced) unless an op says otherwise
     in_place: ClassVar[bool] = False         # elementwise layers overwrite their input buffer
     terminal: ClassVar[bool] = False         # the last layer (the label)
+    scratch_bytes: ClassVar[int] = 0         # arena bytes the kernel may use while it runs
 
     @property
     def in_size(self) -> int:

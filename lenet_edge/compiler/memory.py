@@ -28,6 +28,7 @@ class LayerPlan:
     packed: ir.Packed
     in_offset: int | None       # arena offset of the input (None: the caller's image)
     out_offset: int | None      # arena offset of the output (None: the caller's scores / return value)
+    scratch_offset: int | None = None   # arena offset of the layer's scratch_bytes (None: none)
 
     @property
     def arrays(self) -> tuple[ir.CArray, ...]:
@@ -73,7 +74,8 @@ def plan(graph: ir.Graph) -> Plan:
         if not _int8_out(layer) or layer.in_place:
             continue
         reads_arena = layer.in_dtype == "int8"
-        arena = max(arena, (_round4(layer.in_size) if reads_arena else 0) + _round4(layer.out_size))
+        arena = max(arena, (_round4(layer.in_size) if reads_arena else 0) + _round4(layer.out_size)
+                    + _round4(layer.scratch_bytes))
     plans: list[LayerPlan] = []
     cur: int | None = None       # offset of the current activation (None: the caller's image)
     low = False                  # is it at the low end? (the first output goes to the low end)
@@ -85,10 +87,23 @@ def plan(graph: ir.Graph) -> Plan:
             out = 0 if low else arena - _round4(layer.out_size)
         else:
             out = None
-        plans.append(LayerPlan(layer, layer.pack(), cur, out))
+        scratch = _scratch_offset(layer, cur, out, arena) if layer.scratch_bytes else None
+        plans.append(LayerPlan(layer, layer.pack(), cur, out, scratch))
         if out is not None:
             cur = out
     return Plan(tuple(plans), arena)
+
+
+def _scratch_offset(layer: ir.Layer, cur: int | None, out: int, arena: int) -> int:
+    """Scratch goes into the gap the two ends leave: after the low block, before the high one."""
+    blocks = [(out, _round4(layer.out_size))]
+    if cur is not None:
+        blocks.append((cur, _round4(layer.in_size)))
+    low_end = max((o + n for o, n in blocks if o == 0), default=0)
+    high_start = min((o for o, n in blocks if o != 0), default=arena)
+    need = _round4(layer.scratch_bytes)
+    assert high_start - low_end >= need, "arena plan: no room for the scratch"
+    return high_start - need
 
 
 def stack_estimate() -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lenet_edge.compiler.ops.arg import Arg
 from lenet_edge.compiler.ops.conv import Conv
-from lenet_edge.compiler.ops.conv_subsample import ConvSubsample
+from lenet_edge.compiler.ops.conv_subsample import ConvMaxPool, ConvSubsample, ImageConvSubsample
 from lenet_edge.compiler.ops.dense import Dense
 from lenet_edge.compiler.ops.flatten import Flatten
 from lenet_edge.compiler.ops.maxpool import MaxPool
@@ -14,7 +14,8 @@ from lenet_edge.compiler.ops.pad import Pad
 from lenet_edge.compiler.ops.rbf import Rbf
 from lenet_edge.compiler.ops.table import InputTable, Table
 
-OPS = (InputTable, Table, Pad, Conv, MaxPool, Flatten, Rbf, Dense, Arg, ConvSubsample)   # ConvSubsample: fuse.py
+OPS = (InputTable, Table, Pad, Conv, MaxPool, Flatten, Rbf, Dense, Arg,
+       ConvSubsample, ConvMaxPool, ImageConvSubsample)   # the last three: made by fuse.py
 REGISTRY = {op.kind: op for op in OPS}
 
 

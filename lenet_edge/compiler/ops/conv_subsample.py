@@ -78,3 +78,122 @@ class ConvSubsample(Layer):
             io.sym("bias"), io.sym("rq"), str(self.conv.y_zp), wide(self.conv), io.sym("table"),
             io.sym("sw"), io.sym("sbias"), io.sym("srq"), str(self.sub.y_zp), wide(self.sub), io.sym("stable"),
             io.dst, str(c), str(oh), str(ow)))
+
+
+@dataclass(frozen=True, eq=False)
+class ImageConvSubsample(Layer):
+    """Fused op (fuse.py): input table -> [constant Pad] -> ConvSubsample with one input channel,
+    reading the caller's uint8 image. The quantized and the padded image are never stored: the
+    kernel applies the table and the border as it reads (the opt kernel keeps k + 1 padded rows in
+    a scratch area of the arena)."""
+    itable: Layer = field(default=None, repr=False)       # InputTable
+    pad: Layer | None = field(default=None, repr=False)   # Pad, or None
+    cs: ConvSubsample = field(default=None, repr=False)
+    kind = "image_conv_subsample"
+    in_dtype = "uint8"
+
+    @staticmethod
+    def matches(*parts) -> bool:
+        if len(parts) == 3:
+            itable, pad, cs = parts
+            if type(pad).__name__ != "Pad":
+                return False
+        elif len(parts) == 2:
+            itable, cs = parts
+        else:
+            return False
+        return (type(itable).__name__ == "InputTable" and isinstance(cs, ConvSubsample)
+                and cs.in_shape[0] == 1)
+
+    @classmethod
+    def of(cls, *parts) -> "ImageConvSubsample":
+        itable, pad, cs = parts if len(parts) == 3 else (parts[0], None, parts[1])
+        return cls(node=cs.node, tensor=cs.tensor, in_shape=itable.in_shape, out_shape=cs.out_shape,
+                   itable=itable, pad=pad, cs=cs)
+
+    @property
+    def pads(self) -> tuple[int, int, int, int]:
+        return self.pad.pads if self.pad is not None else (0, 0, 0, 0)
+
+    @property
+    def scratch_bytes(self) -> int:
+        """The opt kernel's k + 1 padded input rows."""
+        return (self.cs.conv.kernel + 1) * self.cs.in_shape[2]
+
+    def check(self) -> None:
+        self.itable.check()
+        self.cs.check()
+
+    def pack(self) -> Packed:
+        inner = self.cs.pack()
+        itable = CArray("itable", "int8_t", self.itable.table, "table",
+                        "[256] int8 input quantization, indexed by the raw pixel byte")
+        parts = [self.itable.node] + ([self.pad.node] if self.pad is not None else [])
+        fused_tensors = [self.itable.tensor] + ([self.pad.tensor] if self.pad is not None else [])
+        manifest = {**inner.manifest, "fused": parts + inner.manifest["fused"],
+                    "fused_tensors": fused_tensors + inner.manifest["fused_tensors"],
+                    "scratch_bytes": self.scratch_bytes}
+        return Packed((itable, *inner.arrays), inner.macs, inner.form, manifest)
+
+    def reference(self, x, int_requant):
+        for part in (self.itable, self.pad, self.cs):
+            if part is not None:
+                x = part.reference(x, int_requant)
+        return x
+
+    def call(self, packed: Packed, io: IO) -> Call:
+        cs, conv = self.cs, self.cs.conv
+        _, img_h, img_w = self.in_shape
+        top, left, _, _ = self.pads
+        value = self.pad.value if self.pad is not None else 0
+        c, oh, ow = self.out_shape
+        wide = lambda conv: "1" if conv.rq.wide else "0"     # noqa: E731
+        return Call("le_conv_subsample_u8", (
+            "image", str(img_h), str(img_w), io.sym("itable"), str(top), str(left), str(value), io.scratch,
+            str(cs.in_shape[2]), str(conv.kernel), io.sym("w"), io.sym("kstart"), io.sym("in_off"),
+            io.sym("bias"), io.sym("rq"), str(conv.y_zp), wide(conv), io.sym("table"),
+            io.sym("sw"), io.sym("sbias"), io.sym("srq"), str(cs.sub.y_zp), wide(cs.sub), io.sym("stable"),
+            io.dst, str(c), str(oh), str(ow)))
+
+
+@dataclass(frozen=True, eq=False)
+class ConvMaxPool(Layer):
+    """Fused op (fuse.py): conv (stride 1) -> MaxPool 2x2 stride 2, the modern LeNet-5's C1/S2 and
+    C3/S4 (the ReLU is the conv's requant clamp). The conv's full output never exists."""
+    conv: Conv = field(default=None, repr=False)
+    pool: Layer = field(default=None, repr=False)          # MaxPool
+    kind = "conv_maxpool"
+
+    @staticmethod
+    def matches(conv, pool) -> bool:
+        return (isinstance(conv, Conv) and type(pool).__name__ == "MaxPool" and conv.stride == 1
+                and pool.kernel == 2 and pool.stride == 2)
+
+    @classmethod
+    def of(cls, conv, pool) -> "ConvMaxPool":
+        return cls(node=pool.node, tensor=pool.tensor, in_shape=conv.in_shape, out_shape=pool.out_shape,
+                   conv=conv, pool=pool)
+
+    def check(self) -> None:
+        self.conv.check()
+
+    def pack(self) -> Packed:
+        conv = self.conv.pack(force_sparse=True)
+        c, oh, ow = self.out_shape
+        n_kernels = conv.arrays[0].count // (self.conv.kernel ** 2)
+        manifest = {"fused": [self.conv.node, self.pool.node], "fused_tensors": [self.conv.tensor],
+                    "acc_bound": self.conv.rq.acc_bound, "requant_wide": self.conv.rq.wide,
+                    "stages": [{"node": self.conv.node, "acc_bound": self.conv.rq.acc_bound,
+                                "requant_wide": self.conv.rq.wide}]}
+        return Packed(conv.arrays, n_kernels * self.conv.kernel ** 2 * (2 * oh) * (2 * ow), "sparse", manifest)
+
+    def reference(self, x, int_requant):
+        return self.pool.reference(self.conv.reference(x, int_requant), int_requant)
+
+    def call(self, packed: Packed, io: IO) -> Call:
+        c, oh, ow = self.out_shape
+        conv = self.conv
+        return Call("le_conv_maxpool_s8", (
+            io.src, str(self.in_shape[2]), str(conv.kernel), io.sym("w"), io.sym("kstart"), io.sym("in_off"),
+            io.sym("bias"), io.sym("rq"), str(conv.y_zp), "1" if conv.rq.wide else "0", io.dst,
+            str(c), str(oh), str(ow)))

@@ -58,10 +58,8 @@ typedef uint32_t le_rq_t; /* float32 bit pattern of M */
 #endif /* LE_COMMON_H */
 
 
-/* input_table (ONNX node "input_table"): [1,1,28,28] uint8 -> [1,1,28,28], int8 */
-extern const int8_t lenet5_input_table_table[256];
-
-/* s2_act (ONNX node "s2_act"): [1,1,28,28] -> [1,2,12,12], int8 */
+/* s2_act (ONNX node "s2_act"): [1,1,28,28] uint8 -> [1,2,12,12], int8 */
+extern const int8_t lenet5_s2_act_itable[256];
 extern const int8_t lenet5_s2_act_w[50];
 extern const uint16_t lenet5_s2_act_kstart[3];
 extern const uint16_t lenet5_s2_act_in_off[2];

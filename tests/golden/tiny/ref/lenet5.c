@@ -7,8 +7,6 @@
 #include "lenet5_weights.h"
 
 const char *const lenet5_layer_names[LENET5_NUM_LAYERS] = {
-    [LENET5_LAYER_INPUT_TABLE] = "input_table",
-    [LENET5_LAYER_PAD] = "pad",
     [LENET5_LAYER_S2_ACT] = "s2_act",
     [LENET5_LAYER_C3] = "c3",
     [LENET5_LAYER_C3_ACT] = "c3_act",
@@ -18,8 +16,6 @@ const char *const lenet5_layer_names[LENET5_NUM_LAYERS] = {
 };
 
 const char *const lenet5_layer_tensors[LENET5_NUM_LAYERS] = {
-    [LENET5_LAYER_INPUT_TABLE] = "input_table_out",
-    [LENET5_LAYER_PAD] = "pad_out",
     [LENET5_LAYER_S2_ACT] = "s2_act_out",
     [LENET5_LAYER_C3] = "c3_q",
     [LENET5_LAYER_C3_ACT] = "c3_act_out",
@@ -29,8 +25,6 @@ const char *const lenet5_layer_tensors[LENET5_NUM_LAYERS] = {
 };
 
 const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
-    [LENET5_LAYER_INPUT_TABLE] = 784,
-    [LENET5_LAYER_PAD] = 784,
     [LENET5_LAYER_S2_ACT] = 288,
     [LENET5_LAYER_C3] = 4,
     [LENET5_LAYER_C3_ACT] = 4,
@@ -54,60 +48,17 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
 /* Kernels (ref set): the functions the layers below call, from lenet-edge's kernels/ */
 /* ---------------------------------------------------------------------------------------------- */
 
-/* ---- kernels/ref/le_table_u8.c ---- */
-/* le_table_u8: out[i] = table[image[i]], the input quantization as a lookup.
- *   image [n] uint8, raw pixels (the caller's buffer)
- *   table [256] int8
- *   out   [n] int8 */
-
-static void le_table_u8(const uint8_t *image, const int8_t *table, int8_t *out, int n)
-{
-    int i;
-    for (i = 0; i < n; ++i) {
-        out[i] = table[image[i]];
-    }
-}
-
-/* ---- kernels/ref/le_pad_s8.c ---- */
-/* le_pad_s8: constant spatial padding.
- *   x [c][h][w] int8
- *   y [c][h + top + bottom][w + left + right] int8, border filled with `value`
- * x and y must not overlap. */
-
-static void le_pad_s8(const int8_t *x, int c, int h, int w, int top, int left, int bottom, int right,
-                      int8_t value, int8_t *y)
-{
-    const int oh = h + top + bottom;
-    const int ow = w + left + right;
-    int ch;
-    for (ch = 0; ch < c; ++ch) {
-        int oy;
-        for (oy = 0; oy < oh; ++oy) {
-            int ox;
-            for (ox = 0; ox < ow; ++ox) {
-                const int iy = oy - top;
-                const int ix = ox - left;
-                const int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-                y[(ch * oh + oy) * ow + ox] = inside ? x[(ch * h + iy) * w + ix] : value;
-            }
-        }
-    }
-}
-
-/* ---- kernels/ref/le_conv_subsample_s8.c ---- */
-/* le_conv_subsample_s8: the fused LeNet-5 stage conv -> table -> 2x2 stride-2 depthwise conv
- * (the paper's subsampling) -> table. Only the subsampled output is written: the full conv output
- * (C1's 6x28x28, C3's 16x10x10) never exists.
- *   x      [in_c][in_h][in_w] int8, NCHW (the conv's input zero point is folded into bias)
- *   conv:  k x k, stride 1, over a sparse list of (output, input) kernels, as le_conv_sparse_s8:
- *          w [stored kernels][k][k], kstart [out_c + 1], in_off [stored kernels],
- *          bias [out_c], rq [out_c], zp, wide
- *   table  [256] int8, the activation after the conv (indexed by the raw byte of its code)
- *   sub:   sw [out_c][2][2] int8, sbias [out_c], srq [out_c], szp, swide (the depthwise conv,
- *          one input channel per output channel)
- *   stable [256] int8, the activation after the subsampling
- *   y      [out_c][out_h][out_w] int8, NCHW; conv output (2 oy + dy, 2 ox + dx) feeds y[o][oy][ox]
- * Every sum is exact in int32 (checked at generation time). */
+/* ---- kernels/ref/le_conv_subsample_u8.c ---- */
+/* le_conv_subsample_u8: le_conv_subsample_s8 reading the caller's uint8 image directly: the input
+ * table and the constant padding (ONNX Cast -> Gather -> Pad) are applied as the conv reads, so
+ * neither the quantized nor the padded image is stored.
+ *   image     [img_h][img_w] uint8, raw pixels
+ *   itable    [256] int8, the input quantization
+ *   top, left padding before the image; the conv input is [1][in_h][in_w] with
+ *             X[r][c] = itable[image[r - top][c - left]] inside the image, pad_value (an int8
+ *             code) outside it
+ *   rows      scratch [(k + 1) * in_w] int8 in the arena (the optimized set's row buffer)
+ *   the rest  as le_conv_subsample_s8 with one input channel (in_off is all zeros) */
 /* ---- kernels/le_requant.h ---- */
 /* le_requant: int32 accumulator -> int8 code, bit-exact with ONNX Runtime's QLinearConv
  * (docs/int8-arithmetic.md, section 3). Shared by both kernel sets.
@@ -235,7 +186,9 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     v = (float)acc * m;
     __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v));
     memcpy(&q, &v, sizeof q);
-    __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    if (zp != 0) { /* a literal at an inlined call: zp 0 (symmetric outputs) costs nothing */
+        __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    }
     __asm__("ssat %0, #8, %0" : "+r"(q));
     return (int8_t)q;
 }
@@ -263,7 +216,20 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 
 #endif /* LE_REQUANT_H */
 
-static void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
+/* X[r][c] of the padded, quantized image */
+static int32_t le_image_at(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
+                           int left, int32_t pad_value, int r, int c)
+{
+    const int ir = r - top;
+    const int ic = c - left;
+    if (ir < 0 || ir >= img_h || ic < 0 || ic >= img_w) {
+        return pad_value;
+    }
+    return itable[image[ir * img_w + ic]];
+}
+
+static void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
+                                 int left, int32_t pad_value, int8_t *rows, int in_w, int k, const int8_t *w,
                                  const uint16_t *kstart, const uint16_t *in_off, const int32_t *bias,
                                  const le_rq_t *rq, int32_t zp, int wide, const int8_t *table,
                                  const int8_t *sw, const int32_t *sbias, const le_rq_t *srq, int32_t szp,
@@ -271,6 +237,9 @@ static void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t 
                                  int out_w)
 {
     int o;
+    (void)rows;
+    (void)in_w;
+    (void)in_off;
     for (o = 0; o < out_c; ++o) {
         int oy;
         for (oy = 0; oy < out_h; ++oy) {
@@ -287,13 +256,14 @@ static void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t 
                         int8_t a;
                         int j;
                         for (j = kstart[o]; j < kstart[o + 1]; ++j) {
-                            const int8_t *xc = x + in_off[j]; /* [in_h][in_w] */
                             const int8_t *wj = w + j * k * k; /* [k][k] */
                             int ky;
                             for (ky = 0; ky < k; ++ky) {
                                 int kx;
                                 for (kx = 0; kx < k; ++kx) {
-                                    acc += (int32_t)xc[(cy + ky) * in_w + cx + kx] * (int32_t)wj[ky * k + kx];
+                                    const int32_t xv = le_image_at(image, img_h, img_w, itable, top, left,
+                                                                   pad_value, cy + ky, cx + kx);
+                                    acc += xv * (int32_t)wj[ky * k + kx];
                                 }
                             }
                         }
@@ -396,38 +366,28 @@ int lenet5_predict(const uint8_t image[LENET5_INPUT_SIZE], int32_t scores[LENET5
 
     LENET5_MARK(-1);
 
-    /* input_table (ONNX node "input_table"): [1,1,28,28] uint8 -> [1,1,28,28], int8 */
-    le_table_u8(image, lenet5_input_table_table, lenet5_arena + 0, 784);
-    LENET5_MARK(LENET5_LAYER_INPUT_TABLE);
-    LENET5_TRACE_OUT(LENET5_LAYER_INPUT_TABLE, lenet5_arena + 0, 784);
-
-    /* pad (ONNX node "pad"): [1,1,28,28] -> [1,1,28,28], int8 */
-    le_pad_s8(lenet5_arena + 0, 1, 28, 28, 0, 0, 0, 0, -108, lenet5_arena + 784);
-    LENET5_MARK(LENET5_LAYER_PAD);
-    LENET5_TRACE_OUT(LENET5_LAYER_PAD, lenet5_arena + 784, 784);
-
-    /* s2_act (ONNX node "s2_act"): [1,1,28,28] -> [1,2,12,12], int8 */
-    le_conv_subsample_s8(lenet5_arena + 784, 28, 5, lenet5_s2_act_w, lenet5_s2_act_kstart, lenet5_s2_act_in_off, lenet5_s2_act_bias, lenet5_s2_act_rq, 0, 0, lenet5_s2_act_table, lenet5_s2_act_sw, lenet5_s2_act_sbias, lenet5_s2_act_srq, 0, 0, lenet5_s2_act_stable, lenet5_arena + 0, 2, 12, 12);
+    /* s2_act (ONNX node "s2_act"): [1,1,28,28] uint8 -> [1,2,12,12], int8 */
+    le_conv_subsample_u8(image, 28, 28, lenet5_s2_act_itable, 0, 0, -108, lenet5_arena + 288, 28, 5, lenet5_s2_act_w, lenet5_s2_act_kstart, lenet5_s2_act_in_off, lenet5_s2_act_bias, lenet5_s2_act_rq, 0, 0, lenet5_s2_act_table, lenet5_s2_act_sw, lenet5_s2_act_sbias, lenet5_s2_act_srq, 0, 0, lenet5_s2_act_stable, lenet5_arena + 0, 2, 12, 12);
     LENET5_MARK(LENET5_LAYER_S2_ACT);
     LENET5_TRACE_OUT(LENET5_LAYER_S2_ACT, lenet5_arena + 0, 288);
 
     /* c3 (ONNX node "c3"): [1,2,12,12] -> [1,4,1,1], int8 */
-    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, lenet5_arena + 1564, 4);
+    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, lenet5_arena + 452, 4);
     LENET5_MARK(LENET5_LAYER_C3);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 1564, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 452, 4);
 
     /* c3_act (ONNX node "c3_act"): [1,4,1,1] -> [1,4,1,1], int8 */
-    le_table_s8(lenet5_arena + 1564, lenet5_c3_act_table, 4);
+    le_table_s8(lenet5_arena + 452, lenet5_c3_act_table, 4);
     LENET5_MARK(LENET5_LAYER_C3_ACT);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 1564, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 452, 4);
 
     /* flatten (ONNX node "flatten"): [1,4,1,1] -> [1,4], int8 */
     /* no code: the NCHW bytes are already in order */
     LENET5_MARK(LENET5_LAYER_FLATTEN);
-    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 1564, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 452, 4);
 
     /* rbf_sum (ONNX node "rbf_sum"): [1,4] -> [1,10], int32 scores */
-    le_rbf_bits_s8(lenet5_arena + 1564, 4, lenet5_rbf_sum_centres, 74, 10, scores);
+    le_rbf_bits_s8(lenet5_arena + 452, 4, lenet5_rbf_sum_centres, 74, 10, scores);
     LENET5_MARK(LENET5_LAYER_RBF_SUM);
 
     /* label (ONNX node "label"): [1,10] -> [1,1], label */

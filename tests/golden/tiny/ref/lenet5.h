@@ -38,21 +38,19 @@
 #define LENET5_INPUT_WIDTH 28
 #define LENET5_INPUT_SIZE 784
 #define LENET5_NUM_SCORES 10
-#define LENET5_NUM_LAYERS 8
-#define LENET5_ARENA_BYTES 1568
+#define LENET5_NUM_LAYERS 6
+#define LENET5_ARENA_BYTES 456
 #define LENET5_SELFTEST_IMAGES 1
 #define LENET5_ARCH_PAPER 1
 
 /* Layers in execution order; index of lenet5_layer_names / lenet5_layer_tensors / lenet5_layer_sizes. */
 enum lenet5_layer {
-    LENET5_LAYER_INPUT_TABLE = 0,
-    LENET5_LAYER_PAD = 1,
-    LENET5_LAYER_S2_ACT = 2,
-    LENET5_LAYER_C3 = 3,
-    LENET5_LAYER_C3_ACT = 4,
-    LENET5_LAYER_FLATTEN = 5,
-    LENET5_LAYER_RBF_SUM = 6,
-    LENET5_LAYER_LABEL = 7
+    LENET5_LAYER_S2_ACT = 0,
+    LENET5_LAYER_C3 = 1,
+    LENET5_LAYER_C3_ACT = 2,
+    LENET5_LAYER_FLATTEN = 3,
+    LENET5_LAYER_RBF_SUM = 4,
+    LENET5_LAYER_LABEL = 5
 };
 
 extern const char *const lenet5_layer_names[LENET5_NUM_LAYERS];   /* ONNX node names */

@@ -1,0 +1,117 @@
+/* le_conv_subsample_row.h (kernels/opt): the inner loops of the fused conv + 2x2/2 kernels
+ * (le_conv_subsample_s8, le_conv_subsample_u8, le_conv_maxpool_s8): the four conv accumulators
+ * under one 2x2 window, and one subsampled output row of one channel. */
+#ifndef LE_CONV_SUBSAMPLE_ROW_H
+#define LE_CONV_SUBSAMPLE_ROW_H
+
+#include "le_conv_core.h"
+#include "le_opt.h"
+
+#if LE_SIMD
+/* One row of a 5x5 kernel for the 2x2 conv outputs under one subsampled output:
+ * a.a0/a1 (conv row r, columns c, c + 1) += input row xp; a.a2/a3 (row r + 1) += row xp + in_w.
+ * The weight word is split by SXTB16 into (w0,w2) (w1,w3), plus (0,w4); the input words at c and
+ * c + 2 into (x0,x2) (x1,x3) (x2,x4) (x3,x5): 6 SMLAD per input row give 10 MACs. */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_krow5(const int8_t *xp, const int8_t *wp, int in_w, le_acc4_t a)
+{
+    const int32_t wv = le_load4(wp);
+    const int32_t w02 = le_even16(wv);
+    const int32_t w13 = le_odd16(wv);
+    const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
+    int32_t v = le_load4(xp);
+    int32_t e = le_even16(v), od = le_odd16(v);
+    int32_t e2, o2;
+    v = le_load4(xp + 2);
+    e2 = le_even16(v);
+    o2 = le_odd16(v);
+    a.a0 = le_smlad(e2, w4, le_smlad(od, w13, le_smlad(e, w02, a.a0)));
+    a.a1 = le_smlad(o2, w4, le_smlad(e2, w13, le_smlad(od, w02, a.a1)));
+    v = le_load4(xp + in_w);
+    e = le_even16(v);
+    od = le_odd16(v);
+    v = le_load4(xp + in_w + 2);
+    e2 = le_even16(v);
+    o2 = le_odd16(v);
+    a.a2 = le_smlad(e2, w4, le_smlad(od, w13, le_smlad(e, w02, a.a2)));
+    a.a3 = le_smlad(o2, w4, le_smlad(e2, w13, le_smlad(od, w02, a.a3)));
+    return a;
+}
+#endif
+
+/* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
+ * kernels j0 .. j1 - 1: a.a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1). */
+static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int in_w, int k, const int8_t *w,
+                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                      int ox)
+{
+    int32_t a00 = b, a01 = b, a10 = b, a11 = b;
+    le_acc4_t out;
+    int j;
+    for (j = j0; j < j1; ++j) {
+        const int8_t *xp = xrow + in_off[j] + 2 * ox;
+        const int8_t *wp = w + j * k * k;
+        int ky;
+#if LE_SIMD
+        if (k == 5) { /* the 5 kernel rows unrolled: offsets become immediates */
+            le_acc4_t a;
+            a.a0 = a00;
+            a.a1 = a01;
+            a.a2 = a10;
+            a.a3 = a11;
+            a = le_cs_krow5(xp, wp, in_w, a);
+            a = le_cs_krow5(xp + in_w, wp + 5, in_w, a);
+            a = le_cs_krow5(xp + 2 * in_w, wp + 10, in_w, a);
+            a = le_cs_krow5(xp + 3 * in_w, wp + 15, in_w, a);
+            a = le_cs_krow5(xp + 4 * in_w, wp + 20, in_w, a);
+            a00 = a.a0;
+            a01 = a.a1;
+            a10 = a.a2;
+            a11 = a.a3;
+            continue;
+        }
+#endif
+        for (ky = 0; ky < k; ++ky) {
+            int kx;
+            for (kx = 0; kx < k; ++kx) {
+                const int32_t wv = wp[kx];
+                a00 += xp[kx] * wv;
+                a01 += xp[kx + 1] * wv;
+                a10 += xp[in_w + kx] * wv;
+                a11 += xp[in_w + kx + 1] * wv;
+            }
+            xp += in_w;
+            wp += k;
+        }
+    }
+    out.a0 = a00;
+    out.a1 = a01;
+    out.a2 = a10;
+    out.a3 = a11;
+    return out;
+}
+
+/* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
+ * starting at xrow (conv rows 2oy and 2oy + 1). Inlined at each fused layer, where k and in_w are
+ * constants (measured: out of line it costs about 57,000 more instructions per inference on the M4
+ * for 444 B less code). */
+static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in_w, int k, const int8_t *w,
+                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                      le_rq_t r, int32_t zp, int wide, const int8_t *table,
+                                                      const int8_t *swo, int32_t sb, le_rq_t sr, int32_t szp,
+                                                      int swide, const int8_t *stable, int8_t *y, int out_w)
+{
+    const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
+    int ox;
+    for (ox = 0; ox < out_w; ++ox) {
+        const le_acc4_t a = le_conv_window2x2(xrow, in_w, k, w, j0, j1, in_off, b, ox);
+        int32_t sacc;
+        sacc = sb;
+        sacc += table[(uint8_t)le_requant(a.a0, r, zp, wide)] * sw0;
+        sacc += table[(uint8_t)le_requant(a.a1, r, zp, wide)] * sw1;
+        sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * sw2;
+        sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
+        y[ox] = stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
+    }
+}
+
+#endif /* LE_CONV_SUBSAMPLE_ROW_H */
