@@ -263,3 +263,30 @@ def test_generated_files_cite_only_shipped_paths(tmp_path):
     pyproject = (root / "pyproject.toml").read_text()
     assert '"lenet_edge.kernels" = "kernels"' in pyproject and '"lenet_edge.docs" = ["int8-arithmetic.md"]' in pyproject
     assert {p for p in cited if p.startswith("docs/")} <= {"docs/int8-arithmetic.md"}
+
+
+@pytest.mark.parametrize("opt", ["-O2", "-O3", "-Os"])
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_bit_exact_with_default_flags(cc, opt, tmp_path):
+    """The generated C as a user may build it: the compiler's default -std and contraction setting,
+    -march=native (FMA where the host has it), each -O level, both kernel sets and requant paths:
+    scores and labels equal ORT's."""
+    cc_path = require_tool(cc)
+    b = paper_builder(6, wide_s4=True)
+    (tmp_path / "m.onnx").write_bytes(b.bytes())
+    images = sample_images(200, seed=8)
+    want = ort_outputs(b, images)
+    for kernel_set in emit.KERNEL_SETS:
+        c_dir = tmp_path / kernel_set
+        export_c_cmd(tmp_path / "m.onnx", c_dir, kernels=kernel_set)
+        for requant in ([], ["-DLENET5_INT_REQUANT"]):
+            exe = tmp_path / f"drv_{kernel_set}_{len(requant)}"
+            sources = [c_dir / "lenet5.c", c_dir / "lenet5_weights.c", c_dir / "lenet5_selftest.c",
+                       hostbuild.driver_source()]
+            proc = subprocess.run([cc_path, opt, "-march=native", *requant, f"-I{c_dir}", *map(str, sources),
+                                   "-o", str(exe)], capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stderr
+            got = hostbuild.run_images(exe, images)
+            np.testing.assert_array_equal(got["scores"], want["scores"], err_msg=f"{kernel_set} {requant}")
+            np.testing.assert_array_equal(got["label"], want["label"])
+            assert subprocess.run([str(exe), "--selftest"], capture_output=True).returncode == 0

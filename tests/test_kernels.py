@@ -227,10 +227,10 @@ LINKER = """SECTIONS {
 }
 """
 CPUS = {"m4": ("cortex-m4", "UC_CPU_ARM_CORTEX_M4"), "m3": ("cortex-m3", "UC_CPU_ARM_CORTEX_M3"),
-        "m4f": ("cortex-m4", "UC_CPU_ARM_CORTEX_M4")}
+        "m4f": ("cortex-m4", "UC_CPU_ARM_CORTEX_M4"), "m7f": ("cortex-m7", "UC_CPU_ARM_CORTEX_M7")}
 # per core: ABI flags and the requant path (m4f: the float path, with VCVTR in the opt set)
 ABI = {"m4": ["-mfloat-abi=soft", "-DLENET5_INT_REQUANT"], "m3": ["-mfloat-abi=soft", "-DLENET5_INT_REQUANT"],
-       "m4f": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]}
+       "m4f": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"], "m7f": ["-mfloat-abi=hard", "-mfpu=fpv5-d16"]}
 
 
 def run_on_unicorn(elf, binary, cpu: str) -> bytes:
@@ -251,7 +251,7 @@ def run_on_unicorn(elf, binary, cpu: str) -> bytes:
     uc.mem_write(0x10000, code)
     stack_top, done = 0x3F0000, 0x3FFF00
     uc.reg_write(arm_const.UC_ARM_REG_SP, stack_top)
-    if cpu == "m4f":   # the FPU on, FPSCR at its reset value (round to nearest even)
+    if cpu.endswith("f"):   # the FPU on, FPSCR at its reset value (round to nearest even)
         uc.reg_write(arm_const.UC_ARM_REG_FPEXC, 1 << 30)
         uc.reg_write(arm_const.UC_ARM_REG_FPSCR, 0)
     uc.reg_write(arm_const.UC_ARM_REG_LR, done | 1)
@@ -260,10 +260,12 @@ def run_on_unicorn(elf, binary, cpu: str) -> bytes:
     return bytes(uc.mem_read(syms["le_out32"], OUT_BYTES))
 
 
+@pytest.mark.parametrize("opt", ["-O2", "-O3", "-Os"])
 @pytest.mark.parametrize("cpu", sorted(CPUS))
 @pytest.mark.parametrize("kernel_set", emit.KERNEL_SETS)
-def test_kernels_on_emulated_cortex_m(kernel_set, cpu, tmp_path):
-    """m4, m3: the integer requant path; m4f: the float path (FPU on). On the M4 the DSP paths run."""
+def test_kernels_on_emulated_cortex_m(kernel_set, cpu, opt, tmp_path):
+    """m4, m3: the integer requant path; m4f, m7f: the float path (FPU on, the compiler's default
+    contraction setting). On the M4 and M7 the DSP paths run."""
     require_tool("arm-none-eabi-gcc")
     require_tool("arm-none-eabi-objcopy")
     cases = make_cases(seed=1)
@@ -271,7 +273,7 @@ def test_kernels_on_emulated_cortex_m(kernel_set, cpu, tmp_path):
     src.write_text(harness(kernel_set, cases, host=False))
     (tmp_path / "flat.ld").write_text(LINKER)
     elf, binary = tmp_path / "cases.elf", tmp_path / "cases.bin"
-    cmd = ["arm-none-eabi-gcc", f"-mcpu={CPUS[cpu][0]}", "-mthumb", *ABI[cpu], "-O2", "-std=c99",
+    cmd = ["arm-none-eabi-gcc", f"-mcpu={CPUS[cpu][0]}", "-mthumb", *ABI[cpu], opt, "-std=c99",
            "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-nostartfiles",
            "--specs=nano.specs", "--specs=nosys.specs", f"-T{tmp_path / 'flat.ld'}", "-e", "le_test_main",
            "-o", str(elf), str(src)]
@@ -280,6 +282,6 @@ def test_kernels_on_emulated_cortex_m(kernel_set, cpu, tmp_path):
     dsp = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
     uses_dsp = "smlad" in dsp
     assert uses_dsp == (cpu != "m3" and kernel_set == "opt")     # the DSP path really is what ran
-    assert ("vcvtr" in dsp) == (cpu == "m4f" and kernel_set == "opt")
+    assert ("vcvtr" in dsp) == (cpu.endswith("f") and kernel_set == "opt")
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
-    check_outputs(run_on_unicorn(elf, binary, cpu), cases, cpu != "m4f", f"{cpu} {kernel_set}")
+    check_outputs(run_on_unicorn(elf, binary, cpu), cases, not cpu.endswith("f"), f"{cpu} {kernel_set} {opt}")
