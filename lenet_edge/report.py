@@ -234,16 +234,20 @@ def layer_table(run_dir: Path, status: dict[str, lineage.Status], manifest: dict
         scale = meta.get(f"scale:{tensor}")
         zp = meta.get(f"zero_point:{tensor}")
         p = prof.get(node, {})
-        summary_name = "out" if tensor == "scores" else node
+        # a fused layer (e.g. c1 -> table -> s2 -> table) counts the parameters of every node it holds
+        names = ["out" if tensor == "scores" else node, *layer.get("fused", [])]
+        counted = [params[n] for n in dict.fromkeys(names) if n in params]
+        saturated = [saturation[n] for n in dict.fromkeys(names) if n in saturation]
         rows.append({
             "node": node, "kind": layer["kind"], "out_shape": layer["out_shape"][1:], "dtype": layer["dtype"],
-            "parameters": params.get(summary_name), "macs": layer.get("macs"),
+            "fused": layer.get("fused", []),
+            "parameters": sum(counted) if counted else None, "macs": layer.get("macs"),
             "scale": float(scale) if scale is not None else None, "zero_point": int(zp) if zp is not None else None,
             "flash_manifest": sum((layer.get("flash_bytes") or {}).get(path_key, {}).values()),
             "flash_map": fw_map.get(node) if fw_map else None,
             "arena_bytes": _get(layer, "arena", "out_bytes"),
             "instructions": p.get("instructions"), "cycles": p.get("cycles_estimate"),
-            "saturation": saturation.get(node),
+            "saturation": max(saturated) if saturated else None,  # the worst of the fused tensors
         })
     totals = {
         "flash_manifest": _get(manifest, "flash_bytes", path_key),

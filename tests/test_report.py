@@ -74,9 +74,10 @@ def test_layer_table(reported):
     manifest = json.loads((run / "c" / "manifest.json").read_text())
     layers = {row["node"]: row for row in report["layers"]}
     assert list(layers) == [layer["node"] for layer in manifest["layers"]]
-    convs = ("c1", "s2", "c3", "s4", "c5", "f6")
+    convs = ("s2_act", "s4_act", "c5", "f6")   # c1+s2 and c3+s4 are fused layers of the generated C
+    assert layers["s2_act"]["fused"] == ["input_table", "pad", "c1", "c1_act", "s2", "s2_act"]
     # the paper's parameter counts (Table: C1 156, S2 12, C3 1516, S4 32, C5 48120, F6 10164)
-    assert [layers[n]["parameters"] for n in convs] == [156, 12, 1516, 32, 48120, 10164]
+    assert [layers[n]["parameters"] for n in convs] == [156 + 12, 1516 + 32, 48120, 10164]
     for n in convs:
         row = layers[n]
         assert row["macs"] > 0 and row["scale"] > 0 and row["zero_point"] == 0
