@@ -28,7 +28,7 @@ toolchain:
 	@bash scripts/toolchain.sh
 
 # The official MNIST test set beside the repo (if present) is used for every reported accuracy.
-TEST_DIR ?= $(wildcard ../shared/data/mnist)
+TEST_DIR ?= $(abspath $(wildcard ../shared/data/mnist))
 export LENET_EDGE_TEST_DIR ?= $(TEST_DIR)
 LE := $(BIN)/lenet-edge
 
@@ -40,7 +40,7 @@ demo: setup
 	$(LE) verify --run $(RUN)
 	$(LE) export --target firmware --board mps2-an386 --run $(RUN)
 	$(LE) run --board mps2-an386 --images 1000 --profile 1 --run $(RUN)
-	$(LE) report --run $(RUN) --board mps2-an386
+	$(LE) report --run $(RUN)
 
 test: setup
 	$(BIN)/pytest -q

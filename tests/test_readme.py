@@ -90,6 +90,8 @@ def walkthrough(tmp_path_factory) -> tuple[Path, list[tuple[str, str, subprocess
     _users_float_model(cwd)
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
            "LENET_EDGE_CACHE": str(cwd / "cache")}
+    if env.get("LENET_EDGE_TEST_DIR"):  # the commands run in another folder: a relative path would not resolve
+        env["LENET_EDGE_TEST_DIR"] = str(Path(env["LENET_EDGE_TEST_DIR"]).resolve())
     results = []
     for command, _ in readme_shell_lines():
         if command.startswith("make "):
