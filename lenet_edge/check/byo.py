@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import onnx
 from onnx import helper
 
 from lenet_edge import fsutil
+from lenet_edge.proc import run as run_program
 from lenet_edge.check import ort as ort_oracle
 from lenet_edge.check import tables
 from lenet_edge.errors import LenetEdgeError
@@ -185,7 +185,9 @@ def build_host(c_dir: Path, work: Path, flags=(), compiler: str | None = None) -
     exe = work / "harness"
     cc = find_compiler(compiler)
     cmd = [cc, *FLAGS, *flags, f"-I{Path(c_dir).resolve()}", str(work / "harness.c"), "-o", str(exe), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # the model's C is one translation unit; 60 s per MB of source covers large weight files
+    source_mb = sum(f.stat().st_size for f in Path(c_dir).glob("*.[ch]")) / 1e6
+    proc = run_program(cmd, timeout=60 + 60 * source_mb, capture_output=True, text=True)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if "error" in ln] or proc.stderr.splitlines() or ["?"]
         raise LenetEdgeError(f"{c_dir}: C build failed ({Path(cc).name}): {lines[0].strip()}")
@@ -194,11 +196,9 @@ def build_host(c_dir: Path, work: Path, flags=(), compiler: str | None = None) -
 
 def run_host(exe: Path, m: dict, x: np.ndarray, trace: Path | None = None) -> list[np.ndarray]:
     """Every output of the C for inputs x [N, ...], in graph order."""
-    try:
-        proc = subprocess.run([str(exe)] + ([str(trace)] if trace else []), input=x.tobytes(), capture_output=True,
-                              timeout=600)
-    except subprocess.TimeoutExpired:
-        raise LenetEdgeError(f"{exe}: the host build did not finish within 600 s") from None
+    # a few ms per input for the small CNNs this compiles; a generous floor for start-up
+    proc = run_program([str(exe)] + ([str(trace)] if trace else []), timeout=30 + 0.05 * len(x),
+                       input=x.tobytes(), capture_output=True)
     if proc.returncode != 0:
         raise LenetEdgeError(f"{exe}: exited with status {proc.returncode}")
     sizes = [int(np.prod(o["shape"])) * np.dtype(NP[o["dtype"]]).itemsize for o in m["outputs"]]
