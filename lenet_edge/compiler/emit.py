@@ -122,9 +122,10 @@ _LOCAL_INCLUDE = re.compile(r'^#include "([^"]+)"\n', re.M)
 
 
 def _kernel_file(kernel_set: str, name: str) -> tuple[str, Path]:
-    """-> (the path cited in the generated C, the file). Set files first, then the shared ones."""
+    """-> (the path cited in the generated C, the file). The set's own file first; a kernel that
+    kernels/opt does not speed up is the reference one (kernels/ref); then the shared headers."""
     root = kernel_dir()
-    for rel in (f"{kernel_set}/{name}", name):
+    for rel in dict.fromkeys((f"{kernel_set}/{name}", f"ref/{name}", name)):
         if (root / rel).is_file():
             return f"kernels/{rel}", root / rel
     raise LenetEdgeError(f"internal error: kernel file {name} not found in kernels/{kernel_set}")

@@ -670,7 +670,7 @@ static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
     }
 }
 
-/* ---- kernels/opt/le_table_s8.c ---- */
+/* ---- kernels/ref/le_table_s8.c ---- */
 /* le_table_s8: x[i] = table[x[i] & 0xFF] in place (ONNX Gather after Cast: code -128 is entry 128).
  *   x     [n] int8, overwritten
  *   table [256] int8 */
@@ -715,7 +715,7 @@ static void le_rbf_bits_s8(const int8_t *x, int n, const uint8_t *bits, int32_t 
     }
 }
 
-/* ---- kernels/opt/le_argmin_s32.c ---- */
+/* ---- kernels/ref/le_argmin_s32.c ---- */
 /* le_argmin_s32: index of the smallest of s[0..n), the first on ties. */
 
 static int le_argmin_s32(const int32_t *s, int n)
