@@ -5,6 +5,9 @@
     arm-none-eabi.cmake   a toolchain file for cross builds with the GNU Arm Embedded compiler
 
 The source list is taken from the compiler's output set (`render(files)`), never written here.
+Two compilers use it: `export --target c` (LeNet-5: target lenet5, entry lenet5_predict, the
+LENET5_INT_REQUANT option) and `lenet-edge compile` (a user's model: target NAME, entry NAME_run,
+float32 steps that need libm's fmaf/floorf; see `for_compiled_model`).
 Printed through codegen_templates/CMakeLists.txt.j2 and arm-none-eabi.cmake.j2 (docs/integration.md).
 """
 from __future__ import annotations
@@ -29,14 +32,28 @@ def _env() -> jinja2.Environment:
                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
-def render(files: Iterable[str]) -> dict[str, str]:
-    """{file name: text} of the CMake files for the generated files named in `files`."""
+def render(files: Iterable[str], target: str = TARGET, command: str = "export --target c",
+           entry: str = "lenet5_predict()", int_requant: bool = True, libm: bool = False,
+           header: str | None = None) -> dict[str, str]:
+    """{file name: text} of the CMake files for the generated files named in `files`: a library
+    `target` whose users include `header` (default target.h) and call `entry`. int_requant: the C
+    has the LENET5_INT_REQUANT option (and uses it by itself without an FPU); libm: the C calls
+    <math.h> functions, so the library links m."""
     names = sorted(files)
     sources = [n for n in names if n.endswith(".c")]
     headers = [n for n in names if n.endswith(".h")]
     if not sources:
         raise LenetEdgeError("internal error: the compiler wrote no C source for CMakeLists.txt to build")
-    ctx = {"version": __version__, "target": TARGET, "sources": sources, "headers": headers,
-           "arm_cpu_flags": DEFAULT_ARM_CPU_FLAGS}
+    ctx = {"version": __version__, "target": target, "sources": sources, "headers": headers,
+           "arm_cpu_flags": DEFAULT_ARM_CPU_FLAGS, "command": command, "entry": entry,
+           "header": header or f"{target}.h", "int_requant": int_requant, "libm": libm}
     env = _env()
     return {name: env.get_template(f"{name}.j2").render(**ctx) for name in OUTPUT_FILES}
+
+
+def for_compiled_model(files: Iterable[str], target: str, name: str) -> dict[str, str]:
+    """The CMake files for model `name` compiled by `lenet-edge compile` (library `target`, entry
+    name_run). Its kernels call fmaf and floorf, and FPU-less cores run the float32 steps in
+    software (bit-exact, slower): no integer-requant option."""
+    return render(files, target=target, command="compile", entry=f"{name}_run()", int_requant=False, libm=True,
+                  header=f"{name}.h")

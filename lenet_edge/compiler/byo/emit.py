@@ -1,5 +1,6 @@
-"""Units + shapes -> NAME.h, NAME.c, NAME_weights.h, manifest.json: a printer (no decisions about
-arithmetic). Kernels are pasted from kernels/byo/<set>/ (a kernel without an optimized version is
+"""Units + shapes -> NAME.h, NAME.c, NAME_weights.h, manifest.json, and CMakeLists.txt +
+arm-none-eabi.cmake (lenet_edge.compiler.cmake: a static library target for add_subdirectory): a
+printer (no decisions about arithmetic). Kernels are pasted from kernels/byo/<set>/ (a kernel without an optimized version is
 taken from kernels/byo/ref/, and manifest.json says so). One static arena, no malloc."""
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ import json
 import numpy as np
 
 from lenet_edge import __version__
+from lenet_edge.compiler import cmake
 from lenet_edge.compiler.byo.unit import CTYPES, NBYTES, Ctx
 from lenet_edge.compiler.emit import c_comment, c_string, kernel_dir
 
 KERNEL_SETS = ("ref", "opt")
 ALIGN = 4
+# Target names CMake reserves (or, for m, the libm the library links): NAME gets a _lib suffix there.
+CMAKE_RESERVED = {"all", "clean", "depend", "edit_cache", "help", "install", "list_install_components", "m",
+                  "package", "package_source", "preinstall", "rebuild_cache", "test"}
+
+
+def cmake_target(name: str) -> str:
+    """The CMake library target of model NAME (alias NAME::NAME): NAME itself unless CMake reserves it."""
+    return f"{name}_lib" if name.lower() in CMAKE_RESERVED else name
 
 
 def _nbytes(shape, dtype) -> int:
@@ -141,6 +151,9 @@ def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimi
               + (f"static union {{ uint32_t align; uint8_t b[{arena}]; }} {name}_arena;\n" if arena else "")
               + f"{scratch_decl}\n"
               f"{proto}\n{{\n" + "\n".join(calls) + "    return 0;\n}\n")
+    sources = {f"{name}.h": header, f"{name}.c": source, f"{name}_weights.h": weights_h}
+    target = cmake_target(name)
+    build_files = cmake.for_compiled_model(sources, target, name)
     manifest = {
         "format": "lenet-edge-compile/1",
         "tool": {"name": "lenet-edge", "version": __version__},
@@ -151,11 +164,11 @@ def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimi
         "input": {"name": parsed.input_name, "dtype": parsed.input_dtype, "shape": list(parsed.input_shape)},
         "outputs": [{"name": o, "dtype": d, "shape": list(shapes[o])} for o, d in outs],
         "kernels": {"set": kernels, "files": kernel_sets},
-        "files": [f"{name}.h", f"{name}.c", f"{name}_weights.h", "manifest.json"],
+        "files": sorted([*sources, *cmake.OUTPUT_FILES, "manifest.json"]),
+        "cmake_target": target,
         "units": manifest_units,
         "macs": sum(u["macs"] for u in manifest_units),
         "flash_bytes": {"constants": flash_total},
         "ram_bytes": {"arena": arena, "scratch": 4 * scratch},
     }
-    return {f"{name}.h": header, f"{name}.c": source, f"{name}_weights.h": weights_h,
-            "manifest.json": json.dumps(manifest, indent=1, sort_keys=False) + "\n"}
+    return {**sources, **build_files, "manifest.json": json.dumps(manifest, indent=1, sort_keys=False) + "\n"}
