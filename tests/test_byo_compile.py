@@ -133,12 +133,55 @@ def test_tampered_c_names_the_first_diverging_node(byo_models, tmp_path):
     assert f'ONNX node "{conv["node"]}"' in line[0], line[0]
 
 
-def test_float_model_is_sent_to_quantize(tmp_path):
-    src = export_float("cnn", tmp_path / "cnn_float.onnx")
-    code, text = _cli("compile", src, "--out", tmp_path / "c")
+def _assert_sent_to_quantize(src, out):
+    code, text = _cli("compile", src, "--out", out)
     assert code == 1
     line = text.strip()
-    assert "float model" in line and "lenet-edge quantize" in line and "\n" not in line
+    assert "\n" not in line and "Traceback" not in line, line
+    assert line.startswith(f"lenet-edge: error: {src}: a float model"), line
+    want = f"lenet-edge quantize {src} --calib DATA.npy --out {src.with_name(src.stem + '_int8.onnx')}"
+    assert line.endswith(want), line
+    assert not out.exists()                      # nothing written
+
+
+def test_float_model_is_sent_to_quantize(tmp_path):
+    _assert_sent_to_quantize(export_float("cnn", tmp_path / "cnn_float.onnx"), tmp_path / "c")
+
+
+def test_lenet5_float_onnx_is_a_float_model(tmp_path):
+    """lenet-edge's own lenet5_float.onnx (uint8 input, Cast to float, float Conv/Gemm/Tanh): it
+    used to be refused for its unfused float Conv with a --cut-at hint; it is a float model."""
+    from lenet_edge.model.lenet5 import build_model
+    from lenet_edge.model.onnx_graph import float_graph
+
+    torch.manual_seed(0)
+    model = float_graph(build_model("paper").eval(), {"arch": "paper"})
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    src = tmp_path / "lenet5_float.onnx"
+    src.write_bytes(model.SerializeToString())
+    _assert_sent_to_quantize(src, tmp_path / "c")
+
+
+def test_float_model_rule():
+    """Float = no quantized op at all (QDQ, QLinear*, integer products, com.microsoft Q ops) and some
+    float arithmetic; one quantized op anywhere, or no float at all, is not float."""
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])
+    xi = helper.make_tensor_value_info("x", onnx.TensorProto.INT8, [1, 4])
+    yi = helper.make_tensor_value_info("y", onnx.TensorProto.INT8, [1, 4])
+
+    def model(nodes, inp=x, out=y):
+        return helper.make_model(helper.make_graph(nodes, "g", [inp], [out]))
+
+    assert byo.is_float_model(model([helper.make_node("Relu", ["x"], ["y"])]))
+    assert not byo.is_float_model(model([helper.make_node("Relu", ["x"], ["y"])], xi, yi))   # int8 only
+    for op, domain in [("QuantizeLinear", ""), ("DequantizeLinear", ""), ("QLinearConv", ""),
+                       ("MatMulInteger", ""), ("ConvInteger", ""), ("QGemm", "com.microsoft"),
+                       ("QLinearSigmoid", "com.microsoft"), ("QAttention", "com.microsoft")]:
+        nodes = [helper.make_node(op, ["x"], ["t"], domain=domain), helper.make_node("Relu", ["t"], ["y"])]
+        assert not byo.is_float_model(model(nodes)), op
+    assert not byo.is_float_model(model([helper.make_node("Relu", ["x"], ["t"]), helper.make_node("Identity", ["t"], ["y"])]
+                                        + [helper.make_node("QuantizeLinear", ["t"], ["u"])]))
 
 
 def test_qdq_model_is_not_called_float(byo_models, tmp_path):
@@ -223,6 +266,7 @@ def test_unfused_float_conv_is_refused_by_name(tmp_path):
     assert code == 1
     line = text.strip()
     assert "(Conv)" in line and "float convolution" in line and "\n" not in line
+    assert "float model" not in line and "--cut-at" in line      # a QDQ model is never called float
 
 
 def test_compile_errors_are_one_line(tmp_path, byo_models):

@@ -30,9 +30,37 @@ from lenet_edge.check import ort as ort_oracle
 from lenet_edge.check import tables
 from lenet_edge.errors import LenetEdgeError
 
-QUANT_MARKERS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger",
-                 "ConvInteger", "QGemm", "QLinearAdd", "QLinearMul", "QLinearAveragePool",
-                 "QLinearGlobalAveragePool", "QLinearConcat", "QLinearLeakyRelu", "QLinearSigmoid"}
+# Ops that make a model quantized: QDQ pairs, every QLinear* op, the integer products, and ORT's
+# com.microsoft quantized ops (QGemm, QAttention, ...). A model with none of these is a float model.
+QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger",
+             "MatMulIntegerToFloat", "DynamicQuantizeMatMul"}
+FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
+
+
+def _nodes(graph: onnx.GraphProto):
+    """Every node of the graph and of its subgraphs (If, Loop, Scan bodies)."""
+    for n in graph.node:
+        yield n
+        for a in n.attribute:
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _nodes(g)
+
+
+def is_quantized_op(node: onnx.NodeProto) -> bool:
+    return (node.op_type in QUANT_OPS or node.op_type.startswith("QLinear")
+            or node.domain == "com.microsoft" and node.op_type.startswith("Q"))
+
+
+def is_float_model(model: onnx.ModelProto) -> bool:
+    """No quantized op anywhere, and float arithmetic somewhere (a float input, output or constant,
+    or a Cast to float): what `lenet-edge quantize` is for. A QDQ model is never float."""
+    g = model.graph
+    if any(is_quantized_op(n) for n in _nodes(g)):
+        return False
+    typed = [v.type.tensor_type.elem_type for v in list(g.input) + list(g.output)]
+    return (any(t in FLOAT_TYPES for t in typed) or any(t.data_type in FLOAT_TYPES for t in g.initializer)
+            or any(n.op_type == "Cast" and any(a.name == "to" and a.i in FLOAT_TYPES for a in n.attribute)
+                   for n in _nodes(g)))
 
 
 def _load_user_model(path: Path) -> tuple[onnx.ModelProto, bytes]:
@@ -46,13 +74,10 @@ def _load_user_model(path: Path) -> tuple[onnx.ModelProto, bytes]:
     except Exception as e:  # DecodeError, ValidationError, ...
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise LenetEdgeError(f"{path}: not a valid ONNX model: {first}") from None
-    inits = {t.name for t in model.graph.initializer}
-    float_input = any(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
-                      for i in model.graph.input if i.name not in inits)
-    if float_input and not any(n.op_type in QUANT_MARKERS for n in model.graph.node):
-        raise LenetEdgeError(f"{path}: this is a float model (no QuantizeLinear, DequantizeLinear or QLinear* node); "
-                             f"quantize it first: lenet-edge quantize {path.name} --calib DATA.npy --out "
-                             f"{path.stem}_int8.onnx")
+    if is_float_model(model):
+        raise LenetEdgeError(f"{path}: a float model (no QuantizeLinear, DequantizeLinear, QLinear* or integer op): "
+                             f"quantize it first: lenet-edge quantize {path} --calib DATA.npy "
+                             f"--out {path.with_name(path.stem + '_int8.onnx')}")
     return model, data
 
 
