@@ -6,17 +6,21 @@ firmware/byo/main_byo.c, the compiled model and the inputs compiled into flash (
 prints every output element as hex; each must equal ORT's (the pinned session on MODEL) bit for bit.
 With `profile`, the QEMU instruction-count plugin (firmware/tools/insncount.c) counts the
 instructions of each NAME_run call.
+
+Every external program (make with arm-none-eabi-gcc, QEMU) runs through lenet_edge.proc.run: time
+limits scale with the work (C sources and their size for make; inputs times MACs for QEMU) and a
+timeout is one line naming the program.
 """
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lenet_edge import proc
 from lenet_edge.device import firmware as fw
 from lenet_edge.device.boards import generated_files
 from lenet_edge.errors import LenetEdgeError
@@ -25,13 +29,23 @@ COMMON = ("le_crt0.c", "le_fault.c", "le_print.c", "le_semihost.c")
 BOARD_FILES = ("startup.c", "console.c")
 CTYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t"}
 NP = {"float32": np.float32, "int8": np.int8, "uint8": np.uint8}
+# make's limit: the LeNet-5 build's per-file limits (firmware.py) plus 60 s per MB of C source (the
+# weights and byo_inputs.h are large array initializers).
+MAKE_PER_SOURCE_MB_TIMEOUT_S = 60.0
+# QEMU's limit: a boot floor plus a time per inference proportional to the model's MACs. Measured
+# (mobile-qdq-s8-pc, 169,184 MACs, 10 inputs, lm3s6965evb soft float, profiling plugin on): 55
+# instructions per MAC, 0.27 s for 93 M instructions, so ~1.6e-7 s per MAC; the M4F is faster. The
+# limit, 2e-6 s per MAC (x3 with the plugin), is >10x that on a busy machine.
+QEMU_BOOT_TIMEOUT_S = 60.0
+QEMU_PER_MAC_TIMEOUT_S = 2e-6
+QEMU_PER_INPUT_TIMEOUT_S = 0.1
 
 
 def _inputs_header(m: dict, x: np.ndarray | None) -> str:
     name, up = m["name"], m["name"].upper()
     x = np.zeros((0, *m["input"]["shape"][1:]), NP[m["input"]["dtype"]]) if x is None else x
     in_t, out_t = CTYPES[m["input"]["dtype"]], CTYPES[m["outputs"][0]["dtype"]]
-    flat = np.ascontiguousarray(x).reshape(len(x), -1)
+    flat = np.ascontiguousarray(x).reshape(len(x), int(np.prod(m["input"]["shape"][1:])))  # [N, INPUT_SIZE]; N may be 0
     if m["input"]["dtype"] == "float32":
         rows = [", ".join(_c_float(v) for v in r) for r in flat]
     else:
@@ -74,27 +88,34 @@ def project_files(c_dir: Path, board: str, x: np.ndarray | None) -> dict[str, by
     return files
 
 
-def make(project: Path, defs: tuple[str, ...] = (), timeout: float = 600) -> Path:
-    """`make` in a project folder (arm-none-eabi-gcc); returns firmware.elf."""
-    if shutil.which("arm-none-eabi-gcc") is None:
-        raise LenetEdgeError(f"arm-none-eabi-gcc not found; install it with: {fw.APT_INSTALL}")
-    if shutil.which("make") is None:
-        raise LenetEdgeError("make not found; install it with: apt-get install make")
+def make_timeout(project: Path) -> float:
+    """Seconds for `make` in a project folder: per C file compiled and per MB of .c/.h text."""
+    sources = [p for p in Path(project).iterdir() if p.suffix in (".c", ".h")]
+    source_mb = sum(p.stat().st_size for p in sources) / 1e6
+    n_c = sum(p.suffix == ".c" for p in sources)
+    return fw.MAKE_BASE_TIMEOUT_S + fw.MAKE_PER_SOURCE_TIMEOUT_S * n_c + MAKE_PER_SOURCE_MB_TIMEOUT_S * source_mb
+
+
+def qemu_timeout(n_inputs: int, macs: int) -> float:
+    """Seconds for one QEMU boot that runs NAME_run on n_inputs inputs of a model of `macs` MACs."""
+    return QEMU_BOOT_TIMEOUT_S + n_inputs * (QEMU_PER_INPUT_TIMEOUT_S + QEMU_PER_MAC_TIMEOUT_S * macs)
+
+
+def make(project: Path, board: str, defs: tuple[str, ...] = ()) -> Path:
+    """`make` in a project folder for `board` (arm-none-eabi-gcc); returns firmware.elf."""
+    fw.require_tools("make", "arm-none-eabi-gcc")
     cmd = ["make", "-s", "-C", str(project)] + ([f"DEFS={' '.join(defs)}"] if defs else [])
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise LenetEdgeError(f"{project}: firmware build did not finish within {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if "error" in ln] or proc.stderr.splitlines() or ["?"]
-        raise LenetEdgeError(f"{project}: firmware build failed: {lines[0].strip()}")
+    done = proc.run(cmd, make_timeout(project), name="make", capture_output=True, text=True,
+                    stdin=subprocess.DEVNULL)
+    if done.returncode != 0:    # "does not fit: FLASH (256 KiB) overflowed by N bytes", or the first error
+        raise LenetEdgeError(fw._build_error(Path(project), fw.board_spec(board), done.stdout + done.stderr))
     return Path(project) / "firmware.elf"
 
 
 def build(c_dir: Path, x: np.ndarray, board: str, work: Path) -> Path:
     for name, data in project_files(c_dir, board, x).items():
         (work / name).write_bytes(data)
-    return make(work, tuple(fw.board_spec(board).qemu_defs))
+    return make(work, board, tuple(fw.board_spec(board).qemu_defs))
 
 
 def export_firmware_cmd(c_dir: Path, board: str, out: Path | None = None, inputs: Path | None = None,
@@ -113,7 +134,7 @@ def export_firmware_cmd(c_dir: Path, board: str, out: Path | None = None, inputs
     x = byo.load_inputs(inputs, m["input"]["shape"], m["input"]["dtype"]) if inputs is not None else None
     out = Path(out) if out is not None else c_dir / "firmware" / board
     fsutil.replace_folder_files(out, project_files(c_dir, board, x))
-    elf = make(out)
+    elf = make(out, board)
     sizes = fw.section_sizes(elf)
     flash = sum(sizes.get(k, 0) for k in (".text", ".rodata", ".data"))
     echo(f"wrote {out}/ (make: firmware.elf, .bin, .hex) for {board}: flash {flash:,} B "
@@ -121,14 +142,12 @@ def export_firmware_cmd(c_dir: Path, board: str, out: Path | None = None, inputs
     return out
 
 
-def run(onnx_path: Path, c_dir: Path, x: np.ndarray, board: str = "mps2-an386", profile: bool = False,
-        timeout: float = 300) -> dict:
+def run(onnx_path: Path, c_dir: Path, x: np.ndarray, board: str = "mps2-an386", profile: bool = False) -> dict:
     from lenet_edge.check import byo
     from lenet_edge.device import emulator as em
     from lenet_edge.device import profile as prof
 
-    if shutil.which(em.QEMU) is None:
-        raise LenetEdgeError(f"{em.QEMU} not found; install it with: {fw.APT_INSTALL}")
+    fw.require_tools(em.QEMU)
     spec = fw.board_spec(board)   # inputs are compiled into flash on every board
     m = json.loads((Path(c_dir) / "manifest.json").read_text())
     if len(m["outputs"]) != 1:
@@ -145,15 +164,14 @@ def run(onnx_path: Path, c_dir: Path, x: np.ndarray, board: str = "mps2-an386", 
             text_hi = text_lo + fw.section_sizes(elf).get(".text", 0) + 4096
             events = ",".join(f"event=0x{syms[s][0]:x}:{max(syms[s][1], 2)}" for s in ("le_profile_begin", "le_profile_end"))
             plugin = f"{so},out={counts},lo=0x{text_lo:x},hi=0x{text_hi:x},{events}"
-        try:
-            proc = subprocess.run(em.qemu_command(spec.machine, elf, plugin), capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL, cwd=work)
-        except subprocess.TimeoutExpired:
-            raise LenetEdgeError(f"{c_dir}: QEMU ({board}) did not finish within {timeout:.0f} s") from None
-        lines = proc.stdout.splitlines()
+        # the profiling plugin runs a callback per instruction: three times the limit
+        limit = qemu_timeout(len(x), int(m["macs"])) * (3 if profile else 1)
+        done = proc.run(em.qemu_command(spec.machine, elf, plugin), limit, name=f"{em.QEMU} -M {spec.machine}",
+                        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=work)
+        lines = done.stdout.splitlines()
         if not any(ln.startswith("BYO DONE") for ln in lines):
-            raise LenetEdgeError(f"{elf.name}: the firmware did not finish (exit {proc.returncode}): "
-                                 f"{(lines or proc.stderr.splitlines() or ['no output'])[-1]}")
+            cause = em.qemu_cause(done.stderr) or (lines or ["no output"])[-1]
+            raise LenetEdgeError(f"{elf.name}: the firmware did not finish (exit {done.returncode}): {cause}")
         rows = [ln.split() for ln in lines if ln.startswith("Y ")]
         words = np.array([[int(v, 16) for v in r[3:]] for r in rows], dtype=np.uint64)
         rcs = [int(r[2]) for r in rows]
