@@ -71,6 +71,10 @@ def test_compiled_c_is_bit_exact(byo_models, tmp_path, name, fmt, act, per_chann
         code, text = _cli("verify", "--onnx", built.path, "--c", folder, "--inputs", tmp_path / "x.npy")
         assert code == 0, text
         assert "2000/2000 inputs bit-exact" in text
+    # the integer-only requantization of FPU-less cores (le_byo.h LE_INT_REQUANT), built on the host
+    report = byo.verify_cmd(built.path, out, inputs=tmp_path / "x.npy", flags=["-DLE_INT_REQUANT"],
+                            echo=lambda *a: None)
+    assert report["identical"] == report["inputs"] == 2000
     # the same C through the other two input families of verify: random, incl. far outside the range
     report = byo.verify_cmd(built.path, out, random=300, echo=lambda *a: None)
     assert report["identical"] == report["inputs"] == 300
@@ -92,8 +96,9 @@ def test_compiler_reference_equals_ort_on_the_optimized_graph(byo_models):
     assert {u.op for u in parsed.units} >= {"FTable", "AveragePool", "Table", "QLinearConv", "QGemm", "QLinearMul"}
 
 
-@pytest.mark.parametrize("flags", [["-O0"], ["-O3", "-march=native", "-ffp-contract=fast"], ["-Os"]],
-                         ids=["O0", "O3-native-fma", "Os"])
+@pytest.mark.parametrize("flags", [["-O0"], ["-O3", "-march=native", "-ffp-contract=fast"], ["-Os"],
+                                   ["-DLE_INT_REQUANT", "-O3"]],
+                         ids=["O0", "O3-native-fma", "Os", "int-requant"])
 def test_build_flags_do_not_change_the_answer(byo_models, tmp_path, flags):
     """FMA-capable host code with contraction on, and other optimisation levels: still bit-exact
     (the kernels round explicitly where ORT rounds)."""

@@ -4,6 +4,8 @@ per-channel broadcasts in NCHW and NHWC, one-element operands) go through `lenet
 and must match ONNX Runtime bit for bit on random inputs (`verify --random`)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -80,8 +82,9 @@ def test_kernel_bit_exact_through_compile(tmp_path, name, model):
     onnx.save(model, str(path))
     for kernels in ("ref", "opt"):          # opt differs from ref for the conv; both must match ORT
         byo.compile_cmd(path, tmp_path / kernels, name="k", kernels=kernels, echo=lambda *a: None)
-        report = byo.verify_cmd(path, tmp_path / kernels, random=400, echo=lambda *a: None)
-        assert report["identical"] == 400, kernels
+        for flags in ([], ["-DLE_INT_REQUANT"]):    # float requant, and the integer one of FPU-less cores
+            report = byo.verify_cmd(path, tmp_path / kernels, random=400, flags=flags, echo=lambda *a: None)
+            assert report["identical"] == 400, (kernels, flags)
 
 
 @pytest.mark.parametrize("op", ["QLinearAdd", "QLinearMul"])
@@ -106,3 +109,131 @@ def test_binary_kernels_on_all_code_pairs(tmp_path, op, dt, flags):
         report = byo.verify_cmd(path, tmp_path / f"c{trial}", inputs=tmp_path / "x.npy", flags=flags,
                                 echo=lambda *a: None)
         assert report["identical"] == 1
+
+
+REQUANT_HARNESS = r"""
+#include <stdio.h>
+#define LE_INT_REQUANT 1
+#include "le_byo.h"
+
+static uint64_t state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void) { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state; }
+
+/* ORT's float steps (what the float build of the kernels computes) */
+static int32_t float_steps(int32_t acc, uint32_t mbits, int32_t zy, int32_t lo, int32_t hi)
+{
+    return le_rne_clamp(le_round32((float)acc * le_f32_from_bits(mbits)), (float)(lo - zy), (float)(hi - zy)) + zy;
+}
+
+static long bad, inside, ties, wide, wide_ties;
+static void check(int32_t acc, uint32_t mbits, int32_t zy, int32_t lo, int32_t hi)
+{
+    const le_rq_t rq = le_rq_make(mbits, zy, lo, hi);
+    const int32_t want = float_steps(acc, mbits, zy, lo, hi), got = le_requant(acc, &rq);
+    const float v = le_round32((float)acc * le_f32_from_bits(mbits));
+    if (got != want && bad++ < 5) printf("acc %ld M 0x%08lx zy %ld: integer %ld float %ld\n", (long)acc,
+                                         (unsigned long)mbits, (long)zy, (long)got, (long)want);
+    inside += want > lo && want < hi;
+    ties += fabsf(v - truncf(v)) == 0.5f && v > (float)(lo - zy) && v < (float)(hi - zy);
+    wide += (acc > (1 << 24) || acc < -(1 << 24)) && want > lo && want < hi;
+    wide_ties += (acc > (1 << 24) || acc < -(1 << 24)) && fabsf(v - truncf(v)) == 0.5f && want > lo && want < hi;
+}
+
+int main(void)
+{
+    static const int32_t edges[] = {0, 1, -1, 2, 3, 127, 255, 16777215, 16777216, 16777217, 16777219, 33554433,
+                                    2147483647, -2147483647 - 1, -16777217, -16777219, 1073741825};
+    long i;
+    int k;
+    for (i = 0; i < 4000000; ++i) {
+        const int u8 = (int)(i & 1);
+        const int32_t lo = u8 ? 0 : -128, hi = u8 ? 255 : 127;
+        int32_t zy = lo + (int32_t)(rnd() % 256);
+        int32_t acc = (int32_t)(uint32_t)rnd() >> (rnd() % 31);
+        /* M: a random significand, the exponent spread so |acc * M| lands around the code range */
+        uint32_t mbits;
+        switch (rnd() % 5) {
+        case 0:   /* any normal M in 2^-40 .. 2^4 */
+            mbits = (uint32_t)((127 - 40 + rnd() % 45) << 23) | (uint32_t)(rnd() & 0x7FFFFF);
+            break;
+        case 1: { /* |acc * M| near 0..300: exercises rounding and ties after the 24-bit product */
+            const int bits = acc ? 32 - __builtin_clz((uint32_t)(acc < 0 ? -(int64_t)acc : acc)) : 1;
+            mbits = (uint32_t)((127 - bits + (int)(rnd() % 10)) << 23) | (uint32_t)(rnd() & 0x7FFFFF);
+            break;
+        }
+        case 2: { /* exact ties: acc = a * 2^s, significand = b * 2^z (a, b odd), M's exponent such
+                   * that acc * M = a * b / 2, a * b < 400 */
+            const int sh = (int)(rnd() % 16);
+            const uint32_t sig = 0x800000u | (uint32_t)((rnd() % 64) << 17);
+            const int z = __builtin_ctz(sig);
+            acc = (int32_t)(((rnd() % 4) | 1) << sh) * ((rnd() & 1) ? 1 : -1);
+            mbits = (uint32_t)(149 - sh - z) << 23 | (sig & 0x7FFFFFu);
+            break;
+        }
+        case 3: { /* float(acc) rounds up across a tie: acc = A * 2^d + r, 2^(d-1) < r < 2^d, so
+                   * float(acc) = (A + 1) * 2^d; M = 2^-(d + 16) makes (A + 1) * 2^-16 = n + 1/2 with n
+                   * odd: RNE gives n + 1, where float(acc) rounded down would give n */
+            const int d = 1 + (int)(rnd() % 7);
+            const uint32_t n = 129u + 2u * (uint32_t)(rnd() % 60), a = (2u * n + 1u) << 15;  /* A + 1 */
+            acc = (int32_t)(((a - 1u) << d) + (1u << (d - 1)) + (uint32_t)(rnd() % ((1u << (d - 1)) - (d > 1))) + (d > 1));
+            acc = (rnd() & 1) ? acc : -acc;
+            zy = acc < 0 ? hi : lo;          /* n + 1 <= 255 = |the bound on that side| */
+            mbits = (uint32_t)(127 - d - 16) << 23;
+            break;
+        }
+        default:  /* subnormal, zero and huge multipliers */
+            mbits = (rnd() & 1) ? (uint32_t)(rnd() & 0x7FFFFF) : (uint32_t)((127 + 5 + rnd() % 100) << 23);
+        }
+        check(acc, mbits, zy, lo, hi);
+        for (k = 0; k < (int)(sizeof edges / sizeof edges[0]) && i < 20000; ++k) {
+            check(edges[k], mbits, zy, lo, hi);
+            if (edges[k] != -2147483647 - 1) check(-edges[k], mbits, zy, lo, hi);
+        }
+    }
+    printf("bad %ld inside %ld ties %ld wide %ld wide_ties %ld\n", bad, inside, ties, wide, wide_ties);
+    return bad != 0;
+}
+"""
+
+
+def test_integer_requant_equals_the_float_steps(tmp_path):
+    """le_requant with LE_INT_REQUANT (the default on FPU-less cores) against the float steps, on
+    4 million (acc, M, zy) draws for s8 and u8: accumulators beyond 2^24 (float(acc) rounds, also
+    across a tie of the final rounding), exact ties, subnormal, zero and huge multipliers, INT32_MIN. Every result equal; the draws are
+    not all saturated, and they include ties and wide accumulators inside the range."""
+    import re
+    import subprocess
+
+    cc = require_tool("cc")
+    src = tmp_path / "rq.c"
+    src.write_text(REQUANT_HARNESS)
+    kernels = Path(byo.__file__).resolve().parents[2] / "kernels" / "byo"
+    exe = tmp_path / "rq"
+    for opt in ("-O0", "-O2"):
+        build = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", opt, f"-I{kernels}", str(src), "-o",
+                                str(exe), "-lm"], capture_output=True, text=True, timeout=120)
+        assert build.returncode == 0, build.stderr
+        run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout
+        n = dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", run.stdout.splitlines()[-1]))
+        assert n["bad"] == 0 and n["inside"] > 1_000_000 and n["ties"] > 100_000 and n["wide"] > 10_000, n
+        assert n["wide_ties"] > 100_000, n
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["-mcpu=cortex-m3", "-mthumb"], "1"),
+    (["-mcpu=cortex-m0", "-mthumb"], "1"),
+    (["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"], "0"),
+    (["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16"], "0"),
+    (["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft"], "1"),
+])
+def test_integer_requant_is_the_default_without_an_fpu(tmp_path, flags, expected):
+    import subprocess
+
+    gcc = require_tool("arm-none-eabi-gcc")
+    kernels = Path(byo.__file__).resolve().parents[2] / "kernels" / "byo"
+    src = tmp_path / "probe.c"
+    src.write_text('#include "le_byo.h"\nint le_probe = LE_INT_REQUANT;\n')
+    out = subprocess.run([gcc, *flags, f"-I{kernels}", "-E", str(src)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"int le_probe = {expected};" in out.stdout

@@ -72,4 +72,127 @@ static LE_UNUSED float le_f32_from_bits(uint32_t u)
     return f;
 }
 
+/* ---- Requantization of an int32 accumulator (QLinearConv, QGemm, QLinearMatMul, the integer
+ * QLinearGlobalAveragePool): code = clamp(RNE(fl(float(acc) * M)), LO - zy, HI - zy) + zy, M a
+ * finite float32 (docs/ort-int8-ops.md section 3).
+ *
+ * LE_INT_REQUANT=1 computes that with integers only, bit for bit (an exact replay of the two float
+ * roundings, as kernels/le_requant.h does for LeNet-5): on by default on Arm cores without an FPU
+ * (Cortex-M0/M3, where each soft-float step is a library call), off elsewhere; -DLE_INT_REQUANT
+ * forces it on (the tests build it on the host), -DLE_INT_REQUANT=0 off. */
+#ifndef LE_INT_REQUANT
+#if defined(__arm__) && !defined(__ARM_FP)
+#define LE_INT_REQUANT 1
+#else
+#define LE_INT_REQUANT 0
+#endif
+#endif
+
+/* One output channel's constants, made once per channel by le_rq_make. */
+typedef struct {
+#if LE_INT_REQUANT
+    uint32_t m;          /* |M| = m * 2^e, m < 2^24 (the significand, implicit bit included) */
+    int e;
+    int neg;             /* sign bit of M (scales are positive: 0) */
+    int32_t lo, hi, zy;  /* clamp bounds LO - zy, HI - zy, zero point */
+#else
+    float M, lo, hi;     /* the multiplier and the bounds as floats */
+    int32_t zy;
+#endif
+} le_rq_t;
+
+static LE_UNUSED le_rq_t le_rq_make(uint32_t mult_bits, int32_t zy, int32_t lo_code, int32_t hi_code)
+{
+    le_rq_t rq;
+#if LE_INT_REQUANT
+    const int bexp = (int)((mult_bits >> 23) & 0xFFu);
+    rq.m = mult_bits & 0x7FFFFFu;
+    if (bexp == 0xFF) {              /* inf (M is finite; kept total): saturates below */
+        rq.m = 0x800000u;
+        rq.e = 127;
+    } else if (bexp == 0) {          /* zero or subnormal */
+        rq.e = -149;
+    } else {
+        rq.m |= 0x800000u;
+        rq.e = bexp - 150;
+    }
+    rq.neg = (int)(mult_bits >> 31);
+    rq.lo = lo_code - zy;
+    rq.hi = hi_code - zy;
+#else
+    rq.M = le_f32_from_bits(mult_bits);
+    rq.lo = (float)(lo_code - zy);
+    rq.hi = (float)(hi_code - zy);
+#endif
+    rq.zy = zy;
+    return rq;
+}
+
+#if LE_INT_REQUANT
+/* x >> s rounded half to even, 1 <= s <= 63. */
+static LE_UNUSED uint64_t le_shr_rne(uint64_t x, int s)
+{
+    const uint64_t q = x >> s, rem = x & ((((uint64_t)1) << s) - 1u), half = ((uint64_t)1) << (s - 1);
+    return q + (uint64_t)(rem > half || (rem == half && (q & 1u)));
+}
+
+/* Number of significant bits of x (0 for 0). */
+static LE_UNUSED int le_bitlen(uint64_t x)
+{
+#if defined(__GNUC__)
+    return x ? 64 - __builtin_clzll(x) : 0;
+#else
+    int n = 0;
+    while (x) {
+        x >>= 1;
+        ++n;
+    }
+    return n;
+#endif
+}
+
+/* The float steps replayed exactly: a = |acc| (<= 2^31) rounded to 24 significant bits, half to
+ * even (float(acc)); p = a * m exactly (< 2^49); p rounded to 24 significant bits (the float32
+ * product; a product below 2^-126, where float32 rounds at a fixed step instead, is < 0.5 either
+ * way and gives 0); then p * 2^e rounded to an integer, half to even, saturated at 1024 (beyond
+ * every clamp bound, |LO - zy| <= 255). Float overflow to inf also saturates. */
+static LE_UNUSED int32_t le_requant(int32_t acc, const le_rq_t *rq)
+{
+    uint64_t p = (uint64_t)(acc < 0 ? 0u - (uint32_t)acc : (uint32_t)acc);   /* |acc| <= 2^31 */
+    int e = rq->e, d;
+    int32_t q;
+    d = le_bitlen(p) - 24;
+    if (d > 0) {
+        p = le_shr_rne(p, d);        /* may reach 2^24: still exact */
+        e += d;
+    }
+    p *= rq->m;
+    d = le_bitlen(p) - 24;
+    if (d > 0) {
+        p = le_shr_rne(p, d);
+        e += d;
+    }
+    if (p == 0) {
+        q = 0;
+    } else if (e < 0) {
+        q = -e > 62 ? 0 : (int32_t)le_shr_rne(p, -e);   /* p <= 2^24: q <= 2^24 */
+    } else {
+        q = e >= 10 ? 1024 : (int32_t)((p << e) > 1024u ? 1024u : (p << e));
+    }
+    if ((acc < 0) != (rq->neg != 0)) {
+        q = -q;
+    }
+    q = q < rq->lo ? rq->lo : q;
+    q = q > rq->hi ? rq->hi : q;
+    return q + rq->zy;
+}
+#else
+/* The float steps themselves: the product rounded to float32 (le_round32: never fused, never
+ * wider), then ORT's clamp and round half to even. */
+static LE_UNUSED int32_t le_requant(int32_t acc, const le_rq_t *rq)
+{
+    return le_rne_clamp(le_round32((float)acc * rq->M), rq->lo, rq->hi) + rq->zy;
+}
+#endif
+
 #endif /* LE_BYO_H */

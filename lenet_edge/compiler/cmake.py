@@ -53,7 +53,7 @@ def render(files: Iterable[str], target: str = TARGET, command: str = "export --
 
 def for_compiled_model(files: Iterable[str], target: str, name: str) -> dict[str, str]:
     """The CMake files for model `name` compiled by `lenet-edge compile` (library `target`, entry
-    name_run). Its kernels call fmaf and floorf, and FPU-less cores run the float32 steps in
-    software (bit-exact, slower): no integer-requant option."""
+    name_run). Its kernels call fmaf and floorf; on FPU-less cores they requantize with integers
+    by themselves (kernels/byo/le_byo.h LE_INT_REQUANT), so the CMake file has no option for it."""
     return render(files, target=target, command="compile", entry=f"{name}_run()", int_requant=False, libm=True,
                   header=f"{name}.h")

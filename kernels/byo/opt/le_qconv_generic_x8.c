@@ -26,13 +26,12 @@ static LE_UNUSED void NAME(const T *x, int32_t zx, const int8_t *w, const int32_
 {                                                                                                    \
     const le_conv_shape_t g = *s;  /* locals: byte stores to y may alias the struct otherwise */     \
     const int cg = g.c / g.group, mg = g.m / g.group, ksz = g.kh * g.kw, step = g.dw * g.xx;         \
-    const float lo = (float)(LO - zy), hi = (float)(HI - zy);                                        \
     int m;                                                                                           \
     for (m = 0; m < g.m; ++m) {                                                                     \
         const T *xg = x + (m / mg) * cg * g.xc;                                                     \
         const int8_t *wm = w + m * cg * ksz;                                                         \
         const int32_t zwm = zw[m], b = bias[m];                                                      \
-        const float M = le_f32_from_bits(mult[m]);                                                   \
+        const le_rq_t rq = le_rq_make(mult[m], zy, LO, HI);                                          \
         T *ym = y + m * g.yc;                                                                       \
         int oy;                                                                                      \
         for (oy = 0; oy < g.oh; ++oy) {                                                             \
@@ -57,7 +56,7 @@ static LE_UNUSED void NAME(const T *x, int32_t zx, const int8_t *w, const int32_
                         }                                                                            \
                     }                                                                                \
                 }                                                                                    \
-                ym[oy * g.yy + ox * g.yx] = (T)(le_rne_clamp(le_round32((float)acc * M), lo, hi) + zy); \
+                ym[oy * g.yy + ox * g.yx] = (T)le_requant(acc, &rq);                                 \
             }                                                                                        \
         }                                                                                            \
     }                                                                                                \

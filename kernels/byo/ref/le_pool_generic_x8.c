@@ -71,8 +71,7 @@ static LE_UNUSED void le_qavgpool_generic_##SFX(const T *x, uint32_t sx_bits, in
 static LE_UNUSED void le_qgavgpool_##SFX(const T *x, int c, int n, int xc, int xi, int32_t zx,                 \
                                uint32_t scale_bits, int32_t zy, int yc, T *y)                        \
 {                                                                                                    \
-    const float scale = le_f32_from_bits(scale_bits);                                                \
-    const float lo = (float)(LO - zy), hi = (float)(HI - zy);                                        \
+    const le_rq_t rq = le_rq_make(scale_bits, zy, LO, HI);                                           \
     int ch;                                                                                          \
     for (ch = 0; ch < c; ++ch) {                                                                     \
         int32_t acc = -zx * n;                                                                       \
@@ -80,7 +79,7 @@ static LE_UNUSED void le_qgavgpool_##SFX(const T *x, int c, int n, int xc, int x
         for (i = 0; i < n; ++i) {                                                                    \
             acc += x[ch * xc + i * xi];                                                              \
         }                                                                                            \
-        y[ch * yc] = (T)(le_rne_clamp(le_round32((float)acc * scale), lo, hi) + zy);                 \
+        y[ch * yc] = (T)le_requant(acc, &rq);                                                        \
     }                                                                                                \
 }
 LE_POOLS(s8, int8_t, -128, 127)

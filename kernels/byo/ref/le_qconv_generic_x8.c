@@ -5,7 +5,7 @@
  *   bias [m] int32; mult [m] float32 bits of M = fl(fl(sx * sw[m]) / sy)
  *   y    element (m, oy, ox) at y[m*yc + oy*yy + ox*yx]
  * acc = bias[m] + sum (x - zx)(w - zw[m]) exactly (padded taps add nothing);
- * out = sat(RNE(fl(float(acc) * M)) + zy). */
+ * out = sat(RNE(fl(float(acc) * M)) + zy) (le_requant: float, or integers only on FPU-less cores). */
 #include "le_byo.h"
 
 typedef struct {
@@ -21,8 +21,7 @@ static LE_UNUSED void NAME(const T *x, int32_t zx, const int8_t *w, const int32_
     int m;                                                                                           \
     for (m = 0; m < s->m; ++m) {                                                                     \
         const int g = m / mg;                                                                        \
-        const float M = le_f32_from_bits(mult[m]);                                                   \
-        const float lo = (float)(LO - zy), hi = (float)(HI - zy);                                    \
+        const le_rq_t rq = le_rq_make(mult[m], zy, LO, HI);                                          \
         int oy;                                                                                      \
         for (oy = 0; oy < s->oh; ++oy) {                                                             \
             int ox;                                                                                  \
@@ -46,8 +45,7 @@ static LE_UNUSED void NAME(const T *x, int32_t zx, const int8_t *w, const int32_
                         }                                                                            \
                     }                                                                                \
                 }                                                                                    \
-                y[m * s->yc + oy * s->yy + ox * s->yx] =                                             \
-                    (T)(le_rne_clamp(le_round32((float)acc * M), lo, hi) + zy);                      \
+                y[m * s->yc + oy * s->yy + ox * s->yx] = (T)le_requant(acc, &rq);                    \
             }                                                                                        \
         }                                                                                            \
     }                                                                                                \

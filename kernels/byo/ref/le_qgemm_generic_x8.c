@@ -8,18 +8,17 @@
 static LE_UNUSED void NAME(const T *a, int32_t za, int rows, int k, const int8_t *b, const int32_t *zb,       \
                  const int32_t *bias, const uint32_t *mult, int32_t zy, int n, T *y)                 \
 {                                                                                                  \
-    const float lo = (float)(LO - zy), hi = (float)(HI - zy);                                      \
     int r;                                                                                         \
     for (r = 0; r < rows; ++r) {                                                                   \
         int j;                                                                                     \
         for (j = 0; j < n; ++j) {                                                                  \
+            const le_rq_t rq = le_rq_make(mult[j], zy, LO, HI);                                    \
             int32_t acc = bias[j];                                                                 \
             int i;                                                                                 \
             for (i = 0; i < k; ++i) {                                                              \
                 acc += ((int32_t)a[r * k + i] - za) * ((int32_t)b[j * k + i] - zb[j]);             \
             }                                                                                      \
-            y[r * n + j] = (T)(le_rne_clamp(le_round32((float)acc * le_f32_from_bits(mult[j])),    \
-                                            lo, hi) + zy);                                          \
+            y[r * n + j] = (T)le_requant(acc, &rq);                                                \
         }                                                                                          \
     }                                                                                              \
 }
