@@ -261,6 +261,7 @@ def test_softmax_quantized_compiles_float_softmax_is_refused_and_cut_at_compiles
     out = tmp_path / "cut"
     code, text = _cli("compile", q, "--out", out, "--cut-at", gemm)
     assert code == 0, text
+    assert json.loads((out / "manifest.json").read_text())["files"] == sorted(p.name for p in out.iterdir())
     code, text = _cli("verify", "--onnx", out / "cut_model.onnx", "--c", out, "--random", "300")
     assert code == 0 and "300/300 inputs bit-exact" in text, text
 

@@ -136,8 +136,11 @@ def compile_cmd(model_path: Path, out_dir: Path, name: str | None = None, kernel
                           source_name=model_path.name, sha256=hashlib.sha256(prep.model_bytes).hexdigest(),
                           optimized_sha256=hashlib.sha256(prep.optimized_bytes).hexdigest(),
                           ort_version=ort_oracle.version())
-    if cut_at:
+    if cut_at:                       # the model the C was cut from, for verify; listed with the rest
         files["cut_model.onnx"] = prep.model_bytes
+        manifest = json.loads(files["manifest.json"])
+        manifest["files"] = sorted([*manifest["files"], "cut_model.onnx"])
+        files["manifest.json"] = json.dumps(manifest, indent=1) + "\n"
     fsutil.replace_folder_files(Path(out_dir), {k: v if isinstance(v, bytes) else v.encode() for k, v in files.items()})
     manifest = json.loads(files["manifest.json"])
     echo(f"wrote {out_dir}/: {', '.join(sorted(files))}")
