@@ -102,3 +102,8 @@ def test_export_firmware_without_inputs_builds(compiled, tmp_path):
     assert code == 0, text
     assert "0 input(s) in flash" in text and (tmp_path / "fw" / "firmware.elf").is_file()
     assert "LE_BYO_COUNT 0u" in (tmp_path / "fw" / "byo_inputs.h").read_text()
+    import subprocess
+
+    rebuild = subprocess.run(["make", "-C", str(tmp_path / "fw"), "clean", "all"], capture_output=True, text=True,
+                             timeout=300)
+    assert rebuild.returncode == 0 and "warning:" not in rebuild.stderr, rebuild.stderr
