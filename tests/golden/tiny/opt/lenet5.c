@@ -458,32 +458,78 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 #endif /* LE_OPT_H */
 
 #if LE_SIMD
-/* One row of a 5x5 kernel for the 2x2 conv outputs under one subsampled output:
- * a.a0/a1 (conv row r, columns c, c + 1) += input row xp; a.a2/a3 (row r + 1) += row xp + in_w.
- * The weight word is split by SXTB16 into (w0,w2) (w1,w3), plus (0,w4); the input words at c and
- * c + 2 into (x0,x2) (x1,x3) (x2,x4) (x3,x5): 6 SMLAD per input row give 10 MACs. */
-static LE_INLINE LE_UNUSED le_acc4_t le_cs_krow5(const int8_t *xp, const int8_t *wp, int in_w, le_acc4_t a)
+/* A 5x5 kernel on ARMv7E-M, input row by input row: each of the 6 input rows under a 2x2 window
+ * is loaded and split once (le_cs_x5), then multiplied with the kernel row below it (conv row 1:
+ * a2, a3) and the one at its level (conv row 0: a0, a1); the kernel row (le_cs_w5) is split once
+ * and kept for the next input row. At most 13 values live: 4 sums, 4 input pairs, 3 weight pairs,
+ * 2 pointers. Per kernel: 6 x (2 LDR + 4 SXTB16) + 5 x (LDR + 2 SXTB16 + LDRSB) + 20 SMLAD +
+ * 20 SMLATB for 100 MACs. */
+typedef struct {
+    int32_t e, o, e2, o2; /* (x0,x2) (x1,x3) (x2,x4) (x3,x5) of the input bytes x0..x5 at c */
+} le_cs_x5_t;
+typedef struct {
+    int32_t w02, w13, w4; /* (w0,w2) (w1,w3), w4 of one kernel row */
+} le_cs_w5_t;
+
+static LE_INLINE LE_UNUSED le_cs_x5_t le_cs_x5(const int8_t *xp)
 {
-    const int32_t wv = le_load4(wp);
-    const int32_t w02 = le_even16(wv);
-    const int32_t w13 = le_odd16(wv);
-    const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
+    le_cs_x5_t x;
     int32_t v = le_load4(xp);
-    int32_t e = le_even16(v), od = le_odd16(v);
-    int32_t e2, o2;
+    x.e = le_even16(v);
+    x.o = le_odd16(v);
     v = le_load4(xp + 2);
-    e2 = le_even16(v);
-    o2 = le_odd16(v);
-    a.a0 = le_smlad(e2, w4, le_smlad(od, w13, le_smlad(e, w02, a.a0)));
-    a.a1 = le_smlad(o2, w4, le_smlad(e2, w13, le_smlad(od, w02, a.a1)));
-    v = le_load4(xp + in_w);
-    e = le_even16(v);
-    od = le_odd16(v);
-    v = le_load4(xp + in_w + 2);
-    e2 = le_even16(v);
-    o2 = le_odd16(v);
-    a.a2 = le_smlad(e2, w4, le_smlad(od, w13, le_smlad(e, w02, a.a2)));
-    a.a3 = le_smlad(o2, w4, le_smlad(e2, w13, le_smlad(od, w02, a.a3)));
+    x.e2 = le_even16(v);
+    x.o2 = le_odd16(v);
+    return x;
+}
+
+static LE_INLINE LE_UNUSED le_cs_w5_t le_cs_w5(const int8_t *wp)
+{
+    le_cs_w5_t w;
+    const int32_t v = le_load4(wp);
+    w.w02 = le_even16(v);
+    w.w13 = le_odd16(v);
+    w.w4 = wp[4];
+    return w;
+}
+
+/* acc + a[31:16] * b[15:0] */
+static LE_INLINE LE_UNUSED int32_t le_smlatb(int32_t a, int32_t b, int32_t acc)
+{
+    return __builtin_arm_smlatb(a, b, acc);
+}
+
+/* *c0 += sum_t x[t] * w[t] (column c), *c1 += sum_t x[t + 1] * w[t] (column c + 1), t < 5 */
+static LE_INLINE LE_UNUSED void le_cs_mac5(le_cs_x5_t x, le_cs_w5_t w, int32_t *c0, int32_t *c1)
+{
+    *c0 = le_smlatb(x.e2, w.w4, le_smlad(x.o, w.w13, le_smlad(x.e, w.w02, *c0)));
+    *c1 = le_smlatb(x.o2, w.w4, le_smlad(x.e2, w.w13, le_smlad(x.o, w.w02, *c1)));
+}
+
+/* The 4 sums of le_conv_window2x2 for one 5x5 kernel wp; xp: its input map at (2oy, 2ox). */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5(const int8_t *xp, const int8_t *wp, int in_w, le_acc4_t a)
+{
+    le_cs_w5_t w = le_cs_w5(wp);
+    le_cs_x5_t x = le_cs_x5(xp);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    w = le_cs_w5(wp + 5);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + 2 * in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    w = le_cs_w5(wp + 10);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + 3 * in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    w = le_cs_w5(wp + 15);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + 4 * in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    w = le_cs_w5(wp + 20);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + 5 * in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
     return a;
 }
 #else
@@ -560,12 +606,7 @@ static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int i
             a.a2 = a10;
             a.a3 = a11;
 #if LE_SIMD
-            /* the 5 kernel rows unrolled: offsets become immediates */
-            a = le_cs_krow5(xp, wp, in_w, a);
-            a = le_cs_krow5(xp + in_w, wp + 5, in_w, a);
-            a = le_cs_krow5(xp + 2 * in_w, wp + 10, in_w, a);
-            a = le_cs_krow5(xp + 3 * in_w, wp + 15, in_w, a);
-            a = le_cs_krow5(xp + 4 * in_w, wp + 20, in_w, a);
+            a = le_cs_kernel5(xp, wp, in_w, a);
 #else
             /* a loop over the rows (unrolled, gcc schedules loads across rows and spills: measured
              * +60% on the M3); the empty asm hides that row ky + 1 reads the bytes row ky read as
