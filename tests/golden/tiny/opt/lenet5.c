@@ -457,6 +457,13 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 
 #endif /* LE_OPT_H */
 
+/* p unchanged, but the compiler no longer knows where it points (no instruction). */
+#if defined(__GNUC__)
+#define le_hide(p) __asm__("" : "+r"(p))
+#else
+#define le_hide(p) ((void)0)
+#endif
+
 #if LE_SIMD
 /* A 5x5 kernel on ARMv7E-M, input row by input row: each of the 6 input rows under a 2x2 window
  * is loaded and split once (le_cs_x5), then multiplied with the kernel row below it (conv row 1:
@@ -533,13 +540,6 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5(const int8_t *xp, const int8_
     return a;
 }
 #else
-/* p unchanged, but the compiler no longer knows where it points (no instruction). */
-#if defined(__GNUC__)
-#define le_hide(p) __asm__("" : "+r"(p))
-#else
-#define le_hide(p) ((void)0)
-#endif
-
 /* The same kernel row without SIMD (Cortex-M3, host): the 5 taps unrolled as a sliding window, so
  * per tap one weight and the two new input bytes (rows xp and xp + in_w, column kx + 1) are loaded
  * and 4 multiply-accumulates done: 7 instructions per 4 MACs on the M3, with only 9 values live
@@ -594,9 +594,11 @@ static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int i
 {
     int32_t a00 = b, a01 = b, a10 = b, a11 = b;
     le_acc4_t out;
+    const int8_t *xw = xrow + 2 * ox; /* the window's top-left byte in input map 0 */
     int j;
+    le_hide(xw); /* one register, not a constant address rebuilt for every kernel */
     for (j = j0; j < j1; ++j) {
-        const int8_t *xp = xrow + in_off[j] + 2 * ox;
+        const int8_t *xp = xw + in_off[j];
         const int8_t *wp = w + j * k * k;
         int ky;
         if (k == 5) {
