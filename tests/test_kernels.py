@@ -11,6 +11,7 @@ one C file per kernel set, which runs
 """
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 
 import numpy as np
@@ -54,6 +55,21 @@ def _fused(rng, name, in_shape, c_out, k, mask=None, wide=False):
                table=rng.integers(-128, 128, 256).astype(np.int8))
     assert ConvSubsample.matches(conv, t1, sub, t2)
     return ConvSubsample.of(conv, t1, sub, t2)
+
+
+def _fused_extreme(rng, name, n_in):
+    """C3-like fused layer at the edge of the opt portable path's column-pair sums (le_cs_window5_pairs,
+    exact for <= 10 kernels per channel): every input byte is -128, channel 0's weights are all -128
+    (conv sums +n_in * 25 * 2^14) and channel 1's all +127 (the most negative sums); the requant scale
+    keeps those sums inside the int8 range, so a wrong low field would show in the output."""
+    fused = _fused(rng, name, (n_in, 8, 9), 2, 5)
+    conv = fused.conv
+    w = np.empty_like(conv.weight)
+    w[0], w[1] = -128, 127
+    y_scale = np.float32(conv.x_scale * np.float32(0.01) * n_in * 25 * 2**14 / 100)   # sums -> about +-100
+    conv = dataclasses.replace(conv, weight=w, bias=np.zeros(2, np.int32), x_zp=0, w_scale=np.full(2, 0.01, np.float32),
+                               y_scale=y_scale, y_zp=0)
+    return dataclasses.replace(fused, conv=conv)
 
 
 def _maxpooled(rng, name, in_shape, c_out, k):
@@ -103,6 +119,8 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
         (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
         (_image_fused(rng, "ics5", (12, 13), 3, 5, (2, 1, 2, 3)), None),   # C1-like from a uint8 image
+        (_fused_extreme(rng, "cs5x10", 10), np.full((10, 8, 9), -128, np.int8)),   # pair sums at their bound
+        (_fused_extreme(rng, "cs5x11", 11), np.full((11, 8, 9), -128, np.int8)),   # > 10 kernels: plain sums
         (_maxpooled(rng, "cm5", (3, 12, 11), 5, 5), None),           # modern C3-like, odd conv width
         (_maxpooled(rng, "cm3", (2, 8, 9), 3, 3), None),
         (_image_fused(rng, "ics3", (9, 8), 2, 3, (0, 1, 1, 0)), None),

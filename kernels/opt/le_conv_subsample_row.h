@@ -134,6 +134,83 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_krow5(const int8_t *xp, const int8_t 
     a.a3 += b1 * w;
     return a;
 }
+
+/* Two columns in one 64-bit sum (Cortex-M3: one SMLAL does 2 MACs; x86-64: one IMUL). For
+ * columns c and c + 1 of one conv row, s = a_c + a_c1 * 2^23: input byte x[c + t] (t = 0..5) is
+ * multiplied once by W_t = w[t] + w[t - 1] * 2^23 (w[-1] = w[5] = 0), which feeds w[t] to column
+ * c and w[t - 1] to column c + 1. Exact: |x * w| <= 2^14, so a sum of at most LE_CS_PAIR_KERNELS
+ * 5x5 kernels has |a_c| <= 10 * 25 * 2^14 < 2^22 and the low field is recovered by sign-extending
+ * the low 23 bits; |W| < 2^31 and |s| < 2^45 never overflow. */
+#define LE_CS_PAIR_KERNELS 10
+#define LE_CS_PAIR_SHIFT 23
+
+/* One 5x5 kernel row: *top (conv row 0) += input row xp, *bot (conv row 1) += row xp + in_w,
+ * both as column pairs. Per tap: one weight, two input bytes, 2 multiply-accumulates, and one
+ * add to build W. */
+static LE_INLINE LE_UNUSED void le_cs_prow5(const int8_t *xp, const int8_t *wp, int in_w, int64_t *top,
+                                            int64_t *bot)
+{
+    const int8_t *xb = xp + in_w;
+    const int32_t f = (int32_t)1 << LE_CS_PAIR_SHIFT;
+    int32_t w0 = wp[0], w1 = wp[1], wt;
+    int64_t t = *top, u = *bot;
+    t += (int64_t)xp[0] * w0;
+    u += (int64_t)xb[0] * w0;
+    wt = w1 + w0 * f;
+    t += (int64_t)xp[1] * wt;
+    u += (int64_t)xb[1] * wt;
+    w0 = wp[2];
+    wt = w0 + w1 * f;
+    t += (int64_t)xp[2] * wt;
+    u += (int64_t)xb[2] * wt;
+    w1 = wp[3];
+    wt = w1 + w0 * f;
+    t += (int64_t)xp[3] * wt;
+    u += (int64_t)xb[3] * wt;
+    w0 = wp[4];
+    wt = w0 + w1 * f;
+    t += (int64_t)xp[4] * wt;
+    u += (int64_t)xb[4] * wt;
+    wt = w0 * f;
+    t += (int64_t)xp[5] * wt;
+    u += (int64_t)xb[5] * wt;
+    *top = t;
+    *bot = u;
+}
+
+/* The low field of a column-pair sum: its low 23 bits, sign-extended (gcc and clang shift signed
+ * values arithmetically). */
+static LE_INLINE LE_UNUSED int32_t le_cs_pair_lo(int64_t s)
+{
+    return (int32_t)((uint32_t)s << (32 - LE_CS_PAIR_SHIFT)) >> (32 - LE_CS_PAIR_SHIFT);
+}
+
+/* le_conv_window2x2 for k = 5 and at most LE_CS_PAIR_KERNELS kernels, with column-pair sums. */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_window5_pairs(const int8_t *xw, int in_w, const int8_t *w, int j0,
+                                                         int j1, const uint16_t *in_off, int32_t b)
+{
+    int64_t top = 0, bot = 0;
+    le_acc4_t a;
+    int32_t lo;
+    int j;
+    for (j = j0; j < j1; ++j) {
+        const int8_t *xp = xw + in_off[j];
+        const int8_t *wp = w + j * 25;
+        int ky;
+        for (ky = 0; ky < 5; ++ky) { /* here gcc carrying row ky + 1's inputs to the next row pays */
+            le_cs_prow5(xp, wp, in_w, &top, &bot);
+            xp += in_w;
+            wp += 5;
+        }
+    }
+    lo = le_cs_pair_lo(top);
+    a.a0 = b + lo;
+    a.a1 = b + (int32_t)((top - lo) >> LE_CS_PAIR_SHIFT);
+    lo = le_cs_pair_lo(bot);
+    a.a2 = b + lo;
+    a.a3 = b + (int32_t)((bot - lo) >> LE_CS_PAIR_SHIFT);
+    return a;
+}
 #endif
 
 /* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
@@ -147,6 +224,11 @@ static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int i
     const int8_t *xw = xrow + 2 * ox; /* the window's top-left byte in input map 0 */
     int j;
     le_hide(xw); /* one register, not a constant address rebuilt for every kernel */
+#if !LE_SIMD
+    if (k == 5 && j1 - j0 <= LE_CS_PAIR_KERNELS) {
+        return le_cs_window5_pairs(xw, in_w, w, j0, j1, in_off, b);
+    }
+#endif
     for (j = j0; j < j1; ++j) {
         const int8_t *xp = xw + in_off[j];
         const int8_t *wp = w + j * k * k;
