@@ -6,7 +6,7 @@
  * row by input row, each row split once by SXTB16 and used with the two kernel rows that read it
  * (4 SMLAD + 2 SMLATB per row and conv row: 10 MACs); elsewhere (Cortex-M3, host) two columns per
  * 64-bit sum, one SMLAL / IMUL per 2 MACs. Both give the exact int32 sums of the ref kernel
- * (le_conv_subsample_row.h and docs/compiler.md explain the bounds): bit-identical. */
+ * (le_conv_subsample_row.h gives the bounds): bit-identical. */
 #include "le_conv_subsample_row.h"
 
 static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
