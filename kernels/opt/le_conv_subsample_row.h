@@ -145,6 +145,14 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_krow5(const int8_t *xp, const int8_t 
 #define LE_CS_PAIR_KERNELS 10
 #define LE_CS_PAIR_SHIFT 23
 
+/* The type of W: 32 bits on 32-bit cores (SMLAL multiplies two 32-bit registers into the 64-bit
+ * sum), 64 bits on 64-bit hosts (there a 32-bit W is sign-extended before every multiply). */
+#if defined(__x86_64__) || defined(__aarch64__) || defined(_M_X64) || defined(_M_ARM64)
+typedef int64_t le_cs_w_t;
+#else
+typedef int32_t le_cs_w_t;
+#endif
+
 /* One 5x5 kernel row: *top (conv row 0) += input row xp, *bot (conv row 1) += row xp + in_w,
  * both as column pairs. Per tap: one weight, two input bytes, 2 multiply-accumulates, and one
  * add to build W. */
@@ -152,8 +160,8 @@ static LE_INLINE LE_UNUSED void le_cs_prow5(const int8_t *xp, const int8_t *wp, 
                                             int64_t *bot)
 {
     const int8_t *xb = xp + in_w;
-    const int32_t f = (int32_t)1 << LE_CS_PAIR_SHIFT;
-    int32_t w0 = wp[0], w1 = wp[1], wt;
+    const le_cs_w_t f = (le_cs_w_t)1 << LE_CS_PAIR_SHIFT;
+    le_cs_w_t w0 = wp[0], w1 = wp[1], wt;
     int64_t t = *top, u = *bot;
     t += (int64_t)xp[0] * w0;
     u += (int64_t)xb[0] * w0;
