@@ -11,6 +11,7 @@ one C file per kernel set, which runs
 """
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 
 import numpy as np
@@ -54,6 +55,21 @@ def _fused(rng, name, in_shape, c_out, k, mask=None, wide=False):
                table=rng.integers(-128, 128, 256).astype(np.int8))
     assert ConvSubsample.matches(conv, t1, sub, t2)
     return ConvSubsample.of(conv, t1, sub, t2)
+
+
+def _fused_extreme(rng, name, n_in):
+    """C3-like fused layer at the edge of the opt portable path's column-pair sums (le_cs_window5_pairs,
+    exact for <= 10 kernels per channel): every input byte is -128, channel 0's weights are all -128
+    (conv sums +n_in * 25 * 2^14) and channel 1's all +127 (the most negative sums); the requant scale
+    keeps those sums inside the int8 range, so a wrong low field would show in the output."""
+    fused = _fused(rng, name, (n_in, 8, 9), 2, 5)
+    conv = fused.conv
+    w = np.empty_like(conv.weight)
+    w[0], w[1] = -128, 127
+    y_scale = np.float32(conv.x_scale * np.float32(0.01) * n_in * 25 * 2**14 / 100)   # sums -> about +-100
+    conv = dataclasses.replace(conv, weight=w, bias=np.zeros(2, np.int32), x_zp=0, w_scale=np.full(2, 0.01, np.float32),
+                               y_scale=y_scale, y_zp=0)
+    return dataclasses.replace(fused, conv=conv)
 
 
 def _maxpooled(rng, name, in_shape, c_out, k):
@@ -103,6 +119,8 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
         (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
         (_image_fused(rng, "ics5", (12, 13), 3, 5, (2, 1, 2, 3)), None),   # C1-like from a uint8 image
+        (_fused_extreme(rng, "cs5x10", 10), np.full((10, 8, 9), -128, np.int8)),   # pair sums at their bound
+        (_fused_extreme(rng, "cs5x11", 11), np.full((11, 8, 9), -128, np.int8)),   # > 10 kernels: plain sums
         (_maxpooled(rng, "cm5", (3, 12, 11), 5, 5), None),           # modern C3-like, odd conv width
         (_maxpooled(rng, "cm3", (2, 8, 9), 3, 3), None),
         (_image_fused(rng, "ics3", (9, 8), 2, 3, (0, 1, 1, 0)), None),
@@ -288,3 +306,37 @@ def test_kernels_on_emulated_cortex_m(kernel_set, cpu, opt, tmp_path):
     assert ("vcvtr" in dsp) == (cpu.endswith("f") and kernel_set == "opt")
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
     check_outputs(run_on_unicorn(elf, binary, cpu), cases, not cpu.endswith("f"), f"{cpu} {kernel_set} {opt}")
+
+
+def _newlib_include() -> str:
+    """The arm-none-eabi C library headers (clang --target=arm-none-eabi has no libc of its own)."""
+    out = subprocess.run(["arm-none-eabi-gcc", "-xc", "-E", "-v", "-"], input="", capture_output=True,
+                         text=True).stderr.splitlines()
+    dirs = [ln.strip() for ln in out[out.index("#include <...> search starts here:") + 1:] if ln.startswith(" ")]
+    return next(d for d in dirs if d.rstrip("/").endswith("arm-none-eabi/include"))
+
+
+@pytest.mark.parametrize("opt", ["-O2", "-O3", "-Os"])
+@pytest.mark.parametrize("cpu", sorted(CPUS))
+def test_opt_kernels_clang_on_emulated_cortex_m(cpu, opt, tmp_path):
+    """The opt set compiled by clang (its inline asm and ACLE builtins, its own scheduling), linked
+    by arm-none-eabi-gcc, on the same emulated cores: the same outputs as the numpy reference."""
+    clang = require_tool("clang")
+    require_tool("arm-none-eabi-gcc")
+    cases = make_cases(seed=1)
+    src = tmp_path / "cases.c"
+    src.write_text(harness("opt", cases, host=False))
+    (tmp_path / "flat.ld").write_text(LINKER)
+    obj, elf, binary = tmp_path / "cases.o", tmp_path / "cases.elf", tmp_path / "cases.bin"
+    proc = subprocess.run([clang, "--target=arm-none-eabi", "-mthumb", f"-mcpu={CPUS[cpu][0]}", *ABI[cpu], opt,
+                           "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffreestanding", f"-isystem{_newlib_include()}",
+                           "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    fpu = [a for a in ABI[cpu] if a.startswith("-mf")]
+    subprocess.run(["arm-none-eabi-gcc", f"-mcpu={CPUS[cpu][0]}", "-mthumb", *fpu, "-nostartfiles",
+                    "--specs=nano.specs", "--specs=nosys.specs", f"-T{tmp_path / 'flat.ld'}", "-e", "le_test_main",
+                    "-Wl,--no-warn-rwx-segments", "-o", str(elf), str(obj)], check=True, capture_output=True)
+    dsp = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
+    assert ("smlad" in dsp) == (cpu != "m3")
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
+    check_outputs(run_on_unicorn(elf, binary, cpu), cases, not cpu.endswith("f"), f"clang {cpu} {opt}")

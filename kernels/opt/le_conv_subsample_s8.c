@@ -2,12 +2,11 @@
  * (subsampling) -> table; arguments and layouts as in kernels/ref/le_conv_subsample_s8.c. Only the
  * subsampled output is written.
  * Per output (o, oy, ox) the four conv outputs (2oy + dy, 2ox + dx) are accumulated together over
- * each stored kernel: the two conv rows share every weight row, the two columns share the input
- * words. For 5x5 kernels on ARMv7E-M (__ARM_FEATURE_DSP), per kernel row: one weight word split by
- * SXTB16 into (w0,w2) (w1,w3) plus (0,w4); per input row the unaligned words at c and c + 2 split
- * into (x0,x2) (x1,x3) (x2,x4) (x3,x5); 6 SMLAD give the 10 MACs of outputs c and c + 1 (after the
- * kproto prototype's le_convpool_core.h). Elsewhere (Cortex-M3, host, other k) plain C with the
- * same exact int32 sums: bit-identical. */
+ * each stored kernel (le_conv_window2x2). For 5x5 kernels: on ARMv7E-M (__ARM_FEATURE_DSP) input
+ * row by input row, each row split once by SXTB16 and used with the two kernel rows that read it
+ * (4 SMLAD + 2 SMLATB per row and conv row: 10 MACs); elsewhere (Cortex-M3, host) two columns per
+ * 64-bit sum, one SMLAL / IMUL per 2 MACs. Both give the exact int32 sums of the ref kernel
+ * (le_conv_subsample_row.h gives the bounds): bit-identical. */
 #include "le_conv_subsample_row.h"
 
 static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
