@@ -117,8 +117,11 @@ class ImageConvSubsample(Layer):
 
     @property
     def scratch_bytes(self) -> int:
-        """The opt kernel's k + 1 padded input rows."""
-        return (self.cs.conv.kernel + 1) * self.cs.in_shape[2]
+        """The opt kernel's k + 1 padded input rows as int16, each row rounded up to an even count
+        (4-byte aligned rows), plus 3 bytes to align the start (LE_IMG_ROWS_BYTES in
+        kernels/opt/le_conv_subsample_u8.c)."""
+        in_w = self.cs.in_shape[2]
+        return 2 * (self.cs.conv.kernel + 1) * (in_w + (in_w & 1)) + 3
 
     def check(self) -> None:
         self.itable.check()

@@ -50,18 +50,30 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
 
 /* ---- kernels/opt/le_conv_subsample_u8.c ---- */
 /* le_conv_subsample_u8: le_conv_subsample_s8 reading the caller's uint8 image directly (arguments
- * as in kernels/ref/le_conv_subsample_u8.c). For each subsampled output row oy, the k + 1 conv
- * input rows 2oy .. 2oy + k of the padded, quantized image are kept in `rows` (scratch in the
- * arena, (k + 1) * in_w bytes): k - 1 of them move up from the previous output row, two are
- * translated through the input table. Then every channel runs the same row loop as
- * le_conv_subsample_s8. */
-/* ---- kernels/opt/le_conv_subsample_row.h ---- */
-/* le_conv_subsample_row.h (kernels/opt): the inner loops of the fused conv + 2x2/2 kernels
- * (le_conv_subsample_s8, le_conv_subsample_u8, le_conv_maxpool_s8): the four conv accumulators
- * under one 2x2 window, and one subsampled output row of one channel. */
-#ifndef LE_CONV_SUBSAMPLE_ROW_H
-#define LE_CONV_SUBSAMPLE_ROW_H
-
+ * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1).
+ *
+ * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
+ * quantized image are kept in `rows` as int16, already sign-extended (scratch in the arena,
+ * LE_IMG_ROWS_BYTES(k, in_w) bytes: (k + 1) rows of LE_IMG_STRIDE(in_w) int16, the row stride
+ * rounded up to even so every row starts on a 4-byte boundary, plus 3 bytes to align the start):
+ * k - 1 rows move up from the previous output row, two are translated through the input table.
+ *
+ * Then, for every channel, the 2x2 conv outputs under each subsampled output are summed in
+ * registers, requantized, looked up in the table, subsampled, requantized and looked up again as they
+ * are stored (the full conv output never exists).
+ *
+ * Cortex-M4 (LE_SIMD, k == 5): with int16 inputs each SMLAD is one word load of an input pair and
+ * one weight pair, no SXTB16. The channel's 25 weights are expanded once per (output row, channel)
+ * into 30 int16 pairs on the stack, per kernel row (w0..w4):
+ *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at column c      (inputs (x_c,x_c+1) ...)
+ *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1  (the same input words)
+ * so the four outputs of a 2x2 window take 12 SMLAD per kernel row on 6 input words (3 per conv row,
+ * 4-byte aligned: c = 2ox is even) and 6 weight words. Sums are exact: |x|, |w| <= 128, so a pair
+ * adds at most 2^15 per step and an output's |acc| stays far below 2^31.
+ *
+ * Portable path (Cortex-M3, host): the same int16 rows; one kernel row of the 2x2 window is
+ * unrolled with a sliding pair of inputs per conv row, so each input and weight is loaded once per
+ * window row: 17 loads and 20 multiply-accumulates per kernel row. */
 /* ---- kernels/opt/le_conv_core.h ---- */
 #ifndef LE_CONV_CORE_H
 #define LE_CONV_CORE_H
@@ -457,172 +469,314 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 
 #endif /* LE_OPT_H */
 
-#if LE_SIMD
-/* One row of a 5x5 kernel for the 2x2 conv outputs under one subsampled output:
- * a.a0/a1 (conv row r, columns c, c + 1) += input row xp; a.a2/a3 (row r + 1) += row xp + in_w.
- * The weight word is split by SXTB16 into (w0,w2) (w1,w3), plus (0,w4); the input words at c and
- * c + 2 into (x0,x2) (x1,x3) (x2,x4) (x3,x5): 6 SMLAD per input row give 10 MACs. */
-static LE_INLINE LE_UNUSED le_acc4_t le_cs_krow5(const int8_t *xp, const int8_t *wp, int in_w, le_acc4_t a)
-{
-    const int32_t wv = le_load4(wp);
-    const int32_t w02 = le_even16(wv);
-    const int32_t w13 = le_odd16(wv);
-    const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
-    int32_t v = le_load4(xp);
-    int32_t e = le_even16(v), od = le_odd16(v);
-    int32_t e2, o2;
-    v = le_load4(xp + 2);
-    e2 = le_even16(v);
-    o2 = le_odd16(v);
-    a.a0 = le_smlad(e2, w4, le_smlad(od, w13, le_smlad(e, w02, a.a0)));
-    a.a1 = le_smlad(o2, w4, le_smlad(e2, w13, le_smlad(od, w02, a.a1)));
-    v = le_load4(xp + in_w);
-    e = le_even16(v);
-    od = le_odd16(v);
-    v = le_load4(xp + in_w + 2);
-    e2 = le_even16(v);
-    o2 = le_odd16(v);
-    a.a2 = le_smlad(e2, w4, le_smlad(od, w13, le_smlad(e, w02, a.a2)));
-    a.a3 = le_smlad(o2, w4, le_smlad(e2, w13, le_smlad(od, w02, a.a3)));
-    return a;
-}
-#endif
+/* int16 per scratch row (even: rows stay 4-byte aligned), and the scratch size the op reserves
+ * (lenet_edge/compiler/ops/conv_subsample.py, ImageConvSubsample.scratch_bytes, says the same). */
+#define LE_IMG_STRIDE(in_w) (((in_w) + 1) & ~1)
+#define LE_IMG_ROWS_BYTES(k, in_w) (2 * ((k) + 1) * LE_IMG_STRIDE(in_w) + 3)
 
-/* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
- * kernels j0 .. j1 - 1: a.a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1). */
-static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int in_w, int k, const int8_t *w,
-                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
-                                                      int ox)
+/* The scratch rounded up to a 4-byte boundary (the arena is an int8_t array: no alignment promise). */
+static LE_INLINE int16_t *le_img_rows(int8_t *scratch)
 {
-    int32_t a00 = b, a01 = b, a10 = b, a11 = b;
-    le_acc4_t out;
-    int j;
-    for (j = j0; j < j1; ++j) {
-        const int8_t *xp = xrow + in_off[j] + 2 * ox;
-        const int8_t *wp = w + j * k * k;
-        int ky;
-#if LE_SIMD
-        if (k == 5) { /* the 5 kernel rows unrolled: offsets become immediates */
-            le_acc4_t a;
-            a.a0 = a00;
-            a.a1 = a01;
-            a.a2 = a10;
-            a.a3 = a11;
-            a = le_cs_krow5(xp, wp, in_w, a);
-            a = le_cs_krow5(xp + in_w, wp + 5, in_w, a);
-            a = le_cs_krow5(xp + 2 * in_w, wp + 10, in_w, a);
-            a = le_cs_krow5(xp + 3 * in_w, wp + 15, in_w, a);
-            a = le_cs_krow5(xp + 4 * in_w, wp + 20, in_w, a);
-            a00 = a.a0;
-            a01 = a.a1;
-            a10 = a.a2;
-            a11 = a.a3;
-            continue;
-        }
-#endif
-        for (ky = 0; ky < k; ++ky) {
-            int kx;
-            for (kx = 0; kx < k; ++kx) {
-                const int32_t wv = wp[kx];
-                a00 += xp[kx] * wv;
-                a01 += xp[kx + 1] * wv;
-                a10 += xp[in_w + kx] * wv;
-                a11 += xp[in_w + kx + 1] * wv;
-            }
-            xp += in_w;
-            wp += k;
-        }
-    }
-    out.a0 = a00;
-    out.a1 = a01;
-    out.a2 = a10;
-    out.a3 = a11;
-    return out;
+    return (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
 }
 
-/* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
- * starting at xrow (conv rows 2oy and 2oy + 1). Inlined at each fused layer, where k and in_w are
- * constants (measured: out of line it costs about 57,000 more instructions per inference on the M4
- * for 444 B less code). */
-static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in_w, int k, const int8_t *w,
-                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
-                                                      le_rq_t r, int32_t zp, int wide, const int8_t *table,
-                                                      const int8_t *swo, int32_t sb, le_rq_t sr, int32_t szp,
-                                                      int swide, const int8_t *stable, int8_t *y, int out_w)
+/* the kernel of a channel without one (all its weights were 0) */
+static const int8_t le_img_zeros5[25] LE_UNUSED = {0};
+
+/* int16 loads and stores through memcpy: the scratch is int8_t storage (no aliasing assumptions). */
+static LE_INLINE int32_t le_ld16(const int16_t *p)
 {
-    const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
-    int ox;
-    for (ox = 0; ox < out_w; ++ox) {
-        const le_acc4_t a = le_conv_window2x2(xrow, in_w, k, w, j0, j1, in_off, b, ox);
-        int32_t sacc;
-        sacc = sb;
-        sacc += table[(uint8_t)le_requant(a.a0, r, zp, wide)] * sw0;
-        sacc += table[(uint8_t)le_requant(a.a1, r, zp, wide)] * sw1;
-        sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * sw2;
-        sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
-        y[ox] = stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
-    }
+    int16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
-#endif /* LE_CONV_SUBSAMPLE_ROW_H */
+static LE_INLINE void le_st16(int16_t *p, int32_t v)
+{
+    const int16_t h = (int16_t)v;
+    memcpy(p, &h, sizeof h);
+}
 
-/* padded row r of the quantized image into dst[in_w] */
-static void le_image_row(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
-                         int left, int8_t pad_value, int in_w, int r, int8_t *dst)
+/* padded row r of the quantized image into dst[in_w], int16 */
+static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
+                           int left, int32_t pad_value, int in_w, int r, int16_t *dst)
 {
     const int ir = r - top;
     int c;
     if (ir < 0 || ir >= img_h) {
-        memset(dst, pad_value, (size_t)in_w);
+        for (c = 0; c < in_w; ++c) {
+            le_st16(dst + c, pad_value);
+        }
         return;
     }
     image += ir * img_w;
-    memset(dst, pad_value, (size_t)left);
-    for (c = 0; c < img_w; ++c) {
-        dst[left + c] = itable[image[c]];
+    for (c = 0; c < left; ++c) {
+        le_st16(dst + c, pad_value);
     }
-    memset(dst + left + img_w, pad_value, (size_t)(in_w - left - img_w));
+    for (c = 0; c < img_w; ++c) {
+        le_st16(dst + left + c, itable[image[c]]);
+    }
+    for (c = left + img_w; c < in_w; ++c) {
+        le_st16(dst + c, pad_value);
+    }
 }
 
+#if LE_SIMD
+/* 4-byte aligned word of two int16 (p[0] low, p[1] high) */
+static LE_INLINE int32_t le_ld32a(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, __builtin_assume_aligned(p, 4), sizeof v);
+    return v;
+}
+
+/* (lo, hi) as one word of two int16 */
+static LE_INLINE int32_t le_pair16(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* The 25 int8 weights wp[5][5] of one channel as wq[5][6] int16 pairs: per kernel row
+ * even0, odd0, even1, odd1, even2, odd2 (see the top of this file). */
+static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
+{
+    int ky;
+    for (ky = 0; ky < 5; ++ky) {
+        const int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3], w4 = wp[4];
+        wq[0] = le_pair16(w0, w1);
+        wq[1] = (int32_t)((uint32_t)w0 << 16); /* (0, w0) */
+        wq[2] = le_pair16(w2, w3);
+        wq[3] = le_pair16(w1, w2);
+        wq[4] = w4 & 0xFFFF;                   /* (w4, 0) */
+        wq[5] = le_pair16(w3, w4);
+        wp += 5;
+        wq += 6;
+    }
+}
+
+/* The conv outputs (r, c .. c + 3) of one conv row, k == 5. Per kernel row, input words
+ * X0..X3 = (x_c, x_c+1) .. (x_c+6, x_c+7) and the row's 6 weight pairs give 12 SMLAD:
+ *   a0 (c)     = X0.even0 + X1.even1 + X2.even2     a1 (c + 1) = X0.odd0 + X1.odd1 + X2.odd2
+ *   a2 (c + 2) = X1.even0 + X2.even1 + X3.even2     a3 (c + 3) = X1.odd0 + X2.odd1 + X3.odd2
+ * in an order that keeps 2 inputs and 2 weights live: 5 LDRD + 12 SMLAD per kernel row, 89
+ * instructions for the 100 MACs. xp: int16 column c of conv input row r, 4-byte aligned; rsb: the
+ * row stride in bytes; wq: [5][6] pairs. One asm block: written in C, gcc hoists the loads of all
+ * five rows, spills them, and never pairs them into LDRD (measured). */
+#define LE_IMG_KROW4                                   \
+    "ldrd %[x0], %[x1], [%[xp]]\n\t"                   \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
+    "smlad %[a0], %[x0], %[we], %[a0]\n\t"             \
+    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"             \
+    "smlad %[a2], %[x1], %[we], %[a2]\n\t"             \
+    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"             \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
+    "smlad %[a0], %[x1], %[we], %[a0]\n\t"             \
+    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"             \
+    "ldrd %[x0], %[x1], [%[xp], #8]\n\t"               \
+    "smlad %[a2], %[x0], %[we], %[a2]\n\t"             \
+    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"             \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
+    "smlad %[a0], %[x0], %[we], %[a0]\n\t"             \
+    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"             \
+    "smlad %[a2], %[x1], %[we], %[a2]\n\t"             \
+    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
+#define LE_IMG_NEXT "add %[xp], %[xp], %[rsb]\n\t"
+
+static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, int rsb, const int32_t *wq, int32_t b)
+{
+    le_acc4_t a;
+    int32_t x0, x1, we, wo;
+    a.a0 = b;
+    a.a1 = b;
+    a.a2 = b;
+    a.a3 = b;
+    __asm__(LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT
+            LE_IMG_KROW4
+            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [xp] "+r"(xp), [q] "+r"(wq),
+              [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
+            : [rsb] "r"(rsb)
+            : "memory");
+    return a;
+}
+#undef LE_IMG_KROW4
+#undef LE_IMG_NEXT
+#endif
+
+/* One kernel row of 5 taps for the conv outputs at columns c .. c + 3 of one conv row, portable:
+ * the inputs slide through x0..x3, each loaded once (8 input and 5 weight loads, 20 MACs). */
+static LE_INLINE le_acc4_t le_img_krow4_c(const int16_t *xp, const int8_t *wp, le_acc4_t a)
+{
+    int32_t w = wp[0];
+    int32_t x0 = le_ld16(xp), x1 = le_ld16(xp + 1), x2 = le_ld16(xp + 2), x3 = le_ld16(xp + 3);
+    a.a0 += x0 * w;
+    a.a1 += x1 * w;
+    a.a2 += x2 * w;
+    a.a3 += x3 * w;
+    w = wp[1];
+    x0 = le_ld16(xp + 4);
+    a.a0 += x1 * w;
+    a.a1 += x2 * w;
+    a.a2 += x3 * w;
+    a.a3 += x0 * w;
+    w = wp[2];
+    x1 = le_ld16(xp + 5);
+    a.a0 += x2 * w;
+    a.a1 += x3 * w;
+    a.a2 += x0 * w;
+    a.a3 += x1 * w;
+    w = wp[3];
+    x2 = le_ld16(xp + 6);
+    a.a0 += x3 * w;
+    a.a1 += x0 * w;
+    a.a2 += x1 * w;
+    a.a3 += x2 * w;
+    w = wp[4];
+    x3 = le_ld16(xp + 7);
+    a.a0 += x0 * w;
+    a.a1 += x1 * w;
+    a.a2 += x2 * w;
+    a.a3 += x3 * w;
+    return a;
+}
+
+/* Conv outputs (r, c .. c + 3) of one conv row, k == 5: a_i = b + sum over the 5 kernel rows.
+ * xp: int16 input column c of conv input row r (4-byte aligned); wp: [5][5] int8; wq: its pairs. */
+static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int rs, const int8_t *wp, const int32_t *wq, int32_t b)
+{
+#if LE_SIMD
+    (void)wp;
+    return le_img_row4_dsp(xp, 2 * rs, wq, b);
+#else
+    le_acc4_t a;
+    (void)wq;
+    a.a0 = b;
+    a.a1 = b;
+    a.a2 = b;
+    a.a3 = b;
+    a = le_img_krow4_c(xp, wp, a);
+    a = le_img_krow4_c(xp + rs, wp + 5, a);
+    a = le_img_krow4_c(xp + 2 * rs, wp + 10, a);
+    a = le_img_krow4_c(xp + 3 * rs, wp + 15, a);
+    return le_img_krow4_c(xp + 4 * rs, wp + 20, a);
+#endif
+}
+
+/* The four conv accumulators (2oy + dy, 2ox + dx) under subsampled output ox, any k (the
+ * remainder of an odd out_w, and k != 5): a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1).
+ * xrow: int16 conv input row 2oy; wp: [k][k] int8. */
+static LE_INLINE le_acc4_t le_img_window(const int16_t *xrow, int rs, int k, const int8_t *wp, int32_t b, int ox)
+{
+    const int16_t *xp = xrow + 2 * ox;
+    le_acc4_t a;
+    int ky;
+    a.a0 = b;
+    a.a1 = b;
+    a.a2 = b;
+    a.a3 = b;
+    for (ky = 0; ky < k; ++ky) {
+        int kx;
+        for (kx = 0; kx < k; ++kx) {
+            const int32_t w = wp[ky * k + kx];
+            a.a0 += le_ld16(xp + kx) * w;
+            a.a1 += le_ld16(xp + kx + 1) * w;
+            a.a2 += le_ld16(xp + rs + kx) * w;
+            a.a3 += le_ld16(xp + rs + kx + 1) * w;
+        }
+        xp += rs;
+    }
+    return a;
+}
+
+/* table[requant(acc)]: one conv output through its requant and the table after it */
+#define LE_IMG_T(acc) ((int32_t)table[(uint8_t)le_requant((acc), cr, zp, wide)])
+
 static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
-                                           int top, int left, int32_t pad_value, int8_t *rows, int in_w, int k,
+                                           int top, int left, int32_t pad_value, int8_t *scratch, int in_w, int k,
                                            const int8_t *w, const uint16_t *kstart, const uint16_t *in_off,
                                            const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
                                            const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                            const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                            int8_t *y, int out_c, int out_h, int out_w)
 {
+    const int rs = LE_IMG_STRIDE(in_w);
+    int16_t *rows = le_img_rows(scratch); /* [k + 1][rs] int16 */
     int oy;
+    (void)in_off; /* one input channel: kernel o is w[kstart[o]], at input offset 0 */
     for (oy = 0; oy < out_h; ++oy) {
         int r = 0;
         int o;
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
-            const int n = (k - 1) * in_w;
+            const int n = (k - 1) * rs / 2; /* words */
             int i;
-            for (i = 0; i + 4 <= n; i += 4) { /* forward word copy (dst < src) */
+            for (i = 0; i < n; ++i) { /* forward word copy (dst < src) */
                 int32_t v;
-                memcpy(&v, rows + 2 * in_w + i, sizeof v);
+                memcpy(&v, rows + 2 * rs + 2 * i, sizeof v);
 #if defined(__GNUC__)
                 __asm__("" : "+r"(v)); /* keeps gcc from turning the loop into a memmove call */
 #endif
-                memcpy(rows + i, &v, sizeof v);
-            }
-            for (; i < n; ++i) {
-                rows[i] = rows[2 * in_w + i];
+                memcpy(rows + 2 * i, &v, sizeof v);
             }
             r = k - 1;
         }
         for (; r <= k; ++r) {
-            le_image_row(image, img_h, img_w, itable, top, left, (int8_t)pad_value, in_w, 2 * oy + r,
-                         rows + r * in_w);
+            le_image_row16(image, img_h, img_w, itable, top, left, pad_value, in_w, 2 * oy + r, rows + r * rs);
         }
         for (o = 0; o < out_c; ++o) {
-            le_conv_subsample_row(rows, in_w, k, w, kstart[o], kstart[o + 1], in_off, bias[o], rq[o], zp, wide,
-                                  table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
-                                  y + (o * out_h + oy) * out_w, out_w);
+            /* one input channel: channel o has one kernel, or none (all its weights were 0) */
+            const int has = kstart[o + 1] != kstart[o];
+            const int8_t *wp = w + kstart[o] * k * k;
+            const int32_t b = bias[o];
+            const le_rq_t cr = rq[o], sr = srq[o];
+            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
+            const int32_t sb = sbias[o];
+            int8_t *yo = y + (o * out_h + oy) * out_w;
+            int ox = 0;
+            if (k == 5) { /* two subsampled outputs at a time: conv columns c = 2ox .. 2ox + 3 */
+#if LE_SIMD
+                int32_t wpairs[30]; /* [5][6] int16 pairs of channel o */
+                const int32_t *wq = wpairs;
+                le_img_wpairs5(has ? wp : le_img_zeros5, wpairs);
+#else
+                const int32_t *wq = 0;
+                if (!has) {
+                    wp = le_img_zeros5;
+                }
+#endif
+                for (; ox + 2 <= out_w; ox += 2) {
+                    const int16_t *xp = rows + 2 * ox;
+                    int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
+                    int32_t swa = sw0, swb = sw1;
+                    int dy;
+                    for (dy = 0; dy < 2; ++dy) { /* conv rows 2oy, 2oy + 1 */
+                        const le_acc4_t a = le_img_row4(xp, rs, wp, wq, b);
+                        s0 += LE_IMG_T(a.a0) * swa + LE_IMG_T(a.a1) * swb;
+                        s1 += LE_IMG_T(a.a2) * swa + LE_IMG_T(a.a3) * swb;
+                        xp += rs;
+                        swa = sw2;
+                        swb = sw3;
+                    }
+                    yo[ox] = stable[(uint8_t)le_requant(s0, sr, szp, swide)];
+                    yo[ox + 1] = stable[(uint8_t)le_requant(s1, sr, szp, swide)];
+                }
+            }
+            if (k != 5 || (out_w & 1)) { /* k != 5, or an odd out_w's last output */
+                for (; ox < out_w; ++ox) {
+                    le_acc4_t a;
+                    int32_t s = sb;
+                    if (has) {
+                        a = le_img_window(rows, rs, k, wp, b, ox);
+                    } else { /* no kernel: the conv output is the bias alone */
+                        a.a0 = a.a1 = a.a2 = a.a3 = b;
+                    }
+                    s += LE_IMG_T(a.a0) * sw0 + LE_IMG_T(a.a1) * sw1 + LE_IMG_T(a.a2) * sw2 + LE_IMG_T(a.a3) * sw3;
+                    yo[ox] = stable[(uint8_t)le_requant(s, sr, szp, swide)];
+                }
+            }
         }
     }
 }
+
+#undef LE_IMG_T
 
 /* ---- kernels/opt/le_conv_dot_s8.c ---- */
 /* le_conv_dot_s8: QLinearConv whose k x k window is the whole input (one output pixel per channel,
@@ -749,22 +903,22 @@ int lenet5_predict(const uint8_t image[LENET5_INPUT_SIZE], int32_t scores[LENET5
     LENET5_TRACE_OUT(LENET5_LAYER_S2_ACT, lenet5_arena + 0, 288);
 
     /* c3 (ONNX node "c3"): [1,2,12,12] -> [1,4,1,1], int8 */
-    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, lenet5_arena + 452, 4);
+    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, lenet5_arena + 624, 4);
     LENET5_MARK(LENET5_LAYER_C3);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 452, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 624, 4);
 
     /* c3_act (ONNX node "c3_act"): [1,4,1,1] -> [1,4,1,1], int8 */
-    le_table_s8(lenet5_arena + 452, lenet5_c3_act_table, 4);
+    le_table_s8(lenet5_arena + 624, lenet5_c3_act_table, 4);
     LENET5_MARK(LENET5_LAYER_C3_ACT);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 452, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 624, 4);
 
     /* flatten (ONNX node "flatten"): [1,4,1,1] -> [1,4], int8 */
     /* no code: the NCHW bytes are already in order */
     LENET5_MARK(LENET5_LAYER_FLATTEN);
-    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 452, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 624, 4);
 
     /* rbf_sum (ONNX node "rbf_sum"): [1,4] -> [1,10], int32 scores */
-    le_rbf_bits_s8(lenet5_arena + 452, 4, lenet5_rbf_sum_centres, 74, 10, scores);
+    le_rbf_bits_s8(lenet5_arena + 624, 4, lenet5_rbf_sum_centres, 74, 10, scores);
     LENET5_MARK(LENET5_LAYER_RBF_SUM);
 
     /* label (ONNX node "label"): [1,10] -> [1,1], label */
