@@ -522,18 +522,20 @@ static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int
 }
 
 #if LE_SIMD
-/* 4-byte aligned word of two int16 (p[0] low, p[1] high) */
-static LE_INLINE int32_t le_ld32a(const int16_t *p)
+/* (lo[15:0], hi[15:0]) */
+static LE_INLINE int32_t le_pkh_lo_lo(int32_t lo, int32_t hi)
 {
-    int32_t v;
-    memcpy(&v, __builtin_assume_aligned(p, 4), sizeof v);
-    return v;
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
 }
 
-/* (lo, hi) as one word of two int16 */
-static LE_INLINE int32_t le_pair16(int32_t lo, int32_t hi)
+/* (lo[31:16], hi[31:16]) */
+static LE_INLINE int32_t le_pkh_hi_hi(int32_t lo, int32_t hi)
 {
-    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
 }
 
 /* The 25 int8 weights wp[5][5] of one channel as wq[5][6] int16 pairs: per kernel row
@@ -542,13 +544,16 @@ static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
 {
     int ky;
     for (ky = 0; ky < 5; ++ky) {
-        const int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3], w4 = wp[4];
-        wq[0] = le_pair16(w0, w1);
-        wq[1] = (int32_t)((uint32_t)w0 << 16); /* (0, w0) */
-        wq[2] = le_pair16(w2, w3);
-        wq[3] = le_pair16(w1, w2);
-        wq[4] = w4 & 0xFFFF;                   /* (w4, 0) */
-        wq[5] = le_pair16(w3, w4);
+        const int32_t v = le_load4(wp);          /* bytes w0 w1 w2 w3 */
+        const int32_t e = le_even16(v);          /* (w0, w2) */
+        const int32_t od = le_odd16(v);          /* (w1, w3) */
+        const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
+        wq[0] = le_pkh_lo_lo(e, od);             /* (w0, w1) */
+        wq[1] = (int32_t)((uint32_t)e << 16);    /* (0, w0) */
+        wq[2] = le_pkh_hi_hi(e, od);             /* (w2, w3) */
+        wq[3] = le_pack16(od, e);                /* (w1, w2) */
+        wq[4] = (int32_t)((uint32_t)w4 >> 16);   /* (w4, 0) */
+        wq[5] = le_pkh_hi_hi(od, w4);            /* (w3, w4) */
         wp += 5;
         wq += 6;
     }
@@ -581,25 +586,41 @@ static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
     "smlad %[a2], %[x1], %[we], %[a2]\n\t"             \
     "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
 #define LE_IMG_NEXT "add %[xp], %[xp], %[rsb]\n\t"
+/* the first kernel row: as LE_IMG_KROW4, but its first four SMLAD start from the bias b */
+#define LE_IMG_KROW4_B                                 \
+    "ldrd %[x0], %[x1], [%[xp]]\n\t"                   \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
+    "smlad %[a0], %[x0], %[we], %[b]\n\t"              \
+    "smlad %[a1], %[x0], %[wo], %[b]\n\t"              \
+    "smlad %[a2], %[x1], %[we], %[b]\n\t"              \
+    "smlad %[a3], %[x1], %[wo], %[b]\n\t"              \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
+    "smlad %[a0], %[x1], %[we], %[a0]\n\t"             \
+    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"             \
+    "ldrd %[x0], %[x1], [%[xp], #8]\n\t"               \
+    "smlad %[a2], %[x0], %[we], %[a2]\n\t"             \
+    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"             \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
+    "smlad %[a0], %[x0], %[we], %[a0]\n\t"             \
+    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"             \
+    "smlad %[a2], %[x1], %[we], %[a2]\n\t"             \
+    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
 
 static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, int rsb, const int32_t *wq, int32_t b)
 {
     le_acc4_t a;
     int32_t x0, x1, we, wo;
-    a.a0 = b;
-    a.a1 = b;
-    a.a2 = b;
-    a.a3 = b;
-    __asm__(LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT
+    __asm__(LE_IMG_KROW4_B LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT
             LE_IMG_KROW4
-            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [xp] "+r"(xp), [q] "+r"(wq),
+            : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [xp] "+r"(xp), [q] "+r"(wq),
               [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
-            : [rsb] "r"(rsb)
+            : [rsb] "r"(rsb), [b] "r"(b)
             : "memory");
     return a;
 }
 #undef LE_IMG_KROW4
 #undef LE_IMG_NEXT
+#undef LE_IMG_KROW4_B
 #endif
 
 /* One kernel row of 5 taps for the conv outputs at columns c .. c + 3 of one conv row, portable:
@@ -648,16 +669,22 @@ static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int rs, const int8_t *
     return le_img_row4_dsp(xp, 2 * rs, wq, b);
 #else
     le_acc4_t a;
+    int ky;
     (void)wq;
     a.a0 = b;
     a.a1 = b;
     a.a2 = b;
     a.a3 = b;
-    a = le_img_krow4_c(xp, wp, a);
-    a = le_img_krow4_c(xp + rs, wp + 5, a);
-    a = le_img_krow4_c(xp + 2 * rs, wp + 10, a);
-    a = le_img_krow4_c(xp + 3 * rs, wp + 15, a);
-    return le_img_krow4_c(xp + 4 * rs, wp + 20, a);
+    for (ky = 0; ky < 5; ++ky) {
+#if defined(__GNUC__)
+        /* one kernel row at a time: unrolled, gcc hoists the loads of all rows and spills (measured) */
+        __asm__("" : "+r"(xp), "+r"(wp));
+#endif
+        a = le_img_krow4_c(xp, wp, a);
+        xp += rs;
+        wp += 5;
+    }
+    return a;
 #endif
 }
 
@@ -748,9 +775,18 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                     int32_t swa = sw0, swb = sw1;
                     int dy;
                     for (dy = 0; dy < 2; ++dy) { /* conv rows 2oy, 2oy + 1 */
-                        const le_acc4_t a = le_img_row4(xp, rs, wp, wq, b);
-                        s0 += LE_IMG_T(a.a0) * swa + LE_IMG_T(a.a1) * swb;
-                        s1 += LE_IMG_T(a.a2) * swa + LE_IMG_T(a.a3) * swb;
+                        le_acc4_t a;
+#if defined(__GNUC__) && !LE_SIMD
+                        /* the portable path loads its weights and inputs per pass: gcc would
+                         * otherwise keep all 25 weights and the inputs the next pass shares live
+                         * across passes, and spill them (measured) */
+                        __asm__("" : "+r"(wp), "+r"(xp));
+#endif
+                        a = le_img_row4(xp, rs, wp, wq, b);
+                        s0 += LE_IMG_T(a.a0) * swa; /* one multiply-accumulate each */
+                        s0 += LE_IMG_T(a.a1) * swb;
+                        s1 += LE_IMG_T(a.a2) * swa;
+                        s1 += LE_IMG_T(a.a3) * swb;
                         xp += rs;
                         swa = sw2;
                         swb = sw3;
