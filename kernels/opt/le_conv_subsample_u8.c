@@ -70,9 +70,16 @@ static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int
     for (c = 0; c < left; ++c) {
         le_st16(dst + c, pad_value);
     }
-    for (c = 0; c < img_w; ++c) {
-        le_st16(dst + left + c, itable[image[c]]);
+    dst += left;
+    for (c = 0; c + 2 <= img_w; c += 2) { /* two pixels per step (gcc merges the two stores) */
+        const int32_t lo = itable[image[c]], hi = itable[image[c + 1]];
+        le_st16(dst + c, lo);
+        le_st16(dst + c + 1, hi);
     }
+    if (c < img_w) {
+        le_st16(dst + c, itable[image[c]]);
+    }
+    dst -= left;
     for (c = left + img_w; c < in_w; ++c) {
         le_st16(dst + c, pad_value);
     }
@@ -234,7 +241,8 @@ static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int rs, const int8_t *
     a.a3 = b;
     for (ky = 0; ky < 5; ++ky) {
 #if defined(__GNUC__)
-        /* one kernel row at a time: unrolled, gcc hoists the loads of all rows and spills (measured) */
+        /* one kernel row after the other: unrolled, or without the barrier, gcc hoists the loads
+         * of all rows and spills them (measured on the Cortex-M3) */
         __asm__("" : "+r"(xp), "+r"(wp));
 #endif
         a = le_img_krow4_c(xp, wp, a);
@@ -292,13 +300,16 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
             const int n = (k - 1) * rs / 2; /* words */
             int i;
-            for (i = 0; i < n; ++i) { /* forward word copy (dst < src) */
-                int32_t v;
-                memcpy(&v, rows + 2 * rs + 2 * i, sizeof v);
+            for (i = 0; i + 2 <= n; i += 2) { /* forward copy, two words per step (dst < src) */
+                int32_t v[2];
+                memcpy(v, rows + 2 * rs + 2 * i, sizeof v);
 #if defined(__GNUC__)
-                __asm__("" : "+r"(v)); /* keeps gcc from turning the loop into a memmove call */
+                __asm__("" : "+r"(v[0]), "+r"(v[1])); /* keeps gcc from making it a memmove call */
 #endif
-                memcpy(rows + 2 * i, &v, sizeof v);
+                memcpy(rows + 2 * i, v, sizeof v);
+            }
+            if (i < n) { /* an odd word count (even k) */
+                memcpy(rows + 2 * i, rows + 2 * rs + 2 * i, 4);
             }
             r = k - 1;
         }
