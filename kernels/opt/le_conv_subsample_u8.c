@@ -2,34 +2,35 @@
  * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1).
  *
  * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
- * quantized image are kept in `rows` as int16, already sign-extended (scratch in the arena,
- * LE_IMG_ROWS_BYTES(k, in_w) bytes: (k + 1) rows of LE_IMG_STRIDE(in_w) int16, the row stride
- * rounded up to even so every row starts on a 4-byte boundary, plus 3 bytes to align the start):
- * k - 1 rows move up from the previous output row, two are translated through the input table.
+ * quantized image are kept in `rows` as int16, already sign-extended: scratch in the arena of
+ * 2 (k + 1) rs + 3 bytes ((k + 1) rows of rs = LE_IMG_STRIDE(in_w) int16, in_w rounded up to even so
+ * every row starts on a 4-byte boundary, plus 3 bytes to align the start; the op's scratch_bytes
+ * in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move up from the
+ * previous output row, two are translated through the input table.
  *
- * Then, for every channel, the 2x2 conv outputs under each subsampled output are summed in
- * registers, requantized, looked up in the table, subsampled, requantized and looked up again as they
- * are stored (the full conv output never exists).
+ * Then, per channel, passes over one conv row compute 4 neighbouring conv outputs (columns
+ * c .. c + 3, c = 2ox); two passes (conv rows 2oy, 2oy + 1) give the 2x2 windows of subsampled
+ * outputs ox and ox + 1. Each conv output is requantized, looked up in the table and
+ * multiply-accumulated into its subsampling sum right after its pass; the sums are requantized and
+ * looked up as they are stored (the full conv output never exists).
  *
- * Cortex-M4 (LE_SIMD, k == 5): with int16 inputs each SMLAD is one word load of an input pair and
- * one weight pair, no SXTB16. The channel's 25 weights are expanded once per (output row, channel)
- * into 30 int16 pairs on the stack, per kernel row (w0..w4):
- *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at column c      (inputs (x_c,x_c+1) ...)
- *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1  (the same input words)
- * so the four outputs of a 2x2 window take 12 SMLAD per kernel row on 6 input words (3 per conv row,
- * 4-byte aligned: c = 2ox is even) and 6 weight words. Sums are exact: |x|, |w| <= 128, so a pair
- * adds at most 2^15 per step and an output's |acc| stays far below 2^31.
+ * Cortex-M4 (LE_SIMD, k == 5): with int16 inputs each SMLAD is one input pair and one weight pair,
+ * no SXTB16. The channel's 25 weights are expanded once per (output row, channel) into 30 int16
+ * pairs on the stack, per kernel row (w0..w4):
+ *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at an even column c (inputs (x_c,x_c+1) ...)
+ *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1     (the same input words)
+ * A pass is 5 x (5 LDRD + 12 SMLAD) + 4 row steps: 89 instructions for 100 MACs
+ * (le_img_row4_dsp). Sums are exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an
+ * output's |acc| stays far below 2^31.
  *
- * Portable path (Cortex-M3, host): the same int16 rows; one kernel row of the 2x2 window is
- * unrolled with a sliding pair of inputs per conv row, so each input and weight is loaded once per
- * window row: 17 loads and 20 multiply-accumulates per kernel row. */
+ * Portable path (Cortex-M3, host): the same int16 rows and passes; one kernel row slides the
+ * inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
+ * (le_img_krow4_c). */
 #include "le_conv_core.h"
 #include "le_opt.h"
 
-/* int16 per scratch row (even: rows stay 4-byte aligned), and the scratch size the op reserves
- * (lenet_edge/compiler/ops/conv_subsample.py, ImageConvSubsample.scratch_bytes, says the same). */
+/* int16 per scratch row (even: rows stay 4-byte aligned) */
 #define LE_IMG_STRIDE(in_w) (((in_w) + 1) & ~1)
-#define LE_IMG_ROWS_BYTES(k, in_w) (2 * ((k) + 1) * LE_IMG_STRIDE(in_w) + 3)
 
 /* The scratch rounded up to a 4-byte boundary (the arena is an int8_t array: no alignment promise). */
 static LE_INLINE int16_t *le_img_rows(int8_t *scratch)

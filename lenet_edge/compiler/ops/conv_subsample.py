@@ -118,8 +118,8 @@ class ImageConvSubsample(Layer):
     @property
     def scratch_bytes(self) -> int:
         """The opt kernel's k + 1 padded input rows as int16, each row rounded up to an even count
-        (4-byte aligned rows), plus 3 bytes to align the start (LE_IMG_ROWS_BYTES in
-        kernels/opt/le_conv_subsample_u8.c)."""
+        (4-byte aligned rows), plus 3 bytes to align the start in the int8 arena (the top comment
+        of kernels/opt/le_conv_subsample_u8.c). C1: 6 x 32 x 2 + 3 = 387 B."""
         in_w = self.cs.in_shape[2]
         return 2 * (self.cs.conv.kernel + 1) * (in_w + (in_w & 1)) + 3
 

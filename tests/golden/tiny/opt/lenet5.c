@@ -53,27 +53,30 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1).
  *
  * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
- * quantized image are kept in `rows` as int16, already sign-extended (scratch in the arena,
- * LE_IMG_ROWS_BYTES(k, in_w) bytes: (k + 1) rows of LE_IMG_STRIDE(in_w) int16, the row stride
- * rounded up to even so every row starts on a 4-byte boundary, plus 3 bytes to align the start):
- * k - 1 rows move up from the previous output row, two are translated through the input table.
+ * quantized image are kept in `rows` as int16, already sign-extended: scratch in the arena of
+ * 2 (k + 1) rs + 3 bytes ((k + 1) rows of rs = LE_IMG_STRIDE(in_w) int16, in_w rounded up to even so
+ * every row starts on a 4-byte boundary, plus 3 bytes to align the start; the op's scratch_bytes
+ * in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move up from the
+ * previous output row, two are translated through the input table.
  *
- * Then, for every channel, the 2x2 conv outputs under each subsampled output are summed in
- * registers, requantized, looked up in the table, subsampled, requantized and looked up again as they
- * are stored (the full conv output never exists).
+ * Then, per channel, passes over one conv row compute 4 neighbouring conv outputs (columns
+ * c .. c + 3, c = 2ox); two passes (conv rows 2oy, 2oy + 1) give the 2x2 windows of subsampled
+ * outputs ox and ox + 1. Each conv output is requantized, looked up in the table and
+ * multiply-accumulated into its subsampling sum right after its pass; the sums are requantized and
+ * looked up as they are stored (the full conv output never exists).
  *
- * Cortex-M4 (LE_SIMD, k == 5): with int16 inputs each SMLAD is one word load of an input pair and
- * one weight pair, no SXTB16. The channel's 25 weights are expanded once per (output row, channel)
- * into 30 int16 pairs on the stack, per kernel row (w0..w4):
- *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at column c      (inputs (x_c,x_c+1) ...)
- *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1  (the same input words)
- * so the four outputs of a 2x2 window take 12 SMLAD per kernel row on 6 input words (3 per conv row,
- * 4-byte aligned: c = 2ox is even) and 6 weight words. Sums are exact: |x|, |w| <= 128, so a pair
- * adds at most 2^15 per step and an output's |acc| stays far below 2^31.
+ * Cortex-M4 (LE_SIMD, k == 5): with int16 inputs each SMLAD is one input pair and one weight pair,
+ * no SXTB16. The channel's 25 weights are expanded once per (output row, channel) into 30 int16
+ * pairs on the stack, per kernel row (w0..w4):
+ *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at an even column c (inputs (x_c,x_c+1) ...)
+ *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1     (the same input words)
+ * A pass is 5 x (5 LDRD + 12 SMLAD) + 4 row steps: 89 instructions for 100 MACs
+ * (le_img_row4_dsp). Sums are exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an
+ * output's |acc| stays far below 2^31.
  *
- * Portable path (Cortex-M3, host): the same int16 rows; one kernel row of the 2x2 window is
- * unrolled with a sliding pair of inputs per conv row, so each input and weight is loaded once per
- * window row: 17 loads and 20 multiply-accumulates per kernel row. */
+ * Portable path (Cortex-M3, host): the same int16 rows and passes; one kernel row slides the
+ * inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
+ * (le_img_krow4_c). */
 /* ---- kernels/opt/le_conv_core.h ---- */
 #ifndef LE_CONV_CORE_H
 #define LE_CONV_CORE_H
@@ -469,10 +472,8 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 
 #endif /* LE_OPT_H */
 
-/* int16 per scratch row (even: rows stay 4-byte aligned), and the scratch size the op reserves
- * (lenet_edge/compiler/ops/conv_subsample.py, ImageConvSubsample.scratch_bytes, says the same). */
+/* int16 per scratch row (even: rows stay 4-byte aligned) */
 #define LE_IMG_STRIDE(in_w) (((in_w) + 1) & ~1)
-#define LE_IMG_ROWS_BYTES(k, in_w) (2 * ((k) + 1) * LE_IMG_STRIDE(in_w) + 3)
 
 /* The scratch rounded up to a 4-byte boundary (the arena is an int8_t array: no alignment promise). */
 static LE_INLINE int16_t *le_img_rows(int8_t *scratch)
@@ -513,9 +514,16 @@ static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int
     for (c = 0; c < left; ++c) {
         le_st16(dst + c, pad_value);
     }
-    for (c = 0; c < img_w; ++c) {
-        le_st16(dst + left + c, itable[image[c]]);
+    dst += left;
+    for (c = 0; c + 2 <= img_w; c += 2) { /* two pixels per step (gcc merges the two stores) */
+        const int32_t lo = itable[image[c]], hi = itable[image[c + 1]];
+        le_st16(dst + c, lo);
+        le_st16(dst + c + 1, hi);
     }
+    if (c < img_w) {
+        le_st16(dst + c, itable[image[c]]);
+    }
+    dst -= left;
     for (c = left + img_w; c < in_w; ++c) {
         le_st16(dst + c, pad_value);
     }
@@ -677,7 +685,8 @@ static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int rs, const int8_t *
     a.a3 = b;
     for (ky = 0; ky < 5; ++ky) {
 #if defined(__GNUC__)
-        /* one kernel row at a time: unrolled, gcc hoists the loads of all rows and spills (measured) */
+        /* one kernel row after the other: unrolled, or without the barrier, gcc hoists the loads
+         * of all rows and spills them (measured on the Cortex-M3) */
         __asm__("" : "+r"(xp), "+r"(wp));
 #endif
         a = le_img_krow4_c(xp, wp, a);
@@ -735,13 +744,16 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
             const int n = (k - 1) * rs / 2; /* words */
             int i;
-            for (i = 0; i < n; ++i) { /* forward word copy (dst < src) */
-                int32_t v;
-                memcpy(&v, rows + 2 * rs + 2 * i, sizeof v);
+            for (i = 0; i + 2 <= n; i += 2) { /* forward copy, two words per step (dst < src) */
+                int32_t v[2];
+                memcpy(v, rows + 2 * rs + 2 * i, sizeof v);
 #if defined(__GNUC__)
-                __asm__("" : "+r"(v)); /* keeps gcc from turning the loop into a memmove call */
+                __asm__("" : "+r"(v[0]), "+r"(v[1])); /* keeps gcc from making it a memmove call */
 #endif
-                memcpy(rows + 2 * i, &v, sizeof v);
+                memcpy(rows + 2 * i, v, sizeof v);
+            }
+            if (i < n) { /* an odd word count (even k) */
+                memcpy(rows + 2 * i, rows + 2 * rs + 2 * i, 4);
             }
             r = k - 1;
         }
