@@ -12,6 +12,7 @@ one C file per kernel set, which runs
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -288,3 +289,35 @@ def test_kernels_on_emulated_cortex_m(kernel_set, cpu, opt, tmp_path):
     assert ("vcvtr" in dsp) == (cpu.endswith("f") and kernel_set == "opt")
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
     check_outputs(run_on_unicorn(elf, binary, cpu), cases, not cpu.endswith("f"), f"{cpu} {kernel_set} {opt}")
+
+
+@pytest.mark.parametrize("opt", ["-O2", "-Os"])
+@pytest.mark.parametrize("cpu", ["m4", "m4f"])
+def test_opt_kernels_built_by_clang_on_emulated_cortex_m4(cpu, opt, tmp_path):
+    """The opt set's DSP paths (inline asm, ACLE builtins) as clang compiles them for a Cortex-M4
+    (integer path) and M4F (float path, VCVTR): bit-exact like gcc's build. arm-none-eabi-gcc only
+    links; clang reads newlib's headers beside the toolchain's libc.a."""
+    clang = require_tool("clang")
+    require_tool("arm-none-eabi-gcc")
+    libc = subprocess.run(["arm-none-eabi-gcc", "-print-file-name=libc.a"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    newlib_include = (Path(libc).parent.parent / "include").resolve()
+    assert (newlib_include / "string.h").is_file(), newlib_include
+    cases = make_cases(seed=2)
+    src, obj = tmp_path / "cases.c", tmp_path / "cases.o"
+    src.write_text(harness("opt", cases, host=False))
+    (tmp_path / "flat.ld").write_text(LINKER)
+    target = "thumbv7em-none-eabihf" if cpu == "m4f" else "thumbv7em-none-eabi"
+    proc = subprocess.run([clang, f"--target={target}", "-mcpu=cortex-m4", "-mthumb", *ABI[cpu], opt, "-std=c99",
+                           "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-isystem", str(newlib_include),
+                           "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    elf, binary = tmp_path / "cases.elf", tmp_path / "cases.bin"
+    proc = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", *ABI[cpu], "-nostartfiles",
+                           "--specs=nano.specs", "--specs=nosys.specs", f"-T{tmp_path / 'flat.ld'}", "-e",
+                           "le_test_main", "-o", str(elf), str(obj)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "smlad" in subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True,
+                                     text=True).stdout
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
+    check_outputs(run_on_unicorn(elf, binary, cpu), cases, cpu == "m4", f"clang {cpu} opt {opt}")
