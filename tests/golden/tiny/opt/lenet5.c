@@ -633,7 +633,7 @@ static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, int rsb, const int
 
 /* One kernel row of 5 taps for the conv outputs at columns c .. c + 3 of one conv row, portable:
  * the inputs slide through x0..x3, each loaded once (8 input and 5 weight loads, 20 MACs). */
-static LE_INLINE le_acc4_t le_img_krow4_c(const int16_t *xp, const int8_t *wp, le_acc4_t a)
+static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, const int8_t *wp, le_acc4_t a)
 {
     int32_t w = wp[0];
     int32_t x0 = le_ld16(xp), x1 = le_ld16(xp + 1), x2 = le_ld16(xp + 2), x3 = le_ld16(xp + 3);
