@@ -29,8 +29,16 @@
 #include "le_conv_core.h"
 #include "le_opt.h"
 
-/* int16 per scratch row (even: rows stay 4-byte aligned) */
-#define LE_IMG_STRIDE(in_w) (((in_w) + 1) & ~1)
+/* The scratch layout: blocks of 4 columns, [nb][k + 1][4] int16, nb = ceil(in_w / 4); element
+ * (row i, column c) at (c / 4) * bs + 4 i + c % 4 with bs = 4 (k + 1) int16 per block. A pass at a
+ * column c divisible by 4 then finds row i's x_c .. x_c+3 at xp + 4 i and x_c+4 .. x_c+7 at
+ * xp + bs + 4 i: constant offsets, whatever in_w is. */
+#define LE_IMG_BS(k) (4 * ((k) + 1))
+
+static LE_INLINE int16_t *le_img_at(int16_t *rows, int bs, int i, int c)
+{
+    return rows + (c >> 2) * bs + 4 * i + (c & 3);
+}
 
 /* The scratch rounded up to a 4-byte boundary (the arena is an int8_t array: no alignment promise). */
 static LE_INLINE int16_t *le_img_rows(int8_t *scratch)
@@ -55,34 +63,37 @@ static LE_INLINE void le_st16(int16_t *p, int32_t v)
     memcpy(p, &h, sizeof h);
 }
 
-/* padded row r of the quantized image into dst[in_w], int16 */
+/* padded row r of the quantized image into scratch row i (columns 0 .. in_w - 1), int16 */
 static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
-                           int left, int32_t pad_value, int in_w, int r, int16_t *dst)
+                           int left, int32_t pad_value, int in_w, int r, int16_t *rows, int bs, int i)
 {
     const int ir = r - top;
     int c;
     if (ir < 0 || ir >= img_h) {
         for (c = 0; c < in_w; ++c) {
-            le_st16(dst + c, pad_value);
+            le_st16(le_img_at(rows, bs, i, c), pad_value);
         }
         return;
     }
     image += ir * img_w;
     for (c = 0; c < left; ++c) {
-        le_st16(dst + c, pad_value);
+        le_st16(le_img_at(rows, bs, i, c), pad_value);
     }
-    dst += left;
-    for (c = 0; c + 2 <= img_w; c += 2) { /* two pixels per step (gcc merges the two stores) */
-        const int32_t lo = itable[image[c]], hi = itable[image[c + 1]];
-        le_st16(dst + c, lo);
-        le_st16(dst + c + 1, hi);
+    if ((left & 1) == 0) { /* two pixels per step: columns c, c + 1 (c even) share a block */
+        for (c = 0; c + 2 <= img_w; c += 2) {
+            int16_t *p = le_img_at(rows, bs, i, left + c);
+            const int32_t lo = itable[image[c]], hi = itable[image[c + 1]];
+            le_st16(p, lo);
+            le_st16(p + 1, hi);
+        }
+    } else {
+        c = 0;
     }
-    if (c < img_w) {
-        le_st16(dst + c, itable[image[c]]);
+    for (; c < img_w; ++c) {
+        le_st16(le_img_at(rows, bs, i, left + c), itable[image[c]]);
     }
-    dst -= left;
     for (c = left + img_w; c < in_w; ++c) {
-        le_st16(dst + c, pad_value);
+        le_st16(le_img_at(rows, bs, i, c), pad_value);
     }
 }
 
@@ -124,73 +135,53 @@ static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
     }
 }
 
+/* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
+ * ACC0: the accumulator the first four SMLAD add to (the bias b in row 0) */
+#define LE_IMG_KROW4(XA, XB, ACC0)                                     \
+    "ldrd %[x0], %[x1], [%[xp], #" XA "]\n\t"                          \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x0], %[we], %[" ACC0 "0]\n\t"                      \
+    "smlad %[a1], %[x0], %[wo], %[" ACC0 "1]\n\t"                      \
+    "smlad %[a2], %[x1], %[we], %[" ACC0 "2]\n\t"                      \
+    "smlad %[a3], %[x1], %[wo], %[" ACC0 "3]\n\t"                      \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x1], %[we], %[a0]\n\t"                             \
+    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"                             \
+    "ldrd %[x0], %[x1], [%[xp], #" XB "]\n\t"                          \
+    "smlad %[a2], %[x0], %[we], %[a2]\n\t"                             \
+    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"                             \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x0], %[we], %[a0]\n\t"                             \
+    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"                             \
+    "smlad %[a2], %[x1], %[we], %[a2]\n\t"                             \
+    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
+
 /* The conv outputs (r, c .. c + 3) of one conv row, k == 5. Per kernel row, input words
  * X0..X3 = (x_c, x_c+1) .. (x_c+6, x_c+7) and the row's 6 weight pairs give 12 SMLAD:
  *   a0 (c)     = X0.even0 + X1.even1 + X2.even2     a1 (c + 1) = X0.odd0 + X1.odd1 + X2.odd2
  *   a2 (c + 2) = X1.even0 + X2.even1 + X3.even2     a3 (c + 3) = X1.odd0 + X2.odd1 + X3.odd2
- * in an order that keeps 2 inputs and 2 weights live: 5 LDRD + 12 SMLAD per kernel row, 89
- * instructions for the 100 MACs. xp: int16 column c of conv input row r, 4-byte aligned; rsb: the
- * row stride in bytes; wq: [5][6] pairs. One asm block: written in C, gcc hoists the loads of all
- * five rows, spills them, and never pairs them into LDRD (measured). */
-#define LE_IMG_KROW4                                   \
-    "ldrd %[x0], %[x1], [%[xp]]\n\t"                   \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
-    "smlad %[a0], %[x0], %[we], %[a0]\n\t"             \
-    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"             \
-    "smlad %[a2], %[x1], %[we], %[a2]\n\t"             \
-    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"             \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
-    "smlad %[a0], %[x1], %[we], %[a0]\n\t"             \
-    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"             \
-    "ldrd %[x0], %[x1], [%[xp], #8]\n\t"               \
-    "smlad %[a2], %[x0], %[we], %[a2]\n\t"             \
-    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"             \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
-    "smlad %[a0], %[x0], %[we], %[a0]\n\t"             \
-    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"             \
-    "smlad %[a2], %[x1], %[we], %[a2]\n\t"             \
-    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
-#define LE_IMG_NEXT "add %[xp], %[xp], %[rsb]\n\t"
-/* the first kernel row: as LE_IMG_KROW4, but its first four SMLAD start from the bias b */
-#define LE_IMG_KROW4_B                                 \
-    "ldrd %[x0], %[x1], [%[xp]]\n\t"                   \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
-    "smlad %[a0], %[x0], %[we], %[b]\n\t"              \
-    "smlad %[a1], %[x0], %[wo], %[b]\n\t"              \
-    "smlad %[a2], %[x1], %[we], %[b]\n\t"              \
-    "smlad %[a3], %[x1], %[wo], %[b]\n\t"              \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
-    "smlad %[a0], %[x1], %[we], %[a0]\n\t"             \
-    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"             \
-    "ldrd %[x0], %[x1], [%[xp], #8]\n\t"               \
-    "smlad %[a2], %[x0], %[we], %[a2]\n\t"             \
-    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"             \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                \
-    "smlad %[a0], %[x0], %[we], %[a0]\n\t"             \
-    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"             \
-    "smlad %[a2], %[x1], %[we], %[a2]\n\t"             \
-    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
-
-static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, int rsb, const int32_t *wq, int32_t b)
+ * in an order that keeps 2 inputs and 2 weights live: 5 LDRD + 12 SMLAD per kernel row, 85
+ * instructions for the 100 MACs. xp: row r's x_c in the scratch (c divisible by 4: 4-byte
+ * aligned, offsets constant); wq: [5][6] pairs. One asm block: written in C, gcc hoists the loads
+ * of all five rows, spills them, and never pairs them into LDRD (measured). */
+static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq, int32_t b)
 {
     le_acc4_t a;
     int32_t x0, x1, we, wo;
-    __asm__(LE_IMG_KROW4_B LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT LE_IMG_KROW4 LE_IMG_NEXT
-            LE_IMG_KROW4
-            : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [xp] "+r"(xp), [q] "+r"(wq),
+    __asm__(LE_IMG_KROW4("0", "48", "b") LE_IMG_KROW4("8", "56", "a") LE_IMG_KROW4("16", "64", "a")
+            LE_IMG_KROW4("24", "72", "a") LE_IMG_KROW4("32", "80", "a")
+            : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [q] "+r"(wq),
               [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
-            : [rsb] "r"(rsb), [b] "r"(b)
+            : [xp] "r"(xp), [b0] "r"(b), [b1] "r"(b), [b2] "r"(b), [b3] "r"(b)
             : "memory");
     return a;
 }
 #undef LE_IMG_KROW4
-#undef LE_IMG_NEXT
-#undef LE_IMG_KROW4_B
 #endif
 
 /* One kernel row of 5 taps for the conv outputs at columns c .. c + 3 of one conv row, portable:
  * the inputs slide through x0..x3, each loaded once (8 input and 5 weight loads, 20 MACs). */
-static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, const int8_t *wp, le_acc4_t a)
+static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, int bs, const int8_t *wp, le_acc4_t a)
 {
     int32_t w = wp[0];
     int32_t x0 = le_ld16(xp), x1 = le_ld16(xp + 1), x2 = le_ld16(xp + 2), x3 = le_ld16(xp + 3);
@@ -199,25 +190,25 @@ static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, const int
     a.a2 += x2 * w;
     a.a3 += x3 * w;
     w = wp[1];
-    x0 = le_ld16(xp + 4);
+    x0 = le_ld16(xp + bs + 0);
     a.a0 += x1 * w;
     a.a1 += x2 * w;
     a.a2 += x3 * w;
     a.a3 += x0 * w;
     w = wp[2];
-    x1 = le_ld16(xp + 5);
+    x1 = le_ld16(xp + bs + 1);
     a.a0 += x2 * w;
     a.a1 += x3 * w;
     a.a2 += x0 * w;
     a.a3 += x1 * w;
     w = wp[3];
-    x2 = le_ld16(xp + 6);
+    x2 = le_ld16(xp + bs + 2);
     a.a0 += x3 * w;
     a.a1 += x0 * w;
     a.a2 += x1 * w;
     a.a3 += x2 * w;
     w = wp[4];
-    x3 = le_ld16(xp + 7);
+    x3 = le_ld16(xp + bs + 3);
     a.a0 += x0 * w;
     a.a1 += x1 * w;
     a.a2 += x2 * w;
@@ -226,12 +217,14 @@ static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, const int
 }
 
 /* Conv outputs (r, c .. c + 3) of one conv row, k == 5: a_i = b + sum over the 5 kernel rows.
- * xp: int16 input column c of conv input row r (4-byte aligned); wp: [5][5] int8; wq: its pairs. */
-static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int rs, const int8_t *wp, const int32_t *wq, int32_t b)
+ * xp: row r's x_c in the scratch (c divisible by 4); bs: LE_IMG_BS(5); wp: [5][5] int8; wq: its
+ * pairs. */
+static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int bs, const int8_t *wp, const int32_t *wq, int32_t b)
 {
 #if LE_SIMD
+    (void)bs;
     (void)wp;
-    return le_img_row4_dsp(xp, 2 * rs, wq, b);
+    return le_img_row4_dsp(xp, wq, b);
 #else
     le_acc4_t a;
     int ky;
@@ -246,8 +239,8 @@ static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int rs, const int8_t *
          * of all rows and spills them (measured on the Cortex-M3) */
         __asm__("" : "+r"(xp), "+r"(wp));
 #endif
-        a = le_img_krow4_c(xp, wp, a);
-        xp += rs;
+        a = le_img_krow4_c(xp, bs, wp, a);
+        xp += 4; /* the next row of the block */
         wp += 5;
     }
     return a;
@@ -256,10 +249,9 @@ static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int rs, const int8_t *
 
 /* The four conv accumulators (2oy + dy, 2ox + dx) under subsampled output ox, any k (the
  * remainder of an odd out_w, and k != 5): a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1).
- * xrow: int16 conv input row 2oy; wp: [k][k] int8. */
-static LE_INLINE le_acc4_t le_img_window(const int16_t *xrow, int rs, int k, const int8_t *wp, int32_t b, int ox)
+ * rows: the scratch (conv input row 2oy is its row 0); wp: [k][k] int8. */
+static LE_INLINE le_acc4_t le_img_window(int16_t *rows, int bs, int k, const int8_t *wp, int32_t b, int ox)
 {
-    const int16_t *xp = xrow + 2 * ox;
     le_acc4_t a;
     int ky;
     a.a0 = b;
@@ -270,12 +262,12 @@ static LE_INLINE le_acc4_t le_img_window(const int16_t *xrow, int rs, int k, con
         int kx;
         for (kx = 0; kx < k; ++kx) {
             const int32_t w = wp[ky * k + kx];
-            a.a0 += le_ld16(xp + kx) * w;
-            a.a1 += le_ld16(xp + kx + 1) * w;
-            a.a2 += le_ld16(xp + rs + kx) * w;
-            a.a3 += le_ld16(xp + rs + kx + 1) * w;
+            const int c = 2 * ox + kx;
+            a.a0 += le_ld16(le_img_at(rows, bs, ky, c)) * w;
+            a.a1 += le_ld16(le_img_at(rows, bs, ky, c + 1)) * w;
+            a.a2 += le_ld16(le_img_at(rows, bs, ky + 1, c)) * w;
+            a.a3 += le_ld16(le_img_at(rows, bs, ky + 1, c + 1)) * w;
         }
-        xp += rs;
     }
     return a;
 }
@@ -291,31 +283,33 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                                            const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                            int8_t *y, int out_c, int out_h, int out_w)
 {
-    const int rs = LE_IMG_STRIDE(in_w);
-    int16_t *rows = le_img_rows(scratch); /* [k + 1][rs] int16 */
+    const int bs = LE_IMG_BS(k);
+    const int nb = (in_w + 3) / 4;
+    int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     int oy;
     (void)in_off; /* one input channel: kernel o is w[kstart[o]], at input offset 0 */
     for (oy = 0; oy < out_h; ++oy) {
         int r = 0;
         int o;
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
-            const int n = (k - 1) * rs / 2; /* words */
-            int i;
-            for (i = 0; i + 2 <= n; i += 2) { /* forward copy, two words per step (dst < src) */
-                int32_t v[2];
-                memcpy(v, rows + 2 * rs + 2 * i, sizeof v);
+            int16_t *blk = rows;
+            int j;
+            for (j = 0; j < nb; ++j) { /* per block: (k - 1) * 4 int16 move down by 8 (two rows) */
+                int i;
+                for (i = 0; i < 2 * (k - 1); i += 2) { /* words, two per step (dst < src) */
+                    int32_t v[2];
+                    memcpy(v, blk + 8 + 2 * i, sizeof v);
 #if defined(__GNUC__)
-                __asm__("" : "+r"(v[0]), "+r"(v[1])); /* keeps gcc from making it a memmove call */
+                    __asm__("" : "+r"(v[0]), "+r"(v[1])); /* keeps gcc from making it a memmove call */
 #endif
-                memcpy(rows + 2 * i, v, sizeof v);
-            }
-            if (i < n) { /* an odd word count (even k) */
-                memcpy(rows + 2 * i, rows + 2 * rs + 2 * i, 4);
+                    memcpy(blk + 2 * i, v, sizeof v);
+                }
+                blk += bs;
             }
             r = k - 1;
         }
         for (; r <= k; ++r) {
-            le_image_row16(image, img_h, img_w, itable, top, left, pad_value, in_w, 2 * oy + r, rows + r * rs);
+            le_image_row16(image, img_h, img_w, itable, top, left, pad_value, in_w, 2 * oy + r, rows, bs, r);
         }
         for (o = 0; o < out_c; ++o) {
             /* one input channel: channel o has one kernel, or none (all its weights were 0) */
@@ -331,7 +325,11 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
 #if LE_SIMD
                 int32_t wpairs[30]; /* [5][6] int16 pairs of channel o */
                 const int32_t *wq = wpairs;
-                le_img_wpairs5(has ? wp : le_img_zeros5, wpairs);
+                if (has) {
+                    le_img_wpairs5(wp, wpairs);
+                } else {
+                    memset(wpairs, 0, sizeof wpairs);
+                }
 #else
                 const int32_t *wq = 0;
                 if (!has) {
@@ -339,7 +337,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 }
 #endif
                 for (; ox + 2 <= out_w; ox += 2) {
-                    const int16_t *xp = rows + 2 * ox;
+                    const int16_t *xp = rows + (ox >> 1) * bs; /* row 0, column 2ox (ox even) */
                     int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
                     int32_t swa = sw0, swb = sw1;
                     int dy;
@@ -351,12 +349,12 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                          * across passes, and spill them (measured) */
                         __asm__("" : "+r"(wp), "+r"(xp));
 #endif
-                        a = le_img_row4(xp, rs, wp, wq, b);
+                        a = le_img_row4(xp, bs, wp, wq, b);
                         s0 += LE_IMG_T(a.a0) * swa; /* one multiply-accumulate each */
                         s0 += LE_IMG_T(a.a1) * swb;
                         s1 += LE_IMG_T(a.a2) * swa;
                         s1 += LE_IMG_T(a.a3) * swb;
-                        xp += rs;
+                        xp += 4; /* row 1 */
                         swa = sw2;
                         swb = sw3;
                     }
@@ -369,7 +367,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                     le_acc4_t a;
                     int32_t s = sb;
                     if (has) {
-                        a = le_img_window(rows, rs, k, wp, b, ox);
+                        a = le_img_window(rows, bs, k, wp, b, ox);
                     } else { /* no kernel: the conv output is the bias alone */
                         a.a0 = a.a1 = a.a2 = a.a3 = b;
                     }
