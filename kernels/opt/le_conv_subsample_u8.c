@@ -143,14 +143,14 @@ static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
 }
 
 /* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
- * ACC0: the accumulator the first four SMLAD add to (the bias b in row 0) */
-#define LE_IMG_KROW4(XA, XB, ACC0)                                     \
+ * C0..C3: what the first four SMLAD add to (the bias b in row 0, else a0..a3) */
+#define LE_IMG_KROW4(XA, XB, C0, C1, C2, C3)                           \
     "ldrd %[x0], %[x1], [%[xp], #" XA "]\n\t"                          \
     "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
-    "smlad %[a0], %[x0], %[we], %[" ACC0 "0]\n\t"                      \
-    "smlad %[a1], %[x0], %[wo], %[" ACC0 "1]\n\t"                      \
-    "smlad %[a2], %[x1], %[we], %[" ACC0 "2]\n\t"                      \
-    "smlad %[a3], %[x1], %[wo], %[" ACC0 "3]\n\t"                      \
+    "smlad %[a0], %[x0], %[we], %[" C0 "]\n\t"                        \
+    "smlad %[a1], %[x0], %[wo], %[" C1 "]\n\t"                        \
+    "smlad %[a2], %[x1], %[we], %[" C2 "]\n\t"                        \
+    "smlad %[a3], %[x1], %[wo], %[" C3 "]\n\t"                        \
     "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
     "smlad %[a0], %[x1], %[we], %[a0]\n\t"                             \
     "smlad %[a1], %[x1], %[wo], %[a1]\n\t"                             \
@@ -175,11 +175,12 @@ static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq,
 {
     le_acc4_t a;
     int32_t x0, x1, we, wo;
-    __asm__(LE_IMG_KROW4("0", "48", "b") LE_IMG_KROW4("8", "56", "a") LE_IMG_KROW4("16", "64", "a")
-            LE_IMG_KROW4("24", "72", "a") LE_IMG_KROW4("32", "80", "a")
+    __asm__(LE_IMG_KROW4("0", "48", "b", "b", "b", "b") LE_IMG_KROW4("8", "56", "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("16", "64", "a0", "a1", "a2", "a3") LE_IMG_KROW4("24", "72", "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("32", "80", "a0", "a1", "a2", "a3")
             : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [q] "+r"(wq),
               [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
-            : [xp] "r"(xp), [b0] "r"(b), [b1] "r"(b), [b2] "r"(b), [b3] "r"(b)
+            : [xp] "r"(xp), [b] "r"(b)
             : "memory");
     return a;
 }
