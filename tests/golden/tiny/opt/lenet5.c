@@ -53,11 +53,10 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1).
  *
  * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
- * quantized image are kept in `rows` as int16, already sign-extended: scratch in the arena of
- * 2 (k + 1) rs + 3 bytes ((k + 1) rows of rs = LE_IMG_STRIDE(in_w) int16, in_w rounded up to even so
- * every row starts on a 4-byte boundary, plus 3 bytes to align the start; the op's scratch_bytes
- * in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move up from the
- * previous output row, two are translated through the input table.
+ * quantized image are kept in `scratch` as int16, already sign-extended, in blocks of 4 columns
+ * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start (the op's
+ * scratch_bytes in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move
+ * up from the previous output row, two are translated through the input table.
  *
  * Then, per channel, passes over one conv row compute 4 neighbouring conv outputs (columns
  * c .. c + 3, c = 2ox); two passes (conv rows 2oy, 2oy + 1) give the 2x2 windows of subsampled
@@ -70,9 +69,9 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * pairs on the stack, per kernel row (w0..w4):
  *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at an even column c (inputs (x_c,x_c+1) ...)
  *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1     (the same input words)
- * A pass is 5 x (5 LDRD + 12 SMLAD) + 4 row steps: 89 instructions for 100 MACs
- * (le_img_row4_dsp). Sums are exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an
- * output's |acc| stays far below 2^31.
+ * A pass is 5 x (5 LDRD + 12 SMLAD): 85 instructions for 100 MACs (le_img_row4_dsp). Sums are
+ * exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an output's |acc| stays far below
+ * 2^31.
  *
  * Portable path (Cortex-M3, host): the same int16 rows and passes; one kernel row slides the
  * inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
