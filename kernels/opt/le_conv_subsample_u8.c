@@ -1,65 +1,420 @@
 /* le_conv_subsample_u8: le_conv_subsample_s8 reading the caller's uint8 image directly (arguments
- * as in kernels/ref/le_conv_subsample_u8.c). For each subsampled output row oy, the k + 1 conv
- * input rows 2oy .. 2oy + k of the padded, quantized image are kept in `rows` (scratch in the
- * arena, (k + 1) * in_w bytes): k - 1 of them move up from the previous output row, two are
- * translated through the input table. Then every channel runs the same row loop as
- * le_conv_subsample_s8. */
-#include "le_conv_subsample_row.h"
+ * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1).
+ *
+ * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
+ * quantized image are kept in `scratch` as int16, already sign-extended, in blocks of 4 columns
+ * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start (the op's
+ * scratch_bytes in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move
+ * up from the previous output row, two are translated through the input table.
+ *
+ * Then, per channel, passes over one conv row compute 4 neighbouring conv outputs (columns
+ * c .. c + 3, c = 2ox); two passes (conv rows 2oy, 2oy + 1) give the 2x2 windows of subsampled
+ * outputs ox and ox + 1. Each conv output is requantized, looked up in the table and
+ * multiply-accumulated into its subsampling sum right after its pass; the sums are requantized and
+ * looked up as they are stored (the full conv output never exists).
+ *
+ * Cortex-M4 (LE_SIMD, k == 5): with int16 inputs each SMLAD is one input pair and one weight pair,
+ * no SXTB16. The channel's 25 weights are expanded once per (output row, channel) into 30 int16
+ * pairs on the stack, per kernel row (w0..w4):
+ *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at an even column c (inputs (x_c,x_c+1) ...)
+ *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1     (the same input words)
+ * A pass is 5 x (5 LDRD + 12 SMLAD): 85 instructions for 100 MACs (le_img_row4_dsp). Sums are
+ * exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an output's |acc| stays far below
+ * 2^31.
+ *
+ * Portable path (Cortex-M3, host): the same int16 rows and passes; one kernel row slides the
+ * inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
+ * (le_img_krow4_c). */
+#include "le_conv_core.h"
+#include "le_opt.h"
 
-/* padded row r of the quantized image into dst[in_w] */
-static void le_image_row(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
-                         int left, int8_t pad_value, int in_w, int r, int8_t *dst)
+/* The scratch layout: blocks of 4 columns, [nb][k + 1][4] int16, nb = ceil(in_w / 4); element
+ * (row i, column c) at (c / 4) * bs + 4 i + c % 4 with bs = 4 (k + 1) int16 per block. A pass at a
+ * column c divisible by 4 then finds row i's x_c .. x_c+3 at xp + 4 i and x_c+4 .. x_c+7 at
+ * xp + bs + 4 i: constant offsets, whatever in_w is. */
+#define LE_IMG_BS(k) (4 * ((k) + 1))
+
+static LE_INLINE int16_t *le_img_at(int16_t *rows, int bs, int i, int c)
+{
+    return rows + (c >> 2) * bs + 4 * i + (c & 3);
+}
+
+/* The scratch rounded up to a 4-byte boundary (the arena is an int8_t array: no alignment promise). */
+static LE_INLINE int16_t *le_img_rows(int8_t *scratch)
+{
+    return (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
+}
+
+/* the kernel of a channel without one (all its weights were 0) */
+static const int8_t le_img_zeros5[25] LE_UNUSED = {0};
+
+/* An empty asm that makes two pointers opaque to gcc: loads through them cannot move above it. */
+#if defined(__GNUC__)
+#define LE_IMG_FENCE(p, q) __asm__("" : "+r"(p), "+r"(q))
+#else
+#define LE_IMG_FENCE(p, q) ((void)0)
+#endif
+
+/* int16 loads and stores through memcpy: the scratch is int8_t storage (no aliasing assumptions). */
+static LE_INLINE int32_t le_ld16(const int16_t *p)
+{
+    int16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static LE_INLINE void le_st16(int16_t *p, int32_t v)
+{
+    const int16_t h = (int16_t)v;
+    memcpy(p, &h, sizeof h);
+}
+
+/* padded row r of the quantized image into scratch row i (columns 0 .. in_w - 1), int16 */
+static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
+                           int left, int32_t pad_value, int in_w, int r, int16_t *rows, int bs, int i)
 {
     const int ir = r - top;
     int c;
     if (ir < 0 || ir >= img_h) {
-        memset(dst, pad_value, (size_t)in_w);
+        for (c = 0; c < in_w; ++c) {
+            le_st16(le_img_at(rows, bs, i, c), pad_value);
+        }
         return;
     }
     image += ir * img_w;
-    memset(dst, pad_value, (size_t)left);
-    for (c = 0; c < img_w; ++c) {
-        dst[left + c] = itable[image[c]];
+    for (c = 0; c < left; ++c) {
+        le_st16(le_img_at(rows, bs, i, c), pad_value);
     }
-    memset(dst + left + img_w, pad_value, (size_t)(in_w - left - img_w));
+    if ((left & 1) == 0) { /* two pixels per step: columns c, c + 1 (c even) share a block */
+        for (c = 0; c + 2 <= img_w; c += 2) {
+            int16_t *p = le_img_at(rows, bs, i, left + c);
+            const int32_t lo = itable[image[c]], hi = itable[image[c + 1]];
+            le_st16(p, lo);
+            le_st16(p + 1, hi);
+        }
+    } else {
+        c = 0;
+    }
+    for (; c < img_w; ++c) {
+        le_st16(le_img_at(rows, bs, i, left + c), itable[image[c]]);
+    }
+    for (c = left + img_w; c < in_w; ++c) {
+        le_st16(le_img_at(rows, bs, i, c), pad_value);
+    }
 }
 
+#if LE_SIMD
+/* (lo[15:0], hi[15:0]) */
+static LE_INLINE int32_t le_pkh_lo_lo(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* (lo[31:16], hi[31:16]) */
+static LE_INLINE int32_t le_pkh_hi_hi(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+/* The 25 int8 weights wp[5][5] of one channel as wq[5][6] int16 pairs: per kernel row
+ * even0, odd0, even1, odd1, even2, odd2 (see the top of this file). */
+static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
+{
+    int ky;
+    for (ky = 0; ky < 5; ++ky) {
+        const int32_t v = le_load4(wp);          /* bytes w0 w1 w2 w3 */
+        const int32_t e = le_even16(v);          /* (w0, w2) */
+        const int32_t od = le_odd16(v);          /* (w1, w3) */
+        const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
+        wq[0] = le_pkh_lo_lo(e, od);             /* (w0, w1) */
+        wq[1] = (int32_t)((uint32_t)e << 16);    /* (0, w0) */
+        wq[2] = le_pkh_hi_hi(e, od);             /* (w2, w3) */
+        wq[3] = le_pack16(od, e);                /* (w1, w2) */
+        wq[4] = (int32_t)((uint32_t)w4 >> 16);   /* (w4, 0) */
+        wq[5] = le_pkh_hi_hi(od, w4);            /* (w3, w4) */
+        wp += 5;
+        wq += 6;
+    }
+}
+
+/* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
+ * C0..C3: what the first four SMLAD add to (the bias b in row 0, else a0..a3) */
+#define LE_IMG_KROW4(XA, XB, C0, C1, C2, C3)                           \
+    "ldrd %[x0], %[x1], [%[xp], #" XA "]\n\t"                          \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x0], %[we], %[" C0 "]\n\t"                        \
+    "smlad %[a1], %[x0], %[wo], %[" C1 "]\n\t"                        \
+    "smlad %[a2], %[x1], %[we], %[" C2 "]\n\t"                        \
+    "smlad %[a3], %[x1], %[wo], %[" C3 "]\n\t"                        \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x1], %[we], %[a0]\n\t"                             \
+    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"                             \
+    "ldrd %[x0], %[x1], [%[xp], #" XB "]\n\t"                          \
+    "smlad %[a2], %[x0], %[we], %[a2]\n\t"                             \
+    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"                             \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x0], %[we], %[a0]\n\t"                             \
+    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"                             \
+    "smlad %[a2], %[x1], %[we], %[a2]\n\t"                             \
+    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
+
+/* The conv outputs (r, c .. c + 3) of one conv row, k == 5. Per kernel row, input words
+ * X0..X3 = (x_c, x_c+1) .. (x_c+6, x_c+7) and the row's 6 weight pairs give 12 SMLAD:
+ *   a0 (c)     = X0.even0 + X1.even1 + X2.even2     a1 (c + 1) = X0.odd0 + X1.odd1 + X2.odd2
+ *   a2 (c + 2) = X1.even0 + X2.even1 + X3.even2     a3 (c + 3) = X1.odd0 + X2.odd1 + X3.odd2
+ * in an order that keeps 2 inputs and 2 weights live: 5 LDRD + 12 SMLAD per kernel row, 85
+ * instructions for the 100 MACs. xp: row r's x_c in the scratch (c divisible by 4: 4-byte
+ * aligned, offsets constant); wq: [5][6] pairs. One asm block: written in C, gcc hoists the loads
+ * of all five rows, spills them, and never pairs them into LDRD (measured). */
+static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq, int32_t b)
+{
+    le_acc4_t a;
+    int32_t x0, x1, we, wo;
+    __asm__(LE_IMG_KROW4("0", "48", "b", "b", "b", "b") LE_IMG_KROW4("8", "56", "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("16", "64", "a0", "a1", "a2", "a3") LE_IMG_KROW4("24", "72", "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("32", "80", "a0", "a1", "a2", "a3")
+            : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [q] "+r"(wq),
+              [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
+            : [xp] "r"(xp), [b] "r"(b)
+            : "memory");
+    return a;
+}
+#undef LE_IMG_KROW4
+#endif
+
+/* One kernel row of 5 taps for the conv outputs at columns c .. c + 3 of one conv row, portable:
+ * the inputs slide through x0..x3, each loaded once (8 input and 5 weight loads, 20 MACs). */
+static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, int bs, const int8_t *wp, le_acc4_t a)
+{
+    int32_t w = wp[0];
+    int32_t x0 = le_ld16(xp), x1 = le_ld16(xp + 1), x2 = le_ld16(xp + 2), x3 = le_ld16(xp + 3);
+    a.a0 += x0 * w;
+    a.a1 += x1 * w;
+    a.a2 += x2 * w;
+    a.a3 += x3 * w;
+    w = wp[1];
+    x0 = le_ld16(xp + bs + 0);
+    a.a0 += x1 * w;
+    a.a1 += x2 * w;
+    a.a2 += x3 * w;
+    a.a3 += x0 * w;
+    w = wp[2];
+    x1 = le_ld16(xp + bs + 1);
+    a.a0 += x2 * w;
+    a.a1 += x3 * w;
+    a.a2 += x0 * w;
+    a.a3 += x1 * w;
+    w = wp[3];
+    x2 = le_ld16(xp + bs + 2);
+    a.a0 += x3 * w;
+    a.a1 += x0 * w;
+    a.a2 += x1 * w;
+    a.a3 += x2 * w;
+    w = wp[4];
+    x3 = le_ld16(xp + bs + 3);
+    a.a0 += x0 * w;
+    a.a1 += x1 * w;
+    a.a2 += x2 * w;
+    a.a3 += x3 * w;
+    return a;
+}
+
+/* Conv outputs (r, c .. c + 3) of one conv row, k == 5: a_i = b + sum over the 5 kernel rows.
+ * xp: row r's x_c in the scratch (c divisible by 4); bs: LE_IMG_BS(5); wp: [5][5] int8; wq: its
+ * pairs. */
+static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int bs, const int8_t *wp, const int32_t *wq, int32_t b)
+{
+#if LE_SIMD
+    (void)bs;
+    (void)wp;
+    return le_img_row4_dsp(xp, wq, b);
+#else
+    le_acc4_t a;
+    (void)wq;
+    a.a0 = b;
+    a.a1 = b;
+    a.a2 = b;
+    a.a3 = b;
+    /* the 5 kernel rows one after the other (rows of a block are 4 int16 apart): LE_IMG_FENCE
+     * between them makes the pointers opaque, else gcc hoists the loads of all rows and spills
+     * them. Unrolled on Arm (Cortex-M3: 20,000 instructions per inference less than the loop), a
+     * loop elsewhere (x86-64: unrolled costs 117,000 more; measured with gcc 12/13) */
+#if defined(__arm__)
+    a = le_img_krow4_c(xp, bs, wp, a);
+    LE_IMG_FENCE(xp, wp);
+    a = le_img_krow4_c(xp + 4, bs, wp + 5, a);
+    LE_IMG_FENCE(xp, wp);
+    a = le_img_krow4_c(xp + 8, bs, wp + 10, a);
+    LE_IMG_FENCE(xp, wp);
+    a = le_img_krow4_c(xp + 12, bs, wp + 15, a);
+    LE_IMG_FENCE(xp, wp);
+    return le_img_krow4_c(xp + 16, bs, wp + 20, a);
+#else
+    {
+        int ky;
+        for (ky = 0; ky < 5; ++ky) {
+            LE_IMG_FENCE(xp, wp);
+            a = le_img_krow4_c(xp, bs, wp, a);
+            xp += 4;
+            wp += 5;
+        }
+    }
+    return a;
+#endif
+#endif
+}
+
+/* The four conv accumulators (2oy + dy, 2ox + dx) under subsampled output ox, any k (the
+ * remainder of an odd out_w, and k != 5): a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1).
+ * rows: the scratch (conv input row 2oy is its row 0); wp: [k][k] int8. */
+static LE_INLINE le_acc4_t le_img_window(int16_t *rows, int bs, int k, const int8_t *wp, int32_t b, int ox)
+{
+    le_acc4_t a;
+    int ky;
+    a.a0 = b;
+    a.a1 = b;
+    a.a2 = b;
+    a.a3 = b;
+    for (ky = 0; ky < k; ++ky) {
+        int kx;
+        for (kx = 0; kx < k; ++kx) {
+            const int32_t w = wp[ky * k + kx];
+            const int c = 2 * ox + kx;
+            a.a0 += le_ld16(le_img_at(rows, bs, ky, c)) * w;
+            a.a1 += le_ld16(le_img_at(rows, bs, ky, c + 1)) * w;
+            a.a2 += le_ld16(le_img_at(rows, bs, ky + 1, c)) * w;
+            a.a3 += le_ld16(le_img_at(rows, bs, ky + 1, c + 1)) * w;
+        }
+    }
+    return a;
+}
+
+/* table[requant(acc)]: one conv output through its requant and the table after it */
+#define LE_IMG_T(acc) ((int32_t)table[(uint8_t)le_requant((acc), cr, zp, wide)])
+
 static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
-                                           int top, int left, int32_t pad_value, int8_t *rows, int in_w, int k,
+                                           int top, int left, int32_t pad_value, int8_t *scratch, int in_w, int k,
                                            const int8_t *w, const uint16_t *kstart, const uint16_t *in_off,
                                            const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
                                            const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                            const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                            int8_t *y, int out_c, int out_h, int out_w)
 {
+    const int bs = LE_IMG_BS(k);
+    const int nb = (in_w + 3) / 4;
+    int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     int oy;
+    (void)in_off; /* one input channel: kernel o is w[kstart[o]], at input offset 0 */
     for (oy = 0; oy < out_h; ++oy) {
         int r = 0;
         int o;
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
-            const int n = (k - 1) * in_w;
-            int i;
-            for (i = 0; i + 4 <= n; i += 4) { /* forward word copy (dst < src) */
-                int32_t v;
-                memcpy(&v, rows + 2 * in_w + i, sizeof v);
+            int16_t *blk = rows;
+            int j;
+            for (j = 0; j < nb; ++j) { /* per block: (k - 1) * 4 int16 move down by 8 (two rows) */
+                int i;
+                for (i = 0; i < 2 * (k - 1); i += 2) { /* words, two per step (dst < src) */
+                    int32_t v[2];
+                    memcpy(v, blk + 8 + 2 * i, sizeof v);
 #if defined(__GNUC__)
-                __asm__("" : "+r"(v)); /* keeps gcc from turning the loop into a memmove call */
+                    __asm__("" : "+r"(v[0]), "+r"(v[1])); /* keeps gcc from making it a memmove call */
 #endif
-                memcpy(rows + i, &v, sizeof v);
-            }
-            for (; i < n; ++i) {
-                rows[i] = rows[2 * in_w + i];
+                    memcpy(blk + 2 * i, v, sizeof v);
+                }
+                blk += bs;
             }
             r = k - 1;
         }
         for (; r <= k; ++r) {
-            le_image_row(image, img_h, img_w, itable, top, left, (int8_t)pad_value, in_w, 2 * oy + r,
-                         rows + r * in_w);
+            le_image_row16(image, img_h, img_w, itable, top, left, pad_value, in_w, 2 * oy + r, rows, bs, r);
         }
         for (o = 0; o < out_c; ++o) {
-            le_conv_subsample_row(rows, in_w, k, w, kstart[o], kstart[o + 1], in_off, bias[o], rq[o], zp, wide,
-                                  table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
-                                  y + (o * out_h + oy) * out_w, out_w);
+            /* one input channel: channel o has one kernel, or none (all its weights were 0) */
+            const int has = kstart[o + 1] != kstart[o];
+            const int8_t *wp = w + kstart[o] * k * k;
+            const int32_t b = bias[o];
+            const le_rq_t cr = rq[o], sr = srq[o];
+            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
+            const int32_t sb = sbias[o];
+            int8_t *yo = y + (o * out_h + oy) * out_w;
+            int ox = 0;
+            if (k == 5) { /* two subsampled outputs at a time: conv columns c = 2ox .. 2ox + 3 */
+#if LE_SIMD
+                const int32_t sw01 = le_pkh_lo_lo(sw0, sw1), sw23 = le_pkh_lo_lo(sw2, sw3);
+                int32_t wpairs[30]; /* [5][6] int16 pairs of channel o */
+                const int32_t *wq = wpairs;
+                if (has) {
+                    le_img_wpairs5(wp, wpairs);
+                } else {
+                    memset(wpairs, 0, sizeof wpairs);
+                }
+#else
+                const int32_t *wq = 0;
+                if (!has) {
+                    wp = le_img_zeros5;
+                }
+#endif
+                for (; ox + 2 <= out_w; ox += 2) {
+                    const int16_t *xp = rows + (ox >> 1) * bs; /* row 0, column 2ox (ox even) */
+                    int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
+#if LE_SIMD
+                    int32_t swp = sw01;
+#else
+                    int32_t swa = sw0, swb = sw1;
+#endif
+                    int dy;
+                    for (dy = 0; dy < 2; ++dy) { /* conv rows 2oy, 2oy + 1 */
+                        le_acc4_t a;
+#if !LE_SIMD
+                        /* the portable path loads its weights and inputs per pass: gcc would
+                         * otherwise keep all 25 weights and the inputs the next pass shares live
+                         * across passes, and spill them (measured) */
+                        LE_IMG_FENCE(wp, xp);
+#endif
+                        a = le_img_row4(xp, bs, wp, wq, b);
+#if LE_SIMD
+                        { /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
+                            s0 = le_smlad(le_pkh_lo_lo(LE_IMG_T(a.a0), LE_IMG_T(a.a1)), swp, s0);
+                            s1 = le_smlad(le_pkh_lo_lo(LE_IMG_T(a.a2), LE_IMG_T(a.a3)), swp, s1);
+                        }
+#else
+                        s0 += LE_IMG_T(a.a0) * swa; /* one multiply-accumulate each */
+                        s0 += LE_IMG_T(a.a1) * swb;
+                        s1 += LE_IMG_T(a.a2) * swa;
+                        s1 += LE_IMG_T(a.a3) * swb;
+#endif
+                        xp += 4; /* row 1 */
+#if LE_SIMD
+                        swp = sw23;
+#else
+                        swa = sw2;
+                        swb = sw3;
+#endif
+                    }
+                    yo[ox] = stable[(uint8_t)le_requant(s0, sr, szp, swide)];
+                    yo[ox + 1] = stable[(uint8_t)le_requant(s1, sr, szp, swide)];
+                }
+            }
+            if (k != 5 || (out_w & 1)) { /* k != 5, or an odd out_w's last output */
+                for (; ox < out_w; ++ox) {
+                    le_acc4_t a;
+                    int32_t s = sb;
+                    if (has) {
+                        a = le_img_window(rows, bs, k, wp, b, ox);
+                    } else { /* no kernel: the conv output is the bias alone */
+                        a.a0 = a.a1 = a.a2 = a.a3 = b;
+                    }
+                    s += LE_IMG_T(a.a0) * sw0 + LE_IMG_T(a.a1) * sw1 + LE_IMG_T(a.a2) * sw2 + LE_IMG_T(a.a3) * sw3;
+                    yo[ox] = stable[(uint8_t)le_requant(s, sr, szp, swide)];
+                }
+            }
         }
     }
 }
+
+#undef LE_IMG_T
+#undef LE_IMG_FENCE

@@ -50,18 +50,32 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
 
 /* ---- kernels/opt/le_conv_subsample_u8.c ---- */
 /* le_conv_subsample_u8: le_conv_subsample_s8 reading the caller's uint8 image directly (arguments
- * as in kernels/ref/le_conv_subsample_u8.c). For each subsampled output row oy, the k + 1 conv
- * input rows 2oy .. 2oy + k of the padded, quantized image are kept in `rows` (scratch in the
- * arena, (k + 1) * in_w bytes): k - 1 of them move up from the previous output row, two are
- * translated through the input table. Then every channel runs the same row loop as
- * le_conv_subsample_s8. */
-/* ---- kernels/opt/le_conv_subsample_row.h ---- */
-/* le_conv_subsample_row.h (kernels/opt): the inner loops of the fused conv + 2x2/2 kernels
- * (le_conv_subsample_s8, le_conv_subsample_u8, le_conv_maxpool_s8): the four conv accumulators
- * under one 2x2 window, and one subsampled output row of one channel. */
-#ifndef LE_CONV_SUBSAMPLE_ROW_H
-#define LE_CONV_SUBSAMPLE_ROW_H
-
+ * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1).
+ *
+ * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
+ * quantized image are kept in `scratch` as int16, already sign-extended, in blocks of 4 columns
+ * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start (the op's
+ * scratch_bytes in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move
+ * up from the previous output row, two are translated through the input table.
+ *
+ * Then, per channel, passes over one conv row compute 4 neighbouring conv outputs (columns
+ * c .. c + 3, c = 2ox); two passes (conv rows 2oy, 2oy + 1) give the 2x2 windows of subsampled
+ * outputs ox and ox + 1. Each conv output is requantized, looked up in the table and
+ * multiply-accumulated into its subsampling sum right after its pass; the sums are requantized and
+ * looked up as they are stored (the full conv output never exists).
+ *
+ * Cortex-M4 (LE_SIMD, k == 5): with int16 inputs each SMLAD is one input pair and one weight pair,
+ * no SXTB16. The channel's 25 weights are expanded once per (output row, channel) into 30 int16
+ * pairs on the stack, per kernel row (w0..w4):
+ *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at an even column c (inputs (x_c,x_c+1) ...)
+ *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1     (the same input words)
+ * A pass is 5 x (5 LDRD + 12 SMLAD): 85 instructions for 100 MACs (le_img_row4_dsp). Sums are
+ * exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an output's |acc| stays far below
+ * 2^31.
+ *
+ * Portable path (Cortex-M3, host): the same int16 rows and passes; one kernel row slides the
+ * inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
+ * (le_img_krow4_c). */
 /* ---- kernels/opt/le_conv_core.h ---- */
 #ifndef LE_CONV_CORE_H
 #define LE_CONV_CORE_H
@@ -457,369 +471,396 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 
 #endif /* LE_OPT_H */
 
-/* p unchanged, but the compiler no longer knows where it points (no instruction). */
+/* The scratch layout: blocks of 4 columns, [nb][k + 1][4] int16, nb = ceil(in_w / 4); element
+ * (row i, column c) at (c / 4) * bs + 4 i + c % 4 with bs = 4 (k + 1) int16 per block. A pass at a
+ * column c divisible by 4 then finds row i's x_c .. x_c+3 at xp + 4 i and x_c+4 .. x_c+7 at
+ * xp + bs + 4 i: constant offsets, whatever in_w is. */
+#define LE_IMG_BS(k) (4 * ((k) + 1))
+
+static LE_INLINE int16_t *le_img_at(int16_t *rows, int bs, int i, int c)
+{
+    return rows + (c >> 2) * bs + 4 * i + (c & 3);
+}
+
+/* The scratch rounded up to a 4-byte boundary (the arena is an int8_t array: no alignment promise). */
+static LE_INLINE int16_t *le_img_rows(int8_t *scratch)
+{
+    return (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
+}
+
+/* the kernel of a channel without one (all its weights were 0) */
+static const int8_t le_img_zeros5[25] LE_UNUSED = {0};
+
+/* An empty asm that makes two pointers opaque to gcc: loads through them cannot move above it. */
 #if defined(__GNUC__)
-#define le_hide(p) __asm__("" : "+r"(p))
+#define LE_IMG_FENCE(p, q) __asm__("" : "+r"(p), "+r"(q))
 #else
-#define le_hide(p) ((void)0)
+#define LE_IMG_FENCE(p, q) ((void)0)
 #endif
 
-#if LE_SIMD
-/* A 5x5 kernel on ARMv7E-M, input row by input row: each of the 6 input rows under a 2x2 window
- * is loaded and split once (le_cs_x5), then multiplied with the kernel row below it (conv row 1:
- * a2, a3) and the one at its level (conv row 0: a0, a1); the kernel row (le_cs_w5) is split once
- * and kept for the next input row. At most 13 values live: 4 sums, 4 input pairs, 3 weight values,
- * 2 pointers. Per kernel: 6 x (2 LDR + 4 SXTB16) + 5 x (LDR + 2 SXTB16 + LDRSB) + 40 SMLAD +
- * 20 SMLATB = 116 instructions for 100 MACs (measured: about 128 per kernel and window at -O2). */
-typedef struct {
-    int32_t e, o, e2, o2; /* (x0,x2) (x1,x3) (x2,x4) (x3,x5) of the input bytes x0..x5 at c */
-} le_cs_x5_t;
-typedef struct {
-    int32_t w02, w13, w4; /* (w0,w2) (w1,w3), w4 of one kernel row */
-} le_cs_w5_t;
-
-static LE_INLINE LE_UNUSED le_cs_x5_t le_cs_x5(const int8_t *xp)
+/* int16 loads and stores through memcpy: the scratch is int8_t storage (no aliasing assumptions). */
+static LE_INLINE int32_t le_ld16(const int16_t *p)
 {
-    le_cs_x5_t x;
-    int32_t v = le_load4(xp);
-    x.e = le_even16(v);
-    x.o = le_odd16(v);
-    v = le_load4(xp + 2);
-    x.e2 = le_even16(v);
-    x.o2 = le_odd16(v);
-    return x;
+    int16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
-static LE_INLINE LE_UNUSED le_cs_w5_t le_cs_w5(const int8_t *wp)
+static LE_INLINE void le_st16(int16_t *p, int32_t v)
 {
-    le_cs_w5_t w;
-    const int32_t v = le_load4(wp);
-    w.w02 = le_even16(v);
-    w.w13 = le_odd16(v);
-    w.w4 = wp[4];
-    return w;
+    const int16_t h = (int16_t)v;
+    memcpy(p, &h, sizeof h);
 }
 
-/* acc + a[31:16] * b[15:0] */
-static LE_INLINE LE_UNUSED int32_t le_smlatb(int32_t a, int32_t b, int32_t acc)
-{
-    return __builtin_arm_smlatb(a, b, acc);
-}
-
-/* *c0 += sum_t x[t] * w[t] (column c), *c1 += sum_t x[t + 1] * w[t] (column c + 1), t < 5 */
-static LE_INLINE LE_UNUSED void le_cs_mac5(le_cs_x5_t x, le_cs_w5_t w, int32_t *c0, int32_t *c1)
-{
-    *c0 = le_smlatb(x.e2, w.w4, le_smlad(x.o, w.w13, le_smlad(x.e, w.w02, *c0)));
-    *c1 = le_smlatb(x.o2, w.w4, le_smlad(x.e2, w.w13, le_smlad(x.o, w.w02, *c1)));
-}
-
-/* The 4 sums of le_conv_window2x2 for one 5x5 kernel wp; xp: its input map at (2oy, 2ox). */
-static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5(const int8_t *xp, const int8_t *wp, int in_w, le_acc4_t a)
-{
-    le_cs_w5_t w = le_cs_w5(wp);
-    le_cs_x5_t x = le_cs_x5(xp);
-    le_cs_mac5(x, w, &a.a0, &a.a1);
-    x = le_cs_x5(xp + in_w);
-    le_cs_mac5(x, w, &a.a2, &a.a3);
-    w = le_cs_w5(wp + 5);
-    le_cs_mac5(x, w, &a.a0, &a.a1);
-    x = le_cs_x5(xp + 2 * in_w);
-    le_cs_mac5(x, w, &a.a2, &a.a3);
-    w = le_cs_w5(wp + 10);
-    le_cs_mac5(x, w, &a.a0, &a.a1);
-    x = le_cs_x5(xp + 3 * in_w);
-    le_cs_mac5(x, w, &a.a2, &a.a3);
-    w = le_cs_w5(wp + 15);
-    le_cs_mac5(x, w, &a.a0, &a.a1);
-    x = le_cs_x5(xp + 4 * in_w);
-    le_cs_mac5(x, w, &a.a2, &a.a3);
-    w = le_cs_w5(wp + 20);
-    le_cs_mac5(x, w, &a.a0, &a.a1);
-    x = le_cs_x5(xp + 5 * in_w);
-    le_cs_mac5(x, w, &a.a2, &a.a3);
-    return a;
-}
-#else
-/* One 5x5 kernel row without SIMD (Cortex-M3, host), for windows over more kernels than the
- * column-pair sums below allow: the 5 taps unrolled as a sliding window, so
- * per tap one weight and the two new input bytes (rows xp and xp + in_w, column kx + 1) are loaded
- * and 4 multiply-accumulates done: 7 instructions per 4 MACs on the M3, with only 9 values live
- * (4 sums, 4 inputs, 1 weight) so nothing spills. t0/t1: row xp at columns kx, kx + 1;
- * b0/b1: row xp + in_w. */
-static LE_INLINE LE_UNUSED le_acc4_t le_cs_krow5(const int8_t *xp, const int8_t *wp, int in_w, le_acc4_t a)
-{
-    const int8_t *xb = xp + in_w;
-    int32_t w = wp[0];
-    int32_t t0 = xp[0], t1 = xp[1], b0 = xb[0], b1 = xb[1];
-    a.a0 += t0 * w;
-    a.a1 += t1 * w;
-    a.a2 += b0 * w;
-    a.a3 += b1 * w;
-    w = wp[1];
-    t0 = xp[2];
-    b0 = xb[2];
-    a.a0 += t1 * w;
-    a.a1 += t0 * w;
-    a.a2 += b1 * w;
-    a.a3 += b0 * w;
-    w = wp[2];
-    t1 = xp[3];
-    b1 = xb[3];
-    a.a0 += t0 * w;
-    a.a1 += t1 * w;
-    a.a2 += b0 * w;
-    a.a3 += b1 * w;
-    w = wp[3];
-    t0 = xp[4];
-    b0 = xb[4];
-    a.a0 += t1 * w;
-    a.a1 += t0 * w;
-    a.a2 += b1 * w;
-    a.a3 += b0 * w;
-    w = wp[4];
-    t1 = xp[5];
-    b1 = xb[5];
-    a.a0 += t0 * w;
-    a.a1 += t1 * w;
-    a.a2 += b0 * w;
-    a.a3 += b1 * w;
-    return a;
-}
-
-/* Two columns in one 64-bit sum (Cortex-M3: one SMLAL does 2 MACs; x86-64: one IMUL). For
- * columns c and c + 1 of one conv row, s = a_c + a_c1 * 2^23: input byte x[c + t] (t = 0..5) is
- * multiplied once by W_t = w[t] + w[t - 1] * 2^23 (w[-1] = w[5] = 0), which feeds w[t] to column
- * c and w[t - 1] to column c + 1. Exact: |x * w| <= 2^14, so a sum of at most LE_CS_PAIR_KERNELS
- * 5x5 kernels has |a_c| <= 10 * 25 * 2^14 < 2^22 and the low field is recovered by sign-extending
- * the low 23 bits; |W| < 2^31 and |s| < 2^45 never overflow. */
-#define LE_CS_PAIR_KERNELS 10
-#define LE_CS_PAIR_SHIFT 23
-
-/* The type of W: 32 bits on 32-bit cores (SMLAL multiplies two 32-bit registers into the 64-bit
- * sum), 64 bits on 64-bit hosts (there a 32-bit W is sign-extended before every multiply). */
-#if defined(__x86_64__) || defined(__aarch64__) || defined(_M_X64) || defined(_M_ARM64)
-typedef int64_t le_cs_w_t;
-#else
-typedef int32_t le_cs_w_t;
-#endif
-
-/* One 5x5 kernel row: *top (conv row 0) += input row xp, *bot (conv row 1) += row xp + in_w,
- * both as column pairs. Per tap: one weight, two input bytes, 2 multiply-accumulates, and one
- * add to build W. */
-static LE_INLINE LE_UNUSED void le_cs_prow5(const int8_t *xp, const int8_t *wp, int in_w, int64_t *top,
-                                            int64_t *bot)
-{
-    const int8_t *xb = xp + in_w;
-    const le_cs_w_t f = (le_cs_w_t)1 << LE_CS_PAIR_SHIFT;
-    le_cs_w_t w0 = wp[0], w1 = wp[1], wt;
-    int64_t t = *top, u = *bot;
-    t += (int64_t)xp[0] * w0;
-    u += (int64_t)xb[0] * w0;
-    wt = w1 + w0 * f;
-    t += (int64_t)xp[1] * wt;
-    u += (int64_t)xb[1] * wt;
-    w0 = wp[2];
-    wt = w0 + w1 * f;
-    t += (int64_t)xp[2] * wt;
-    u += (int64_t)xb[2] * wt;
-    w1 = wp[3];
-    wt = w1 + w0 * f;
-    t += (int64_t)xp[3] * wt;
-    u += (int64_t)xb[3] * wt;
-    w0 = wp[4];
-    wt = w0 + w1 * f;
-    t += (int64_t)xp[4] * wt;
-    u += (int64_t)xb[4] * wt;
-    wt = w0 * f;
-    t += (int64_t)xp[5] * wt;
-    u += (int64_t)xb[5] * wt;
-    *top = t;
-    *bot = u;
-}
-
-/* The low field of a column-pair sum: its low 23 bits, sign-extended (gcc and clang shift signed
- * values arithmetically). */
-static LE_INLINE LE_UNUSED int32_t le_cs_pair_lo(int64_t s)
-{
-    return (int32_t)((uint32_t)s << (32 - LE_CS_PAIR_SHIFT)) >> (32 - LE_CS_PAIR_SHIFT);
-}
-
-/* le_conv_window2x2 for k = 5 and at most LE_CS_PAIR_KERNELS kernels, with column-pair sums. */
-static LE_INLINE LE_UNUSED le_acc4_t le_cs_window5_pairs(const int8_t *xw, int in_w, const int8_t *w, int j0,
-                                                         int j1, const uint16_t *in_off, int32_t b)
-{
-    int64_t top = 0, bot = 0;
-    le_acc4_t a;
-    int32_t lo;
-    int j;
-    for (j = j0; j < j1; ++j) {
-        const int8_t *xp = xw + in_off[j];
-        const int8_t *wp = w + j * 25;
-        int ky;
-        for (ky = 0; ky < 5; ++ky) { /* here gcc carrying row ky + 1's inputs to the next row pays */
-            le_cs_prow5(xp, wp, in_w, &top, &bot);
-            xp += in_w;
-            wp += 5;
-        }
-    }
-    lo = le_cs_pair_lo(top);
-    a.a0 = b + lo;
-    a.a1 = b + (int32_t)((top - lo) >> LE_CS_PAIR_SHIFT);
-    lo = le_cs_pair_lo(bot);
-    a.a2 = b + lo;
-    a.a3 = b + (int32_t)((bot - lo) >> LE_CS_PAIR_SHIFT);
-    return a;
-}
-#endif
-
-/* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
- * kernels j0 .. j1 - 1: a.a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1). */
-static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int in_w, int k, const int8_t *w,
-                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
-                                                      int ox)
-{
-    int32_t a00 = b, a01 = b, a10 = b, a11 = b;
-    le_acc4_t out;
-    const int8_t *xw = xrow + 2 * ox; /* the window's top-left byte in input map 0 */
-    int j;
-    le_hide(xw); /* one register, not a constant address rebuilt for every kernel */
-#if !LE_SIMD
-    if (k == 5 && j1 - j0 <= LE_CS_PAIR_KERNELS) {
-        return le_cs_window5_pairs(xw, in_w, w, j0, j1, in_off, b);
-    }
-#endif
-    for (j = j0; j < j1; ++j) {
-        const int8_t *xp = xw + in_off[j];
-        const int8_t *wp = w + j * k * k;
-        int ky;
-        if (k == 5) {
-            le_acc4_t a;
-            a.a0 = a00;
-            a.a1 = a01;
-            a.a2 = a10;
-            a.a3 = a11;
-#if LE_SIMD
-            a = le_cs_kernel5(xp, wp, in_w, a);
-#else
-            /* a loop over the rows (unrolled, gcc schedules loads across rows and spills: measured
-             * +60% on the M3); the empty asm hides that row ky + 1 reads the bytes row ky read as
-             * its second row, else gcc carries 6 inputs from row to row in registers and spills */
-            for (ky = 0; ky < 5; ++ky) {
-                le_hide(xp);
-                a = le_cs_krow5(xp, wp, in_w, a);
-                xp += in_w;
-                wp += 5;
-            }
-#endif
-            a00 = a.a0;
-            a01 = a.a1;
-            a10 = a.a2;
-            a11 = a.a3;
-            continue;
-        }
-        for (ky = 0; ky < k; ++ky) {
-            int kx;
-            for (kx = 0; kx < k; ++kx) {
-                const int32_t wv = wp[kx];
-                a00 += xp[kx] * wv;
-                a01 += xp[kx + 1] * wv;
-                a10 += xp[in_w + kx] * wv;
-                a11 += xp[in_w + kx + 1] * wv;
-            }
-            xp += in_w;
-            wp += k;
-        }
-    }
-    out.a0 = a00;
-    out.a1 = a01;
-    out.a2 = a10;
-    out.a3 = a11;
-    return out;
-}
-
-/* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
- * starting at xrow (conv rows 2oy and 2oy + 1). Inlined at each fused layer, where k and in_w are
- * constants (measured: out of line it costs about 57,000 more instructions per inference on the M4
- * for 444 B less code). */
-static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in_w, int k, const int8_t *w,
-                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
-                                                      le_rq_t r, int32_t zp, int wide, const int8_t *table,
-                                                      const int8_t *swo, int32_t sb, le_rq_t sr, int32_t szp,
-                                                      int swide, const int8_t *stable, int8_t *y, int out_w)
-{
-    const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
-    int ox;
-    for (ox = 0; ox < out_w; ++ox) {
-        const le_acc4_t a = le_conv_window2x2(xrow, in_w, k, w, j0, j1, in_off, b, ox);
-        int32_t sacc;
-        sacc = sb;
-        sacc += table[(uint8_t)le_requant(a.a0, r, zp, wide)] * sw0;
-        sacc += table[(uint8_t)le_requant(a.a1, r, zp, wide)] * sw1;
-        sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * sw2;
-        sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
-        y[ox] = stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
-    }
-}
-
-#endif /* LE_CONV_SUBSAMPLE_ROW_H */
-
-/* padded row r of the quantized image into dst[in_w] */
-static void le_image_row(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
-                         int left, int8_t pad_value, int in_w, int r, int8_t *dst)
+/* padded row r of the quantized image into scratch row i (columns 0 .. in_w - 1), int16 */
+static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
+                           int left, int32_t pad_value, int in_w, int r, int16_t *rows, int bs, int i)
 {
     const int ir = r - top;
     int c;
     if (ir < 0 || ir >= img_h) {
-        memset(dst, pad_value, (size_t)in_w);
+        for (c = 0; c < in_w; ++c) {
+            le_st16(le_img_at(rows, bs, i, c), pad_value);
+        }
         return;
     }
     image += ir * img_w;
-    memset(dst, pad_value, (size_t)left);
-    for (c = 0; c < img_w; ++c) {
-        dst[left + c] = itable[image[c]];
+    for (c = 0; c < left; ++c) {
+        le_st16(le_img_at(rows, bs, i, c), pad_value);
     }
-    memset(dst + left + img_w, pad_value, (size_t)(in_w - left - img_w));
+    if ((left & 1) == 0) { /* two pixels per step: columns c, c + 1 (c even) share a block */
+        for (c = 0; c + 2 <= img_w; c += 2) {
+            int16_t *p = le_img_at(rows, bs, i, left + c);
+            const int32_t lo = itable[image[c]], hi = itable[image[c + 1]];
+            le_st16(p, lo);
+            le_st16(p + 1, hi);
+        }
+    } else {
+        c = 0;
+    }
+    for (; c < img_w; ++c) {
+        le_st16(le_img_at(rows, bs, i, left + c), itable[image[c]]);
+    }
+    for (c = left + img_w; c < in_w; ++c) {
+        le_st16(le_img_at(rows, bs, i, c), pad_value);
+    }
 }
 
+#if LE_SIMD
+/* (lo[15:0], hi[15:0]) */
+static LE_INLINE int32_t le_pkh_lo_lo(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* (lo[31:16], hi[31:16]) */
+static LE_INLINE int32_t le_pkh_hi_hi(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+/* The 25 int8 weights wp[5][5] of one channel as wq[5][6] int16 pairs: per kernel row
+ * even0, odd0, even1, odd1, even2, odd2 (see the top of this file). */
+static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
+{
+    int ky;
+    for (ky = 0; ky < 5; ++ky) {
+        const int32_t v = le_load4(wp);          /* bytes w0 w1 w2 w3 */
+        const int32_t e = le_even16(v);          /* (w0, w2) */
+        const int32_t od = le_odd16(v);          /* (w1, w3) */
+        const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
+        wq[0] = le_pkh_lo_lo(e, od);             /* (w0, w1) */
+        wq[1] = (int32_t)((uint32_t)e << 16);    /* (0, w0) */
+        wq[2] = le_pkh_hi_hi(e, od);             /* (w2, w3) */
+        wq[3] = le_pack16(od, e);                /* (w1, w2) */
+        wq[4] = (int32_t)((uint32_t)w4 >> 16);   /* (w4, 0) */
+        wq[5] = le_pkh_hi_hi(od, w4);            /* (w3, w4) */
+        wp += 5;
+        wq += 6;
+    }
+}
+
+/* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
+ * C0..C3: what the first four SMLAD add to (the bias b in row 0, else a0..a3) */
+#define LE_IMG_KROW4(XA, XB, C0, C1, C2, C3)                           \
+    "ldrd %[x0], %[x1], [%[xp], #" XA "]\n\t"                          \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x0], %[we], %[" C0 "]\n\t"                        \
+    "smlad %[a1], %[x0], %[wo], %[" C1 "]\n\t"                        \
+    "smlad %[a2], %[x1], %[we], %[" C2 "]\n\t"                        \
+    "smlad %[a3], %[x1], %[wo], %[" C3 "]\n\t"                        \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x1], %[we], %[a0]\n\t"                             \
+    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"                             \
+    "ldrd %[x0], %[x1], [%[xp], #" XB "]\n\t"                          \
+    "smlad %[a2], %[x0], %[we], %[a2]\n\t"                             \
+    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"                             \
+    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "smlad %[a0], %[x0], %[we], %[a0]\n\t"                             \
+    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"                             \
+    "smlad %[a2], %[x1], %[we], %[a2]\n\t"                             \
+    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
+
+/* The conv outputs (r, c .. c + 3) of one conv row, k == 5. Per kernel row, input words
+ * X0..X3 = (x_c, x_c+1) .. (x_c+6, x_c+7) and the row's 6 weight pairs give 12 SMLAD:
+ *   a0 (c)     = X0.even0 + X1.even1 + X2.even2     a1 (c + 1) = X0.odd0 + X1.odd1 + X2.odd2
+ *   a2 (c + 2) = X1.even0 + X2.even1 + X3.even2     a3 (c + 3) = X1.odd0 + X2.odd1 + X3.odd2
+ * in an order that keeps 2 inputs and 2 weights live: 5 LDRD + 12 SMLAD per kernel row, 85
+ * instructions for the 100 MACs. xp: row r's x_c in the scratch (c divisible by 4: 4-byte
+ * aligned, offsets constant); wq: [5][6] pairs. One asm block: written in C, gcc hoists the loads
+ * of all five rows, spills them, and never pairs them into LDRD (measured). */
+static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq, int32_t b)
+{
+    le_acc4_t a;
+    int32_t x0, x1, we, wo;
+    __asm__(LE_IMG_KROW4("0", "48", "b", "b", "b", "b") LE_IMG_KROW4("8", "56", "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("16", "64", "a0", "a1", "a2", "a3") LE_IMG_KROW4("24", "72", "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("32", "80", "a0", "a1", "a2", "a3")
+            : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [q] "+r"(wq),
+              [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
+            : [xp] "r"(xp), [b] "r"(b)
+            : "memory");
+    return a;
+}
+#undef LE_IMG_KROW4
+#endif
+
+/* One kernel row of 5 taps for the conv outputs at columns c .. c + 3 of one conv row, portable:
+ * the inputs slide through x0..x3, each loaded once (8 input and 5 weight loads, 20 MACs). */
+static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, int bs, const int8_t *wp, le_acc4_t a)
+{
+    int32_t w = wp[0];
+    int32_t x0 = le_ld16(xp), x1 = le_ld16(xp + 1), x2 = le_ld16(xp + 2), x3 = le_ld16(xp + 3);
+    a.a0 += x0 * w;
+    a.a1 += x1 * w;
+    a.a2 += x2 * w;
+    a.a3 += x3 * w;
+    w = wp[1];
+    x0 = le_ld16(xp + bs + 0);
+    a.a0 += x1 * w;
+    a.a1 += x2 * w;
+    a.a2 += x3 * w;
+    a.a3 += x0 * w;
+    w = wp[2];
+    x1 = le_ld16(xp + bs + 1);
+    a.a0 += x2 * w;
+    a.a1 += x3 * w;
+    a.a2 += x0 * w;
+    a.a3 += x1 * w;
+    w = wp[3];
+    x2 = le_ld16(xp + bs + 2);
+    a.a0 += x3 * w;
+    a.a1 += x0 * w;
+    a.a2 += x1 * w;
+    a.a3 += x2 * w;
+    w = wp[4];
+    x3 = le_ld16(xp + bs + 3);
+    a.a0 += x0 * w;
+    a.a1 += x1 * w;
+    a.a2 += x2 * w;
+    a.a3 += x3 * w;
+    return a;
+}
+
+/* Conv outputs (r, c .. c + 3) of one conv row, k == 5: a_i = b + sum over the 5 kernel rows.
+ * xp: row r's x_c in the scratch (c divisible by 4); bs: LE_IMG_BS(5); wp: [5][5] int8; wq: its
+ * pairs. */
+static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int bs, const int8_t *wp, const int32_t *wq, int32_t b)
+{
+#if LE_SIMD
+    (void)bs;
+    (void)wp;
+    return le_img_row4_dsp(xp, wq, b);
+#else
+    le_acc4_t a;
+    (void)wq;
+    a.a0 = b;
+    a.a1 = b;
+    a.a2 = b;
+    a.a3 = b;
+    /* the 5 kernel rows one after the other (rows of a block are 4 int16 apart): LE_IMG_FENCE
+     * between them makes the pointers opaque, else gcc hoists the loads of all rows and spills
+     * them. Unrolled on Arm (Cortex-M3: 20,000 instructions per inference less than the loop), a
+     * loop elsewhere (x86-64: unrolled costs 117,000 more; measured with gcc 12/13) */
+#if defined(__arm__)
+    a = le_img_krow4_c(xp, bs, wp, a);
+    LE_IMG_FENCE(xp, wp);
+    a = le_img_krow4_c(xp + 4, bs, wp + 5, a);
+    LE_IMG_FENCE(xp, wp);
+    a = le_img_krow4_c(xp + 8, bs, wp + 10, a);
+    LE_IMG_FENCE(xp, wp);
+    a = le_img_krow4_c(xp + 12, bs, wp + 15, a);
+    LE_IMG_FENCE(xp, wp);
+    return le_img_krow4_c(xp + 16, bs, wp + 20, a);
+#else
+    {
+        int ky;
+        for (ky = 0; ky < 5; ++ky) {
+            LE_IMG_FENCE(xp, wp);
+            a = le_img_krow4_c(xp, bs, wp, a);
+            xp += 4;
+            wp += 5;
+        }
+    }
+    return a;
+#endif
+#endif
+}
+
+/* The four conv accumulators (2oy + dy, 2ox + dx) under subsampled output ox, any k (the
+ * remainder of an odd out_w, and k != 5): a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1).
+ * rows: the scratch (conv input row 2oy is its row 0); wp: [k][k] int8. */
+static LE_INLINE le_acc4_t le_img_window(int16_t *rows, int bs, int k, const int8_t *wp, int32_t b, int ox)
+{
+    le_acc4_t a;
+    int ky;
+    a.a0 = b;
+    a.a1 = b;
+    a.a2 = b;
+    a.a3 = b;
+    for (ky = 0; ky < k; ++ky) {
+        int kx;
+        for (kx = 0; kx < k; ++kx) {
+            const int32_t w = wp[ky * k + kx];
+            const int c = 2 * ox + kx;
+            a.a0 += le_ld16(le_img_at(rows, bs, ky, c)) * w;
+            a.a1 += le_ld16(le_img_at(rows, bs, ky, c + 1)) * w;
+            a.a2 += le_ld16(le_img_at(rows, bs, ky + 1, c)) * w;
+            a.a3 += le_ld16(le_img_at(rows, bs, ky + 1, c + 1)) * w;
+        }
+    }
+    return a;
+}
+
+/* table[requant(acc)]: one conv output through its requant and the table after it */
+#define LE_IMG_T(acc) ((int32_t)table[(uint8_t)le_requant((acc), cr, zp, wide)])
+
 static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
-                                           int top, int left, int32_t pad_value, int8_t *rows, int in_w, int k,
+                                           int top, int left, int32_t pad_value, int8_t *scratch, int in_w, int k,
                                            const int8_t *w, const uint16_t *kstart, const uint16_t *in_off,
                                            const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
                                            const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                            const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                            int8_t *y, int out_c, int out_h, int out_w)
 {
+    const int bs = LE_IMG_BS(k);
+    const int nb = (in_w + 3) / 4;
+    int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     int oy;
+    (void)in_off; /* one input channel: kernel o is w[kstart[o]], at input offset 0 */
     for (oy = 0; oy < out_h; ++oy) {
         int r = 0;
         int o;
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
-            const int n = (k - 1) * in_w;
-            int i;
-            for (i = 0; i + 4 <= n; i += 4) { /* forward word copy (dst < src) */
-                int32_t v;
-                memcpy(&v, rows + 2 * in_w + i, sizeof v);
+            int16_t *blk = rows;
+            int j;
+            for (j = 0; j < nb; ++j) { /* per block: (k - 1) * 4 int16 move down by 8 (two rows) */
+                int i;
+                for (i = 0; i < 2 * (k - 1); i += 2) { /* words, two per step (dst < src) */
+                    int32_t v[2];
+                    memcpy(v, blk + 8 + 2 * i, sizeof v);
 #if defined(__GNUC__)
-                __asm__("" : "+r"(v)); /* keeps gcc from turning the loop into a memmove call */
+                    __asm__("" : "+r"(v[0]), "+r"(v[1])); /* keeps gcc from making it a memmove call */
 #endif
-                memcpy(rows + i, &v, sizeof v);
-            }
-            for (; i < n; ++i) {
-                rows[i] = rows[2 * in_w + i];
+                    memcpy(blk + 2 * i, v, sizeof v);
+                }
+                blk += bs;
             }
             r = k - 1;
         }
         for (; r <= k; ++r) {
-            le_image_row(image, img_h, img_w, itable, top, left, (int8_t)pad_value, in_w, 2 * oy + r,
-                         rows + r * in_w);
+            le_image_row16(image, img_h, img_w, itable, top, left, pad_value, in_w, 2 * oy + r, rows, bs, r);
         }
         for (o = 0; o < out_c; ++o) {
-            le_conv_subsample_row(rows, in_w, k, w, kstart[o], kstart[o + 1], in_off, bias[o], rq[o], zp, wide,
-                                  table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
-                                  y + (o * out_h + oy) * out_w, out_w);
+            /* one input channel: channel o has one kernel, or none (all its weights were 0) */
+            const int has = kstart[o + 1] != kstart[o];
+            const int8_t *wp = w + kstart[o] * k * k;
+            const int32_t b = bias[o];
+            const le_rq_t cr = rq[o], sr = srq[o];
+            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
+            const int32_t sb = sbias[o];
+            int8_t *yo = y + (o * out_h + oy) * out_w;
+            int ox = 0;
+            if (k == 5) { /* two subsampled outputs at a time: conv columns c = 2ox .. 2ox + 3 */
+#if LE_SIMD
+                const int32_t sw01 = le_pkh_lo_lo(sw0, sw1), sw23 = le_pkh_lo_lo(sw2, sw3);
+                int32_t wpairs[30]; /* [5][6] int16 pairs of channel o */
+                const int32_t *wq = wpairs;
+                if (has) {
+                    le_img_wpairs5(wp, wpairs);
+                } else {
+                    memset(wpairs, 0, sizeof wpairs);
+                }
+#else
+                const int32_t *wq = 0;
+                if (!has) {
+                    wp = le_img_zeros5;
+                }
+#endif
+                for (; ox + 2 <= out_w; ox += 2) {
+                    const int16_t *xp = rows + (ox >> 1) * bs; /* row 0, column 2ox (ox even) */
+                    int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
+#if LE_SIMD
+                    int32_t swp = sw01;
+#else
+                    int32_t swa = sw0, swb = sw1;
+#endif
+                    int dy;
+                    for (dy = 0; dy < 2; ++dy) { /* conv rows 2oy, 2oy + 1 */
+                        le_acc4_t a;
+#if !LE_SIMD
+                        /* the portable path loads its weights and inputs per pass: gcc would
+                         * otherwise keep all 25 weights and the inputs the next pass shares live
+                         * across passes, and spill them (measured) */
+                        LE_IMG_FENCE(wp, xp);
+#endif
+                        a = le_img_row4(xp, bs, wp, wq, b);
+#if LE_SIMD
+                        { /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
+                            s0 = le_smlad(le_pkh_lo_lo(LE_IMG_T(a.a0), LE_IMG_T(a.a1)), swp, s0);
+                            s1 = le_smlad(le_pkh_lo_lo(LE_IMG_T(a.a2), LE_IMG_T(a.a3)), swp, s1);
+                        }
+#else
+                        s0 += LE_IMG_T(a.a0) * swa; /* one multiply-accumulate each */
+                        s0 += LE_IMG_T(a.a1) * swb;
+                        s1 += LE_IMG_T(a.a2) * swa;
+                        s1 += LE_IMG_T(a.a3) * swb;
+#endif
+                        xp += 4; /* row 1 */
+#if LE_SIMD
+                        swp = sw23;
+#else
+                        swa = sw2;
+                        swb = sw3;
+#endif
+                    }
+                    yo[ox] = stable[(uint8_t)le_requant(s0, sr, szp, swide)];
+                    yo[ox + 1] = stable[(uint8_t)le_requant(s1, sr, szp, swide)];
+                }
+            }
+            if (k != 5 || (out_w & 1)) { /* k != 5, or an odd out_w's last output */
+                for (; ox < out_w; ++ox) {
+                    le_acc4_t a;
+                    int32_t s = sb;
+                    if (has) {
+                        a = le_img_window(rows, bs, k, wp, b, ox);
+                    } else { /* no kernel: the conv output is the bias alone */
+                        a.a0 = a.a1 = a.a2 = a.a3 = b;
+                    }
+                    s += LE_IMG_T(a.a0) * sw0 + LE_IMG_T(a.a1) * sw1 + LE_IMG_T(a.a2) * sw2 + LE_IMG_T(a.a3) * sw3;
+                    yo[ox] = stable[(uint8_t)le_requant(s, sr, szp, swide)];
+                }
+            }
         }
     }
 }
+
+#undef LE_IMG_T
+#undef LE_IMG_FENCE
 
 /* ---- kernels/opt/le_conv_dot_s8.c ---- */
 /* le_conv_dot_s8: QLinearConv whose k x k window is the whole input (one output pixel per channel,
@@ -946,22 +987,22 @@ int lenet5_predict(const uint8_t image[LENET5_INPUT_SIZE], int32_t scores[LENET5
     LENET5_TRACE_OUT(LENET5_LAYER_S2_ACT, lenet5_arena + 0, 288);
 
     /* c3 (ONNX node "c3"): [1,2,12,12] -> [1,4,1,1], int8 */
-    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, lenet5_arena + 452, 4);
+    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, lenet5_arena + 624, 4);
     LENET5_MARK(LENET5_LAYER_C3);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 452, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 624, 4);
 
     /* c3_act (ONNX node "c3_act"): [1,4,1,1] -> [1,4,1,1], int8 */
-    le_table_s8(lenet5_arena + 452, lenet5_c3_act_table, 4);
+    le_table_s8(lenet5_arena + 624, lenet5_c3_act_table, 4);
     LENET5_MARK(LENET5_LAYER_C3_ACT);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 452, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 624, 4);
 
     /* flatten (ONNX node "flatten"): [1,4,1,1] -> [1,4], int8 */
     /* no code: the NCHW bytes are already in order */
     LENET5_MARK(LENET5_LAYER_FLATTEN);
-    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 452, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 624, 4);
 
     /* rbf_sum (ONNX node "rbf_sum"): [1,4] -> [1,10], int32 scores */
-    le_rbf_bits_s8(lenet5_arena + 452, 4, lenet5_rbf_sum_centres, 74, 10, scores);
+    le_rbf_bits_s8(lenet5_arena + 624, 4, lenet5_rbf_sum_centres, 74, 10, scores);
     LENET5_MARK(LENET5_LAYER_RBF_SUM);
 
     /* label (ONNX node "label"): [1,10] -> [1,1], label */
