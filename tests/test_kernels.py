@@ -106,7 +106,10 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_maxpooled(rng, "cm5", (3, 12, 11), 5, 5), None),           # modern C3-like, odd conv width
         (_maxpooled(rng, "cm3", (2, 8, 9), 3, 3), None),
         (_image_fused(rng, "ics3", (9, 8), 2, 3, (0, 1, 1, 0)), None),
-        (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9
+        (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9 (6 + 2 + 1)
+        (_conv(rng, "dot3", (5, 2, 2), 8, 2), None),                # dot: n 20, out_c 8 (6 + 2)
+        (_conv(rng, "dot4", (2, 3, 3), 13, 3), None),               # dot: n 18, out_c 13 (6 + 6 + 1)
+        (_conv(rng, "dotw", (3, 3, 3), 8, 3, wide=True), None),     # dot: |acc| >= 2^23, no 64-bit pairs
         (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),
              centres=np.where(rng.random((3, 21)) < 0.5, -74, 74).astype(np.int32)), x8(21)),
         (Rbf(node="rbf", tensor="rbf", in_shape=(13,), out_shape=(4,),

@@ -1,47 +1,301 @@
 /* le_conv_dot_s8: QLinearConv whose k x k window is the whole input (one output pixel per channel,
  * e.g. C5 and F6), group 1, every kernel stored: a matrix-vector product.
- *   x:    [n] int8, the NCHW input (n = in_c*k*k; the input zero point is folded into bias)
- *   w:    [out_c][n] int8, OIHW
- *   bias: [out_c] int32, B - x_zp*sum(w); rq: [out_c] requant multipliers; zp in [-128, 127]
- *   y:    [out_c] int8
- * LE_BLOCK output channels at a time share each input load; the rest one by one.
- * wide: see le_requant.h (a literal at the inlined call). */
+ *   x:     [n] int8, the NCHW input (n = in_c*k*k; the input zero point is folded into bias)
+ *   w:     [out_c][n] int8 in the blocked order of ops/conv.py dot_order (kernels/ref/le_conv_dot_s8.c
+ *          reads the same bytes one by one): blocks of 6 channels (3 pairs X, Y), then pairs, then
+ *          one channel; per chunk of 4 inputs t0..t3 and pair, the 8 bytes
+ *              X[t0] Y[t2] X[t2] Y[t0]   X[t1] Y[t3] X[t3] Y[t1]
+ *          then the n % 4 last inputs, [input][channel]; a lone channel: its n weights in order
+ *   bias:  [out_c] int32, B - x_zp*sum(w); rq: [out_c] requant multipliers; zp in [-128, 127]
+ *   wide:  see le_requant.h; pairs_ok: 1 if |acc| < 2^23 in every channel (checked at generation time)
+ *   y:     [out_c] int8
+ * One weight stream serves a whole block, and every input word is loaded and sign-extended once per
+ * block of 6 channels. wide and pairs_ok are literals at the inlined call.
+ *
+ * Cortex-M4 (LE_SIMD): SXTB16 of an input word gives (x[t0], x[t2]) and (x[t1], x[t3]); of a weight
+ * word, X's halves in the same order (SMLAD) and Y's swapped (SMLADX): 4 MACs per load + 2 SXTB16 +
+ * 2 SMLAD(X). Exact: each SMLAD adds two products of at most 2^14 to an int32 that stays within
+ * the layer's accumulator bound (< 2^31, checked at generation time).
+ *
+ * Portable path (Cortex-M3, host), when pairs_ok is 1: bytes 0 and 3 (and, rotated by 16, bytes 2
+ * and 1) of a weight word are an (X, Y) pair multiplying one input. With X's byte offset to
+ * unsigned (X + 128) and the other two bytes masked off, the word reads X + 128 + 2^24 * Y as an
+ * int32, and one 32x32->64 multiply-accumulate (SMLAL) adds x*X to the low and x*Y to the high
+ * part of a 64-bit accumulator: 2 MACs per instruction, about 1.5 instructions per MAC in all
+ * (le_pair_mac). Exact in 64 bits; the channels separate again because |aX| < 2^23 (pairs_ok). */
 
 #include "le_conv_core.h"
 #include "le_opt.h"
 
+#define LE_DOT_BLOCK 6
+
+#if LE_SIMD
+/* One weight word (loaded from `load`) of the pair (aX, aY) against the input halves xh:
+ * aX += SMLAD(xh, (w0, w2)), aY += SMLADX(xh, (w1, w3)); t0, t1: scratch. */
+#define LE_DOT_WORD(load, xh, ax, ay) \
+    "ldr    %[t0], " load "\n\t" \
+    "sxtb16 %[t1], %[t0]\n\t" \
+    "sxtb16 %[t0], %[t0], ror #8\n\t" \
+    "smlad  %[" ax "], %[" xh "], %[t1], %[" ax "]\n\t" \
+    "smladx %[" ay "], %[" xh "], %[t0], %[" ay "]\n\t"
+
+/* acc[0..2) of one pair over the chunks of 4 inputs (stride: bytes per chunk of the block). */
+static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t *wp, int stride,
+                                       int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    int k;
+    for (k = 0; k < chunks; ++k) {
+        const int32_t xv = le_load4(x);
+        const int32_t xe = le_even16(xv); /* (x[t0], x[t2]) */
+        const int32_t xo = le_odd16(xv);  /* (x[t1], x[t3]) */
+        int32_t wv = le_load4(wp);        /* X t0, Y t2, X t2, Y t0 */
+        a0 = le_smlad(xe, le_even16(wv), a0);
+        a1 = le_smladx(xe, le_odd16(wv), a1);
+        wv = le_load4(wp + 4);            /* X t1, Y t3, X t3, Y t1 */
+        a0 = le_smlad(xo, le_even16(wv), a0);
+        a1 = le_smladx(xo, le_odd16(wv), a1);
+        x += 4;
+        wp += stride;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* acc[0..2*pairs) of a block of `pairs` (1 or 3) (X, Y) pairs over the chunks of 4 inputs. The
+ * 3-pair chunk is one asm block: 6 accumulators, 2 input halves, 2 scratch registers and the 2
+ * pointers fit in the 13 registers gcc can give (as C, gcc hoists the 6 weight loads and spills).
+ * 35 instructions per 24 MACs. Not at -O0, which cannot find 12 free registers. */
+static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_t *wp, int pairs,
+                                        int32_t *acc)
+{
+    int p;
+#if defined(__OPTIMIZE__)
+    if (pairs == 3) {
+        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+        const int8_t *const xend = x + 4 * chunks;
+        while (x != xend) {
+            int32_t xe;
+            int32_t xo;
+            int32_t t0;
+            int32_t t1;
+            __asm__("ldr    %[xe], [%[x]], #4\n\t"          /* x[t0..t3] */
+                    "sxtb16 %[xo], %[xe], ror #8\n\t"       /* (x[t1], x[t3]) */
+                    "sxtb16 %[xe], %[xe]\n\t"               /* (x[t0], x[t2]) */
+                    LE_DOT_WORD("[%[w], #4]", "xo", "a0", "a1")
+                    LE_DOT_WORD("[%[w], #8]", "xe", "a2", "a3")
+                    LE_DOT_WORD("[%[w], #12]", "xo", "a2", "a3")
+                    LE_DOT_WORD("[%[w], #16]", "xe", "a4", "a5")
+                    LE_DOT_WORD("[%[w], #20]", "xo", "a4", "a5")
+                    LE_DOT_WORD("[%[w]], #24", "xe", "a0", "a1")  /* word 0 last: w += 24 */
+                    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
+                      [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                      [t0] "=&r"(t0), [t1] "=&r"(t1)
+                    :
+                    : "memory");
+        }
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+        acc[4] = a4;
+        acc[5] = a5;
+        return;
+    }
+#endif
+    for (p = 0; p < pairs; ++p) {
+        le_dot_pair_simd(x, chunks, wp + 8 * p, 8 * pairs, acc + 2 * p);
+    }
+}
+#else
+/* p + xa * (X + 128 + 2^24 Y) of bytes 0 (X) and 3 (Y) of the weight word v, and xb * (the same) of
+ * bytes 2 (X) and 1 (Y): XOR 0x80 makes X's byte X + 128 in [0, 255], the mask keeps only the pair,
+ * so the word reads X + 128 + 2^24 * Y as an int32 (Y signed in the top byte). gcc: EOR, AND,
+ * AND with ROR #16, 2 SMLAL. */
+static LE_INLINE int64_t le_pair_mac(int64_t p, int32_t xa, int32_t xb, uint32_t v)
+{
+    v ^= 0x00800080u;
+    p += (int64_t)xa * (int32_t)(v & 0xFF0000FFu);
+    return p + (int64_t)xb * (int32_t)(((v >> 16) | (v << 16)) & 0xFF0000FFu);
+}
+
+/* One pair's 64-bit accumulator from (aX, aY): aX - 128*sum_x + 2^24 * aY (the -128*sum_x cancels
+ * the +128 offsets of X over the chunked inputs). */
+static LE_INLINE int64_t le_pair_start(int32_t ax, int32_t ay, int32_t sum_x)
+{
+    return (int64_t)ax - 128 * (int64_t)sum_x + (int64_t)ay * (1 << 24);
+}
+
+/* (aX, aY) back from p = aX + 2^24 * aY, |aX| < 2^23: aX is the low 24 bits, sign-extended. */
+static LE_INLINE void le_pair_end(int64_t p, int32_t *acc)
+{
+    const int32_t ax = (int32_t)(((uint32_t)p & 0xFFFFFFu) ^ 0x800000u) - 0x800000;
+    acc[0] = ax;
+    acc[1] = (int32_t)(uint32_t)((uint64_t)(p - ax) >> 24);
+}
+
+/* acc[0..2) of one pair over the chunks of 4 inputs (stride: bytes per chunk of the block), one
+ * 64-bit accumulator for both channels (exact: the final |aX| < 2^23, the caller checks). */
+static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_t *wp, int stride,
+                                        int32_t sum_x, int32_t *acc)
+{
+    int64_t p = le_pair_start(acc[0], acc[1], sum_x);
+    int k;
+    for (k = 0; k < chunks; ++k) {
+        uint32_t wv;
+        memcpy(&wv, wp, 4);                   /* word 0: inputs t0 (bytes 0, 3) and t2 (bytes 2, 1) */
+        p = le_pair_mac(p, x[0], x[2], wv);
+        memcpy(&wv, wp + 4, 4);               /* word 1: inputs t1 and t3 */
+        p = le_pair_mac(p, x[1], x[3], wv);
+        x += 4;
+        wp += stride;
+    }
+    le_pair_end(p, acc);
+}
+
+#if defined(__GNUC__) && defined(__thumb2__) && !defined(__ARM_BIG_ENDIAN) && defined(__OPTIMIZE__)
+/* ARMv7-M without DSP (Cortex-M3): le_pair_mac of one weight word (loaded from `load`) into the
+ * 64-bit accumulator (lo, hi); m holds the mask 0xFF0000FF, t0 and t1 are scratch. */
+#define LE_PAIR_WORD(load, lo, hi) \
+    "ldr    %[t0], " load "\n\t" \
+    "eor    %[t0], %[t0], #0x00800080\n\t" \
+    "and    %[t1], %[t0], %[m]\n\t" \
+    "smlal  %[" lo "], %[" hi "], %[t1], %[xa]\n\t" \
+    "and    %[t1], %[m], %[t0], ror #16\n\t" \
+    "smlal  %[" lo "], %[" hi "], %[t1], %[xb]\n\t"
+
+/* The 3 pairs of a block of 6 channels at once, the chunk as one asm block: 6 accumulator halves,
+ * 2 inputs, the mask, 2 scratch registers and 2 pointers are 13 registers (as C, gcc keeps the
+ * 64-bit accumulators in register pairs and spills). 1.8 instructions per MAC. */
+static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const int8_t *wp,
+                                           int32_t sum_x, int32_t *acc)
+{
+    const int64_t p0 = le_pair_start(acc[0], acc[1], sum_x);
+    const int64_t p1 = le_pair_start(acc[2], acc[3], sum_x);
+    const int64_t p2 = le_pair_start(acc[4], acc[5], sum_x);
+    uint32_t l0 = (uint32_t)p0, h0 = (uint32_t)((uint64_t)p0 >> 32);
+    uint32_t l1 = (uint32_t)p1, h1 = (uint32_t)((uint64_t)p1 >> 32);
+    uint32_t l2 = (uint32_t)p2, h2 = (uint32_t)((uint64_t)p2 >> 32);
+    const uint32_t m = 0xFF0000FFu;
+    const int8_t *const xend = x + 4 * chunks;
+    while (x != xend) {
+        int32_t xa;
+        int32_t xb;
+        uint32_t t0;
+        uint32_t t1;
+        __asm__("ldrsb  %[xa], [%[x]]\n\t"           /* word 0 of each pair: x[t0], x[t2] */
+                "ldrsb  %[xb], [%[x], #2]\n\t"
+                LE_PAIR_WORD("[%[w]]", "l0", "h0")
+                LE_PAIR_WORD("[%[w], #8]", "l1", "h1")
+                LE_PAIR_WORD("[%[w], #16]", "l2", "h2")
+                "ldrsb  %[xa], [%[x], #1]\n\t"       /* word 1: x[t1], x[t3] */
+                "ldrsb  %[xb], [%[x], #3]\n\t"
+                LE_PAIR_WORD("[%[w], #4]", "l0", "h0")
+                LE_PAIR_WORD("[%[w], #12]", "l1", "h1")
+                LE_PAIR_WORD("[%[w], #20]", "l2", "h2")
+                "add    %[x], %[x], #4\n\t"
+                "add    %[w], %[w], #24"
+                : [l0] "+r"(l0), [h0] "+r"(h0), [l1] "+r"(l1), [h1] "+r"(h1), [l2] "+r"(l2),
+                  [h2] "+r"(h2), [x] "+r"(x), [w] "+r"(wp), [xa] "=&r"(xa), [xb] "=&r"(xb),
+                  [t0] "=&r"(t0), [t1] "=&r"(t1)
+                : [m] "r"(m)
+                : "memory");
+    }
+    le_pair_end((int64_t)(((uint64_t)h0 << 32) | l0), acc);
+    le_pair_end((int64_t)(((uint64_t)h1 << 32) | l1), acc + 2);
+    le_pair_end((int64_t)(((uint64_t)h2 << 32) | l2), acc + 4);
+}
+#define LE_DOT_THUMB2 1
+#else
+#define LE_DOT_THUMB2 0
+#endif
+#endif
+
+/* acc[0..2*pairs) += the 4-input chunks of a block; the plain loop when the pairs are not exact. */
+static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp, int pairs,
+                                   int32_t sum_x, int use_pairs, int32_t *acc)
+{
+#if LE_SIMD
+    (void)sum_x;
+    (void)use_pairs;
+    le_dot_pairs_simd(x, chunks, wp, pairs, acc);
+#else
+    if (use_pairs && pairs == 3 && LE_DOT_THUMB2) {
+#if LE_DOT_THUMB2
+        le_dot_pairs3_thumb2(x, chunks, wp, sum_x, acc);
+#endif
+    } else if (use_pairs) {
+        int p;
+        for (p = 0; p < pairs; ++p) {
+            le_dot_pair_smlal(x, chunks, wp + 8 * p, 8 * pairs, sum_x, acc + 2 * p);
+        }
+    } else {
+        int k;
+        int p;
+        for (k = 0; k < chunks; ++k) {
+            for (p = 0; p < pairs; ++p) {
+                const int8_t *g = wp + 8 * (pairs * k + p); /* X t0, Y t2, X t2, Y t0, X t1, Y t3, X t3, Y t1 */
+                const int8_t *xk = x + 4 * k;
+                acc[2 * p] += xk[0] * g[0] + xk[1] * g[4] + xk[2] * g[2] + xk[3] * g[6];
+                acc[2 * p + 1] += xk[0] * g[3] + xk[1] * g[7] + xk[2] * g[1] + xk[3] * g[5];
+            }
+        }
+    }
+#endif
+}
+
+/* Channels o .. o + size - 1, one block of the layout (size 6, 2 or 1, a literal at each call);
+ * wp: the block's weights. */
+static LE_INLINE void le_dot_channels(const int8_t *x, int n, const int8_t *wp, const int32_t *bias,
+                                      const le_rq_t *rq, int32_t zp, int wide, int pairs_ok,
+                                      int32_t sum_x, int8_t *y, int o, int size)
+{
+    const int chunks = n / 4;
+    int32_t acc[LE_DOT_BLOCK];
+    int c;
+    int t;
+    for (c = 0; c < size; ++c) {
+        acc[c] = bias[o + c];
+    }
+    if (size == 1) { /* a lone last channel: its weights in order */
+        for (t = 0; t < n; ++t) {
+            acc[0] += x[t] * wp[t];
+        }
+    } else {
+        le_dot_block(x, chunks, wp, size / 2, sum_x, pairs_ok, acc);
+        wp += 4 * chunks * size;
+        for (t = 4 * chunks; t < n; ++t) { /* the n % 4 last inputs, [input][channel] */
+            for (c = 0; c < size; ++c) {
+                acc[c] += x[t] * *wp++;
+            }
+        }
+    }
+    for (c = 0; c < size; ++c) { /* one requant call site */
+        y[o + c] = le_requant(acc[c], rq[o + c], zp, wide);
+    }
+}
+
 static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
                                       const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
-                                      int8_t *y, int out_c)
+                                      int pairs_ok, int8_t *y, int out_c)
 {
-    const int blocked = out_c - out_c % LE_BLOCK; /* channels done LE_BLOCK at a time */
-    const int8_t *wo = w;                          /* weight row of output channel o */
+    int32_t sum_x = 0; /* sum of the chunked inputs (the portable pairs' offset) */
     int o;
-    for (o = 0; o < blocked; o += LE_BLOCK) {
-        le_acc4_t a;
-        int32_t acc[LE_BLOCK];
-        int i;
-        a.a0 = bias[o];
-        a.a1 = bias[o + 1];
-        a.a2 = bias[o + 2];
-        a.a3 = bias[o + 3];
-        a = le_dot_x4(x, wo, n, a);
-        acc[0] = a.a0;
-        acc[1] = a.a1;
-        acc[2] = a.a2;
-        acc[3] = a.a3;
-        for (i = 0; i < LE_BLOCK; ++i) { /* one requant call site */
-            y[o + i] = le_requant(acc[i], rq[o + i], zp, wide);
-        }
-        wo += LE_BLOCK * n;
-    }
-    for (o = blocked; o < out_c; ++o) {
-        int32_t acc = bias[o];
+#if !LE_SIMD
+    if (pairs_ok) {
         int t;
-        for (t = 0; t < n; ++t) {
-            acc += (int32_t)x[t] * (int32_t)wo[t];
+        for (t = 0; t < n - n % 4; ++t) {
+            sum_x += x[t];
         }
-        y[o] = le_requant(acc, rq[o], zp, wide);
-        wo += n;
+    }
+#endif
+    for (o = 0; out_c - o >= LE_DOT_BLOCK; o += LE_DOT_BLOCK) {
+        le_dot_channels(x, n, w + o * n, bias, rq, zp, wide, pairs_ok, sum_x, y, o, LE_DOT_BLOCK);
+    }
+    for (; out_c - o >= 2; o += 2) {
+        le_dot_channels(x, n, w + o * n, bias, rq, zp, wide, pairs_ok, sum_x, y, o, 2);
+    }
+    if (o < out_c) {
+        le_dot_channels(x, n, w + o * n, bias, rq, zp, wide, pairs_ok, sum_x, y, o, 1);
     }
 }
