@@ -112,6 +112,10 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_conv(rng, "dotw", (3, 3, 3), 8, 3, wide=True), None),     # dot: |acc| >= 2^23, no 64-bit pairs
         (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),
              centres=np.where(rng.random((3, 21)) < 0.5, -74, 74).astype(np.int32)), x8(21)),
+        (Rbf(node="rbfb84", tensor="rbfb84", in_shape=(84,), out_shape=(10,),        # the paper's head
+             centres=np.where(rng.random((10, 84)) < 0.5, -74, 74).astype(np.int32)), x8(84)),
+        (Rbf(node="rbfb602", tensor="rbfb602", in_shape=(602,), out_shape=(2,),      # > 128 nibbles + 2
+             centres=np.where(rng.random((2, 602)) < 0.5, -9, 9).astype(np.int32)), x8(602)),
         (Rbf(node="rbf", tensor="rbf", in_shape=(13,), out_shape=(4,),
              centres=rng.integers(-300, 300, (4, 13)).astype(np.int32)), x8(13)),
         (Dense(node="dense", tensor="dense", in_shape=(23,), out_shape=(5,),
