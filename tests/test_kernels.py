@@ -165,7 +165,8 @@ def harness(kernel_set: str, cases, host: bool) -> str:
         for a in packed.arrays:
             guard = {"float": "#if !LENET5_REQUANT_INT", "int": "#if LENET5_REQUANT_INT"}.get(a.variant)
             ctype = "le_rq_t" if a.variant else a.ctype
-            src += [guard or "", f"static const {ctype} {syms[a.suffix]}[{a.count}] = {{",
+            align = " LE_ALIGN4" if a.align4 else ""
+            src += [guard or "", f"static const {ctype} {syms[a.suffix]}[{a.count}]{align} = {{",
                     emit.c_values(a.ctype, a.values), "};", "#endif" if guard else ""]
         in_ctype = {"uint8": "uint8_t", "int8": "int8_t", "int32": "int32_t"}[str(x.dtype)]
         src += [f"static const {in_ctype} in{i}[{x.size}] = {{",

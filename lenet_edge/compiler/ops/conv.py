@@ -187,7 +187,8 @@ class Conv(Layer):
                 n_in = c_in * k * k
                 w_arr = CArray("w", "int8_t", self.weight.reshape(-1)[dot_order(c_out, n_in)].astype(np.int8),
                                "weights", f"[{c_out}][{n_in}] int8 (OIHW per channel) in the blocked order of "
-                                          "ops/conv.py dot_order: blocks of 6 channels, then pairs, then one")
+                                          "ops/conv.py dot_order: blocks of 6 channels, then pairs, then one",
+                               align4=True)
             else:
                 w_arr = CArray("w", "int8_t", self.weight.reshape(-1).astype(np.int8), "weights",
                                f"[{c_out}][{c_in}][{k}][{k}] int8, OIHW as in the ONNX weight")

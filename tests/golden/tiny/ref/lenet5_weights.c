@@ -113,7 +113,7 @@ const int8_t lenet5_s2_act_stable[256] = {
 
 /* ---- c3 (ONNX node "c3"): [1,2,12,12] -> [1,4,1,1], int8 ---- */
 /* [4][288] int8 (OIHW per channel) in the blocked order of ops/conv.py dot_order: blocks of 6 channels, then pairs, then one */
-const int8_t lenet5_c3_w[1152] = {
+const int8_t lenet5_c3_w[1152] LE_ALIGN4 = {
     -71, 49, -100, 22, 36, 5, 49, -105, 34, -108, 76, 6, -31, -73, -78, 60,
     -28, -62, -30, 124, 76, -109, 54, -51, 29, -117, 125, -48, 112, -54, 57, 15,
     78, 74, 54, -62, -88, 118, 88, -88, -25, -110, -5, 106, 14, -38, 116, -15,
