@@ -241,6 +241,67 @@ static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const in
 #else
 #define LE_DOT_THUMB2 0
 #endif
+
+#if defined(__SSE2__) && (defined(__x86_64__) || defined(__i386__))
+/* x86 hosts (SSE2, every x86-64): PMADDWD, 8 int16 products added in pairs into 4 int32 lanes. */
+#include <emmintrin.h>
+#define LE_DOT_SSE2 1
+
+/* acc[0..2*pairs) of a block of `pairs` pairs over the chunks of 4 inputs. Per chunk the inputs are
+ * laid out as int16 to match a pair's 8 weight bytes X t0, Y t2, X t2, Y t0, X t1, Y t3, X t3, Y t1:
+ *   xx = (x0, 0, x2, 0, x1, 0, x3, 0)  (X's bytes), xy = (0, x2, 0, x0, 0, x3, 0, x1)  (Y's bytes)
+ * so PMADDWD of the sign-extended weights with xx adds only X's products, with xy only Y's. Exact:
+ * each lane holds a partial sum of one channel's products, within its int32 bound. pairs: 1 or 3. */
+/* One pair's 8 weight bytes at wp against xx and xy: ax, ay += the 4 lanes of X's, Y's products. */
+static LE_INLINE void le_dot_pair_sse2(const int8_t *wp, __m128i xx, __m128i xy, __m128i *ax, __m128i *ay)
+{
+    __m128i w = _mm_loadl_epi64((const __m128i *)(const void *)wp);
+    w = _mm_srai_epi16(_mm_unpacklo_epi8(w, w), 8);                          /* the 8 weights, int16 */
+    *ax = _mm_add_epi32(*ax, _mm_madd_epi16(w, xx));
+    *ay = _mm_add_epi32(*ay, _mm_madd_epi16(w, xy));
+}
+
+/* acc[0..2) += the 4 lanes of ax, ay. */
+static LE_INLINE void le_dot_end_sse2(__m128i ax, __m128i ay, int32_t *acc)
+{
+    int32_t lanes[4];
+    memcpy(lanes, &ax, sizeof lanes);
+    acc[0] += lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    memcpy(lanes, &ay, sizeof lanes);
+    acc[1] += lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_t *wp, int pairs,
+                                        int32_t *acc)
+{
+    __m128i ax0 = _mm_setzero_si128(), ay0 = ax0, ax1 = ax0, ay1 = ax0, ax2 = ax0, ay2 = ax0;
+    int k;
+    for (k = 0; k < chunks; ++k) {
+        int32_t x4;
+        __m128i v;
+        __m128i xx;
+        __m128i xy;
+        memcpy(&x4, x + 4 * k, 4);
+        v = _mm_cvtsi32_si128(x4);
+        v = _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);                      /* x0 x1 x2 x3 (int16) */
+        xx = _mm_unpacklo_epi16(_mm_shufflelo_epi16(v, _MM_SHUFFLE(3, 1, 2, 0)), _mm_setzero_si128());
+        xy = _mm_unpacklo_epi16(_mm_setzero_si128(), _mm_shufflelo_epi16(v, _MM_SHUFFLE(1, 3, 0, 2)));
+        le_dot_pair_sse2(wp, xx, xy, &ax0, &ay0);
+        if (pairs == 3) {
+            le_dot_pair_sse2(wp + 8, xx, xy, &ax1, &ay1);
+            le_dot_pair_sse2(wp + 16, xx, xy, &ax2, &ay2);
+        }
+        wp += 8 * pairs;
+    }
+    le_dot_end_sse2(ax0, ay0, acc);
+    if (pairs == 3) {
+        le_dot_end_sse2(ax1, ay1, acc + 2);
+        le_dot_end_sse2(ax2, ay2, acc + 4);
+    }
+}
+#else
+#define LE_DOT_SSE2 0
+#endif
 #endif
 
 /* acc[0..2*pairs) += the 4-input chunks of a block; the plain loop when the pairs are not exact. */
@@ -253,7 +314,13 @@ static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp
     le_dot_pairs_simd(x, chunks, wp, pairs, aligned, acc);
 #else
     (void)aligned;
-    if (use_pairs && pairs == 3 && LE_DOT_THUMB2) {
+    if (LE_DOT_SSE2) {
+#if LE_DOT_SSE2
+        (void)sum_x;
+        (void)use_pairs;
+        le_dot_pairs_sse2(x, chunks, wp, pairs, acc);
+#endif
+    } else if (use_pairs && pairs == 3 && LE_DOT_THUMB2) {
 #if LE_DOT_THUMB2
         le_dot_pairs3_thumb2(x, chunks, wp, sum_x, acc);
 #endif
