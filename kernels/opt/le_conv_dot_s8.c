@@ -5,21 +5,23 @@
  *          reads the same bytes one by one): blocks of 6 channels (3 pairs X, Y), then pairs, then
  *          one channel; per chunk of 4 inputs t0..t3 and pair, the 8 bytes
  *              X[t0] Y[t2] X[t2] Y[t0]   X[t1] Y[t3] X[t3] Y[t1]
- *          then the n % 4 last inputs, [input][channel]; a lone channel: its n weights in order
+ *          with X's bytes stored as X + 128 (unsigned), then the n % 4 last inputs,
+ *          [input][channel]; a lone channel: its n weights in order
  *   bias:  [out_c] int32, B - x_zp*sum(w); rq: [out_c] requant multipliers; zp in [-128, 127]
  *   wide:  see le_requant.h; pairs_ok: 1 if |acc| < 2^23 in every channel (checked at generation time)
  *   y:     [out_c] int8
  * One weight stream serves a whole block, and every input word is loaded and sign-extended once per
- * block of 6 channels. wide and pairs_ok are literals at the inlined call.
+ * block of 6 channels. Every path adds x * (X + 128) to X's accumulator over the chunks and
+ * subtracts 128 * sum(x) once (le_dot_block). wide and pairs_ok are literals at the inlined call.
  *
- * Cortex-M4 (LE_SIMD): SXTB16 of an input word gives (x[t0], x[t2]) and (x[t1], x[t3]); of a weight
- * word, X's halves in the same order (SMLAD) and Y's swapped (SMLADX): 4 MACs per load + 2 SXTB16 +
- * 2 SMLAD(X). Exact: each SMLAD adds two products of at most 2^14 to an int32 that stays within
- * the layer's accumulator bound (< 2^31, checked at generation time).
+ * Cortex-M4 (LE_SIMD): SXTB16 of an input word gives (x[t0], x[t2]) and (x[t1], x[t3]); UXTB16 of
+ * a weight word gives X's halves in the same order (SMLAD) and SXTB16 of it rotated Y's, swapped
+ * (SMLADX): 4 MACs per load + 2 extends + 2 SMLAD(X). Exact: SMLAD adds products of at most
+ * 2^15 modulo 2^32, and the final sum, the accumulator, is within int32 (checked at generation).
  *
- * Portable path (Cortex-M3, host), when pairs_ok is 1: bytes 0 and 3 (and, rotated by 16, bytes 2
- * and 1) of a weight word are an (X, Y) pair multiplying one input. With X's byte offset to
- * unsigned (X + 128) and the other two bytes masked off, the word reads X + 128 + 2^24 * Y as an
+ * Portable path (Cortex-M3), when pairs_ok is 1: bytes 0 and 3 (and, rotated by 16, bytes 2
+ * and 1) of a weight word are an (X, Y) pair multiplying one input. With X's byte unsigned
+ * (X + 128) and the other two bytes masked off, the word reads X + 128 + 2^24 * Y as an
  * int32, and one 32x32->64 multiply-accumulate (SMLAL) adds x*X to the low and x*Y to the high
  * part of a 64-bit accumulator: 2 MACs per instruction, about 1.5 instructions per MAC in all
  * (le_pair_mac). Exact in 64 bits; the channels separate again because |aX| < 2^23 (pairs_ok). */
@@ -31,13 +33,20 @@
 
 #if LE_SIMD
 /* One weight word (loaded from `load`) of the pair (aX, aY) against the input halves xh:
- * aX += SMLAD(xh, (w0, w2)), aY += SMLADX(xh, (w1, w3)); t0, t1: scratch. */
+ * aX += SMLAD(xh, (w0, w2)) (X's bytes unsigned: UXTB16), aY += SMLADX(xh, (w1, w3)) (Y's
+ * signed: SXTB16); t0, t1: scratch. */
 #define LE_DOT_WORD(load, xh, ax, ay) \
     "ldr    %[t0], " load "\n\t" \
-    "sxtb16 %[t1], %[t0]\n\t" \
+    "uxtb16 %[t1], %[t0]\n\t" \
     "sxtb16 %[t0], %[t0], ror #8\n\t" \
     "smlad  %[" ax "], %[" xh "], %[t1], %[" ax "]\n\t" \
     "smladx %[" ay "], %[" xh "], %[t0], %[" ay "]\n\t"
+
+/* (b0, b2) of the bytes of v, zero-extended to 16-bit halves: X's bytes (X + 128). */
+static LE_INLINE int32_t le_even16u(int32_t v)
+{
+    return (int32_t)__builtin_arm_uxtb16(v);
+}
 
 /* acc[0..2) of one pair over the chunks of 4 inputs (stride: bytes per chunk of the block). */
 static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t *wp, int stride,
@@ -50,10 +59,10 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
         const int32_t xe = le_even16(xv); /* (x[t0], x[t2]) */
         const int32_t xo = le_odd16(xv);  /* (x[t1], x[t3]) */
         int32_t wv = le_load4(wp);        /* X t0, Y t2, X t2, Y t0 */
-        a0 = le_smlad(xe, le_even16(wv), a0);
+        a0 = le_smlad(xe, le_even16u(wv), a0);
         a1 = le_smladx(xe, le_odd16(wv), a1);
         wv = le_load4(wp + 4);            /* X t1, Y t3, X t3, Y t1 */
-        a0 = le_smlad(xo, le_even16(wv), a0);
+        a0 = le_smlad(xo, le_even16u(wv), a0);
         a1 = le_smladx(xo, le_odd16(wv), a1);
         x += 4;
         wp += stride;
@@ -66,11 +75,11 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
  * the input halves: word 0 with xe, word 1 with xo. t0, t1, t2: scratch. */
 #define LE_DOT_PAIR_LDRD(off, ax, ay) \
     "ldrd   %[t0], %[t1], [%[w], #" off "]\n\t" \
-    "sxtb16 %[t2], %[t0]\n\t" \
+    "uxtb16 %[t2], %[t0]\n\t" \
     "sxtb16 %[t0], %[t0], ror #8\n\t" \
     "smlad  %[" ax "], %[xe], %[t2], %[" ax "]\n\t" \
     "smladx %[" ay "], %[xe], %[t0], %[" ay "]\n\t" \
-    "sxtb16 %[t2], %[t1]\n\t" \
+    "uxtb16 %[t2], %[t1]\n\t" \
     "sxtb16 %[t1], %[t1], ror #8\n\t" \
     "smlad  %[" ax "], %[xo], %[t2], %[" ax "]\n\t" \
     "smladx %[" ay "], %[xo], %[t1], %[" ay "]\n\t"
@@ -141,21 +150,19 @@ static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_
 }
 #else
 /* p + xa * (X + 128 + 2^24 Y) of bytes 0 (X) and 3 (Y) of the weight word v, and xb * (the same) of
- * bytes 2 (X) and 1 (Y): XOR 0x80 makes X's byte X + 128 in [0, 255], the mask keeps only the pair,
- * so the word reads X + 128 + 2^24 * Y as an int32 (Y signed in the top byte). gcc: EOR, AND,
- * AND with ROR #16, 2 SMLAL. */
+ * bytes 2 (X) and 1 (Y): X's byte is stored as X + 128 in [0, 255], the mask keeps only the pair,
+ * so the word reads X + 128 + 2^24 * Y as an int32 (Y signed in the top byte). gcc: AND, AND with
+ * ROR #16, 2 SMLAL. */
 static LE_INLINE int64_t le_pair_mac(int64_t p, int32_t xa, int32_t xb, uint32_t v)
 {
-    v ^= 0x00800080u;
     p += (int64_t)xa * (int32_t)(v & 0xFF0000FFu);
     return p + (int64_t)xb * (int32_t)(((v >> 16) | (v << 16)) & 0xFF0000FFu);
 }
 
-/* One pair's 64-bit accumulator from (aX, aY): aX - 128*sum_x + 2^24 * aY (the -128*sum_x cancels
- * the +128 offsets of X over the chunked inputs). */
-static LE_INLINE int64_t le_pair_start(int32_t ax, int32_t ay, int32_t sum_x)
+/* One pair's 64-bit accumulator from (aX, aY): aX + 2^24 * aY. */
+static LE_INLINE int64_t le_pair_start(int32_t ax, int32_t ay)
 {
-    return (int64_t)ax - 128 * (int64_t)sum_x + (int64_t)ay * (1 << 24);
+    return (int64_t)ax + (int64_t)ay * (1 << 24);
 }
 
 /* (aX, aY) back from p = aX + 2^24 * aY, |aX| < 2^23: aX is the low 24 bits, sign-extended. */
@@ -169,9 +176,9 @@ static LE_INLINE void le_pair_end(int64_t p, int32_t *acc)
 /* acc[0..2) of one pair over the chunks of 4 inputs (stride: bytes per chunk of the block), one
  * 64-bit accumulator for both channels (exact: the final |aX| < 2^23, the caller checks). */
 static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_t *wp, int stride,
-                                        int32_t sum_x, int32_t *acc)
+                                        int32_t *acc)
 {
-    int64_t p = le_pair_start(acc[0], acc[1], sum_x);
+    int64_t p = le_pair_start(acc[0], acc[1]);
     int k;
     for (k = 0; k < chunks; ++k) {
         uint32_t wv;
@@ -190,7 +197,6 @@ static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_
  * 64-bit accumulator (lo, hi); m holds the mask 0xFF0000FF, t0 and t1 are scratch. */
 #define LE_PAIR_WORD(load, lo, hi) \
     "ldr    %[t0], " load "\n\t" \
-    "eor    %[t0], %[t0], #0x00800080\n\t" \
     "and    %[t1], %[t0], %[m]\n\t" \
     "smlal  %[" lo "], %[" hi "], %[t1], %[xa]\n\t" \
     "and    %[t1], %[m], %[t0], ror #16\n\t" \
@@ -200,11 +206,11 @@ static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_
  * 2 inputs, the mask, 2 scratch registers and 2 pointers are 13 registers (as C, gcc keeps the
  * 64-bit accumulators in register pairs and spills). 1.8 instructions per MAC. */
 static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const int8_t *wp,
-                                           int32_t sum_x, int32_t *acc)
+                                           int32_t *acc)
 {
-    const int64_t p0 = le_pair_start(acc[0], acc[1], sum_x);
-    const int64_t p1 = le_pair_start(acc[2], acc[3], sum_x);
-    const int64_t p2 = le_pair_start(acc[4], acc[5], sum_x);
+    const int64_t p0 = le_pair_start(acc[0], acc[1]);
+    const int64_t p1 = le_pair_start(acc[2], acc[3]);
+    const int64_t p2 = le_pair_start(acc[4], acc[5]);
     uint32_t l0 = (uint32_t)p0, h0 = (uint32_t)((uint64_t)p0 >> 32);
     uint32_t l1 = (uint32_t)p1, h1 = (uint32_t)((uint64_t)p1 >> 32);
     uint32_t l2 = (uint32_t)p2, h2 = (uint32_t)((uint64_t)p2 >> 32);
@@ -255,8 +261,10 @@ static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const in
 /* One pair's 8 weight bytes at wp against xx and xy: ax, ay += the 4 lanes of X's, Y's products. */
 static LE_INLINE void le_dot_pair_sse2(const int8_t *wp, __m128i xx, __m128i xy, __m128i *ax, __m128i *ay)
 {
+    const __m128i y_sign = _mm_set1_epi32(0x00800000); /* 0x80 in Y's (odd) int16 lanes */
     __m128i w = _mm_loadl_epi64((const __m128i *)(const void *)wp);
-    w = _mm_srai_epi16(_mm_unpacklo_epi8(w, w), 8);                          /* the 8 weights, int16 */
+    w = _mm_unpacklo_epi8(w, _mm_setzero_si128());                           /* 8 bytes, zero-extended */
+    w = _mm_sub_epi16(_mm_xor_si128(w, y_sign), y_sign);                     /* X + 128, Y sign-extended */
     *ax = _mm_add_epi32(*ax, _mm_madd_epi16(w, xx));
     *ay = _mm_add_epi32(*ay, _mm_madd_epi16(w, xy));
 }
@@ -304,44 +312,86 @@ static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_
 #endif
 #endif
 
-/* acc[0..2*pairs) += the 4-input chunks of a block; the plain loop when the pairs are not exact. */
+#ifndef LE_DOT_SSE2
+#define LE_DOT_SSE2 0
+#endif
+
+/* acc[0..2*pairs) += the 4-input chunks of a block; the plain loop when the pairs are not exact.
+ * sum_x: sum of the chunked inputs. */
 static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp, int pairs,
                                    int32_t sum_x, int use_pairs, int aligned, int32_t *acc)
 {
+    /* X's accumulators add x * (X + 128) over the chunks: -128 * sum_x before (the 64-bit pairs,
+     * whose X part must end within 24 bits) or after (uint32: it wraps, and ends exact) */
+    const int offset_first = !LE_SIMD && !LE_DOT_SSE2 && use_pairs;
+    int p;
+    for (p = 0; offset_first && p < pairs; ++p) {
+        acc[2 * p] -= 128 * sum_x;
+    }
 #if LE_SIMD
-    (void)sum_x;
     (void)use_pairs;
     le_dot_pairs_simd(x, chunks, wp, pairs, aligned, acc);
 #else
     (void)aligned;
     if (LE_DOT_SSE2) {
 #if LE_DOT_SSE2
-        (void)sum_x;
         (void)use_pairs;
         le_dot_pairs_sse2(x, chunks, wp, pairs, acc);
 #endif
     } else if (use_pairs && pairs == 3 && LE_DOT_THUMB2) {
 #if LE_DOT_THUMB2
-        le_dot_pairs3_thumb2(x, chunks, wp, sum_x, acc);
+        le_dot_pairs3_thumb2(x, chunks, wp, acc);
 #endif
     } else if (use_pairs) {
-        int p;
         for (p = 0; p < pairs; ++p) {
-            le_dot_pair_smlal(x, chunks, wp + 8 * p, 8 * pairs, sum_x, acc + 2 * p);
+            le_dot_pair_smlal(x, chunks, wp + 8 * p, 8 * pairs, acc + 2 * p);
         }
     } else {
         int k;
-        int p;
         for (k = 0; k < chunks; ++k) {
             for (p = 0; p < pairs; ++p) {
                 const int8_t *g = wp + 8 * (pairs * k + p); /* X t0, Y t2, X t2, Y t0, X t1, Y t3, X t3, Y t1 */
                 const int8_t *xk = x + 4 * k;
-                acc[2 * p] += xk[0] * g[0] + xk[1] * g[4] + xk[2] * g[2] + xk[3] * g[6];
+                /* uint32: X's running sum may leave int32 on the way in a wide layer (it carries
+                 * the + 128 offsets until the end); it wraps, and ends at the exact value */
+                acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] +
+                                       (uint32_t)(xk[0] * (uint8_t)g[0] + xk[1] * (uint8_t)g[4] +
+                                                  xk[2] * (uint8_t)g[2] + xk[3] * (uint8_t)g[6]));
                 acc[2 * p + 1] += xk[0] * g[3] + xk[1] * g[7] + xk[2] * g[1] + xk[3] * g[5];
             }
         }
     }
 #endif
+    for (p = 0; !offset_first && p < pairs; ++p) {
+        acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - 128u * (uint32_t)sum_x);
+    }
+}
+
+/* sum of x[0 .. 4 * chunks): the unsigned bytes x + 128 (XOR 0x80) added 4 at a time, by USADA8 on
+ * the M4, else in two 16-bit lanes (at most 510 per word: folded every 128 words). */
+static LE_INLINE int32_t le_dot_sum(const int8_t *x, int chunks)
+{
+    int32_t sum = -512 * chunks;
+    int k = 0;
+    while (k < chunks) {
+        const int end = chunks - k < 128 ? chunks : k + 128;
+        uint32_t part = 0;
+        for (; k < end; ++k) {
+            uint32_t v;
+            memcpy(&v, x + 4 * k, 4);
+            v ^= 0x80808080u;
+#if LE_SIMD
+            __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v), "r"(0));
+#else
+            part += (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu);
+#endif
+        }
+#if !LE_SIMD
+        part = (part & 0xFFFFu) + (part >> 16);
+#endif
+        sum += (int32_t)part;
+    }
+    return sum;
 }
 
 /* Channels o .. o + size - 1, one block of the layout (size 6, 2 or 1, a literal at each call);
@@ -379,16 +429,8 @@ static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
                                       const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
                                       int pairs_ok, int8_t *y, int out_c)
 {
-    int32_t sum_x = 0; /* sum of the chunked inputs (the portable pairs' offset) */
+    const int32_t sum_x = le_dot_sum(x, n / 4); /* |sum_x| < 2^7 n: 128 * sum_x fits for n < 2^17 */
     int o;
-#if !LE_SIMD
-    if (pairs_ok) {
-        int t;
-        for (t = 0; t < n - n % 4; ++t) {
-            sum_x += x[t];
-        }
-    }
-#endif
     for (o = 0; out_c - o >= LE_DOT_BLOCK; o += LE_DOT_BLOCK) {
         le_dot_channels(x, n, w + o * n, bias, rq, zp, wide, pairs_ok, sum_x, y, o, LE_DOT_BLOCK);
     }

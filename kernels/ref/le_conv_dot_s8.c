@@ -13,7 +13,7 @@
  * A block of 1 holds its n weights in order. A block of `size` channels holds, per chunk of 4
  * inputs, 8 bytes per channel pair (X, Y) = channels (2p, 2p + 1) of the block:
  *     X[t0] Y[t2] X[t2] Y[t0]   X[t1] Y[t3] X[t3] Y[t1]
- * then the n % 4 last inputs, [input][channel]. */
+ * with the X bytes stored as X + 128 (read as uint8), then the n % 4 last inputs, [input][channel]. */
 static int8_t le_dot_weight(const int8_t *w, int n, int out_c, int o, int t)
 {
     static const int x_pos[4] = {0, 4, 2, 6}; /* byte of input t0..t3 of X in its 8 bytes */
@@ -37,7 +37,10 @@ static int8_t le_dot_weight(const int8_t *w, int n, int out_c, int o, int t)
     if (t >= chunked) {
         return w[chunked * size + (t - chunked) * size + c];
     }
-    return w[(t / 4) * 4 * size + (c / 2) * 8 + (c % 2 ? y_pos : x_pos)[t % 4]];
+    if (c % 2) {
+        return w[(t / 4) * 4 * size + (c / 2) * 8 + y_pos[t % 4]];
+    }
+    return (int8_t)((uint8_t)w[(t / 4) * 4 * size + (c / 2) * 8 + x_pos[t % 4]] - 128);
 }
 
 static void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w, const int32_t *bias,
