@@ -84,18 +84,18 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
     "smlad  %[" ax "], %[xo], %[t2], %[" ax "]\n\t" \
     "smladx %[" ay "], %[xo], %[t1], %[" ay "]\n\t"
 
-/* acc[0..2*pairs) of a block of `pairs` (1 or 3) (X, Y) pairs over the chunks of 4 inputs. The
- * 3-pair chunk is one asm block: 6 accumulators, 2 input halves, the scratch registers and the 2
+/* acc[0..2*pairs) = init[..] + the dot products of a block of `pairs` (1 or 3) (X, Y) pairs over
+ * the chunks of 4 inputs, minus x_off for X (the + 128 offsets; modulo 2^32). The 3-pair chunk is one asm block: 6 accumulators, 2 input halves, the scratch registers and the 2
  * pointers fit in the 13 registers gcc can give (as C, gcc hoists the 6 weight loads and spills).
  * 32 instructions per 24 MACs with LDRD (aligned: the block's weights are word-aligned, i.e. the
  * array is LE_ALIGN4 and n is even), else 35. Not at -O0, which cannot find the registers. */
 static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_t *wp, int pairs,
-                                        int aligned, int32_t *acc)
+                                        int aligned, const int32_t *init, uint32_t x_off, int32_t *acc)
 {
     int p;
 #if defined(__OPTIMIZE__)
     if (pairs == 3) {
-        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+        int32_t a0 = init[0], a1 = init[1], a2 = init[2], a3 = init[3], a4 = init[4], a5 = init[5];
         const int8_t *const xend = x + 4 * chunks;
         while (x != xend) {
             int32_t xe;
@@ -134,18 +134,21 @@ static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_
                 (void)t2;
             }
         }
-        acc[0] = a0;
+        acc[0] = (int32_t)((uint32_t)a0 - x_off);
         acc[1] = a1;
-        acc[2] = a2;
+        acc[2] = (int32_t)((uint32_t)a2 - x_off);
         acc[3] = a3;
-        acc[4] = a4;
+        acc[4] = (int32_t)((uint32_t)a4 - x_off);
         acc[5] = a5;
         return;
     }
 #endif
     (void)aligned;
     for (p = 0; p < pairs; ++p) {
+        acc[2 * p] = init[2 * p];
+        acc[2 * p + 1] = init[2 * p + 1];
         le_dot_pair_simd(x, chunks, wp + 8 * p, 8 * pairs, acc + 2 * p);
+        acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - x_off);
     }
 }
 #else
@@ -316,22 +319,28 @@ static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_
 #define LE_DOT_SSE2 0
 #endif
 
-/* acc[0..2*pairs) += the 4-input chunks of a block; the plain loop when the pairs are not exact.
- * sum_x: sum of the chunked inputs. */
+/* acc[0..2*pairs) = init[..] + the 4-input chunks of a block; the plain loop when the pairs are
+ * not exact. sum_x: sum of the chunked inputs. */
 static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp, int pairs,
-                                   int32_t sum_x, int use_pairs, int aligned, int32_t *acc)
+                                   int32_t sum_x, int use_pairs, int aligned, const int32_t *init,
+                                   int32_t *acc)
 {
     /* X's accumulators add x * (X + 128) over the chunks: -128 * sum_x before (the 64-bit pairs,
      * whose X part must end within 24 bits) or after (uint32: it wraps, and ends exact) */
     const int offset_first = !LE_SIMD && !LE_DOT_SSE2 && use_pairs;
     int p;
+#if LE_SIMD
+    (void)use_pairs;
+    (void)offset_first;
+    (void)p;
+    le_dot_pairs_simd(x, chunks, wp, pairs, aligned, init, 128u * (uint32_t)sum_x, acc);
+#else
+    for (p = 0; p < 2 * pairs; ++p) {
+        acc[p] = init[p];
+    }
     for (p = 0; offset_first && p < pairs; ++p) {
         acc[2 * p] -= 128 * sum_x;
     }
-#if LE_SIMD
-    (void)use_pairs;
-    le_dot_pairs_simd(x, chunks, wp, pairs, aligned, acc);
-#else
     (void)aligned;
     if (LE_DOT_SSE2) {
 #if LE_DOT_SSE2
@@ -361,10 +370,10 @@ static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp
             }
         }
     }
-#endif
     for (p = 0; !offset_first && p < pairs; ++p) {
         acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - 128u * (uint32_t)sum_x);
     }
+#endif
 }
 
 /* sum of x[0 .. 4 * chunks): the unsigned bytes x + 128 (XOR 0x80) added 4 at a time, by USADA8 on
@@ -404,15 +413,13 @@ static LE_INLINE void le_dot_channels(const int8_t *x, int n, const int8_t *wp, 
     int32_t acc[LE_DOT_BLOCK];
     int c;
     int t;
-    for (c = 0; c < size; ++c) {
-        acc[c] = bias[o + c];
-    }
     if (size == 1) { /* a lone last channel: its weights in order */
+        acc[0] = bias[o];
         for (t = 0; t < n; ++t) {
             acc[0] += x[t] * wp[t];
         }
     } else {
-        le_dot_block(x, chunks, wp, size / 2, sum_x, pairs_ok, n % 2 == 0, acc);
+        le_dot_block(x, chunks, wp, size / 2, sum_x, pairs_ok, n % 2 == 0, bias + o, acc);
         wp += 4 * chunks * size;
         for (t = 4 * chunks; t < n; ++t) { /* the n % 4 last inputs, [input][channel] */
             for (c = 0; c < size; ++c) {

@@ -715,18 +715,18 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
     "smlad  %[" ax "], %[xo], %[t2], %[" ax "]\n\t" \
     "smladx %[" ay "], %[xo], %[t1], %[" ay "]\n\t"
 
-/* acc[0..2*pairs) of a block of `pairs` (1 or 3) (X, Y) pairs over the chunks of 4 inputs. The
- * 3-pair chunk is one asm block: 6 accumulators, 2 input halves, the scratch registers and the 2
+/* acc[0..2*pairs) = init[..] + the dot products of a block of `pairs` (1 or 3) (X, Y) pairs over
+ * the chunks of 4 inputs, minus x_off for X (the + 128 offsets; modulo 2^32). The 3-pair chunk is one asm block: 6 accumulators, 2 input halves, the scratch registers and the 2
  * pointers fit in the 13 registers gcc can give (as C, gcc hoists the 6 weight loads and spills).
  * 32 instructions per 24 MACs with LDRD (aligned: the block's weights are word-aligned, i.e. the
  * array is LE_ALIGN4 and n is even), else 35. Not at -O0, which cannot find the registers. */
 static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_t *wp, int pairs,
-                                        int aligned, int32_t *acc)
+                                        int aligned, const int32_t *init, uint32_t x_off, int32_t *acc)
 {
     int p;
 #if defined(__OPTIMIZE__)
     if (pairs == 3) {
-        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+        int32_t a0 = init[0], a1 = init[1], a2 = init[2], a3 = init[3], a4 = init[4], a5 = init[5];
         const int8_t *const xend = x + 4 * chunks;
         while (x != xend) {
             int32_t xe;
@@ -765,18 +765,21 @@ static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_
                 (void)t2;
             }
         }
-        acc[0] = a0;
+        acc[0] = (int32_t)((uint32_t)a0 - x_off);
         acc[1] = a1;
-        acc[2] = a2;
+        acc[2] = (int32_t)((uint32_t)a2 - x_off);
         acc[3] = a3;
-        acc[4] = a4;
+        acc[4] = (int32_t)((uint32_t)a4 - x_off);
         acc[5] = a5;
         return;
     }
 #endif
     (void)aligned;
     for (p = 0; p < pairs; ++p) {
+        acc[2 * p] = init[2 * p];
+        acc[2 * p + 1] = init[2 * p + 1];
         le_dot_pair_simd(x, chunks, wp + 8 * p, 8 * pairs, acc + 2 * p);
+        acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - x_off);
     }
 }
 #else
@@ -947,22 +950,28 @@ static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_
 #define LE_DOT_SSE2 0
 #endif
 
-/* acc[0..2*pairs) += the 4-input chunks of a block; the plain loop when the pairs are not exact.
- * sum_x: sum of the chunked inputs. */
+/* acc[0..2*pairs) = init[..] + the 4-input chunks of a block; the plain loop when the pairs are
+ * not exact. sum_x: sum of the chunked inputs. */
 static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp, int pairs,
-                                   int32_t sum_x, int use_pairs, int aligned, int32_t *acc)
+                                   int32_t sum_x, int use_pairs, int aligned, const int32_t *init,
+                                   int32_t *acc)
 {
     /* X's accumulators add x * (X + 128) over the chunks: -128 * sum_x before (the 64-bit pairs,
      * whose X part must end within 24 bits) or after (uint32: it wraps, and ends exact) */
     const int offset_first = !LE_SIMD && !LE_DOT_SSE2 && use_pairs;
     int p;
+#if LE_SIMD
+    (void)use_pairs;
+    (void)offset_first;
+    (void)p;
+    le_dot_pairs_simd(x, chunks, wp, pairs, aligned, init, 128u * (uint32_t)sum_x, acc);
+#else
+    for (p = 0; p < 2 * pairs; ++p) {
+        acc[p] = init[p];
+    }
     for (p = 0; offset_first && p < pairs; ++p) {
         acc[2 * p] -= 128 * sum_x;
     }
-#if LE_SIMD
-    (void)use_pairs;
-    le_dot_pairs_simd(x, chunks, wp, pairs, aligned, acc);
-#else
     (void)aligned;
     if (LE_DOT_SSE2) {
 #if LE_DOT_SSE2
@@ -992,10 +1001,10 @@ static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp
             }
         }
     }
-#endif
     for (p = 0; !offset_first && p < pairs; ++p) {
         acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - 128u * (uint32_t)sum_x);
     }
+#endif
 }
 
 /* sum of x[0 .. 4 * chunks): the unsigned bytes x + 128 (XOR 0x80) added 4 at a time, by USADA8 on
@@ -1035,15 +1044,13 @@ static LE_INLINE void le_dot_channels(const int8_t *x, int n, const int8_t *wp, 
     int32_t acc[LE_DOT_BLOCK];
     int c;
     int t;
-    for (c = 0; c < size; ++c) {
-        acc[c] = bias[o + c];
-    }
     if (size == 1) { /* a lone last channel: its weights in order */
+        acc[0] = bias[o];
         for (t = 0; t < n; ++t) {
             acc[0] += x[t] * wp[t];
         }
     } else {
-        le_dot_block(x, chunks, wp, size / 2, sum_x, pairs_ok, n % 2 == 0, acc);
+        le_dot_block(x, chunks, wp, size / 2, sum_x, pairs_ok, n % 2 == 0, bias + o, acc);
         wp += 4 * chunks * size;
         for (t = 4 * chunks; t < n; ++t) { /* the n % 4 last inputs, [input][channel] */
             for (c = 0; c < size; ++c) {
@@ -1073,11 +1080,15 @@ static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
     }
 }
 
-/* ---- kernels/ref/le_table_s8.c ---- */
-/* le_table_s8: x[i] = table[x[i] & 0xFF] in place (ONNX Gather after Cast: code -128 is entry 128).
- *   x     [n] int8, overwritten
- *   table [256] int8 */
+/* ---- kernels/opt/le_table_s8.c ---- */
+/* le_table_s8: x[i] = table[x[i] & 0xFF] in place (arguments as in kernels/ref/le_table_s8.c): the
+ * reference loop, kept out of line, one copy for all table layers. Inlined, gcc -O2 turns it into
+ * about 100 bytes of 8-byte-word code per layer for about 20% fewer instructions; the default
+ * firmware's flash (70,000 B) has not the room. */
 
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void le_table_s8(int8_t *x, const int8_t *table, int n)
 {
     int i;
@@ -1112,11 +1123,13 @@ static void le_table_s8(int8_t *x, const int8_t *table, int n)
 #define LE_RBF_WORDS 1
 #endif
 
-/* byte i is 0xFF where bit i of the index is set (little-endian: byte i of the word is x[4g + i]) */
-static const uint32_t le_nibble_mask[16] = {
-    0x00000000u, 0x000000FFu, 0x0000FF00u, 0x0000FFFFu, 0x00FF0000u, 0x00FF00FFu, 0x00FFFF00u, 0x00FFFFFFu,
-    0xFF000000u, 0xFF0000FFu, 0xFF00FF00u, 0xFF00FFFFu, 0xFFFF0000u, 0xFFFF00FFu, 0xFFFFFF00u, 0xFFFFFFFFu,
-};
+/* The byte mask of a nibble: byte i is 0xFF where bit i is set (little-endian: byte i of the word is
+ * x[4g + i]). nib * 0x00204081 puts bit i at bit 8i (the four copies do not overlap), the AND keeps
+ * those bits, and * 255 widens each to its byte. Computed, not a 64-byte table: flash is tight. */
+static LE_INLINE uint32_t le_nibble_mask(uint32_t nib)
+{
+    return ((nib * 0x00204081u) & 0x01010101u) * 0xFFu;
+}
 
 /* The 4 bytes of (x[0..3] & mask(nib)) ^ 0x80808080 added to sum: (sum over set bits of x_j) + 512
  * (USADA8), or to its two 16-bit lanes (at most 510 each). */
@@ -1124,7 +1137,7 @@ static LE_INLINE uint32_t le_rbf_group(uint32_t sum, const int8_t *x, uint32_t n
 {
     uint32_t m;
     memcpy(&m, x, 4);
-    m = (m & le_nibble_mask[nib]) ^ 0x80808080u;
+    m = (m & le_nibble_mask(nib)) ^ 0x80808080u;
 #if LE_RBF_USADA8
     __asm__("usada8 %0, %1, %2, %0" : "+r"(sum) : "r"(m), "r"(0));
     return sum;
