@@ -71,6 +71,13 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
     acc[1] = a1;
 }
 
+/* LDRD with any two registers is Thumb-2 (ARM state wants an even, consecutive pair) */
+#if defined(__thumb2__)
+#define LE_DOT_LDRD 1
+#else
+#define LE_DOT_LDRD 0
+#endif
+
 /* The pair (aX, aY) of the two weight words at [w, #off] (one LDRD: w must be word-aligned) against
  * the input halves: word 0 with xe, word 1 with xo. t0, t1, t2: scratch. */
 #define LE_DOT_PAIR_LDRD(off, ax, ay) \
@@ -103,7 +110,7 @@ static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_
             int32_t t0;
             int32_t t1;
             int32_t t2;
-            if (aligned) {
+            if (aligned && LE_DOT_LDRD) {
                 __asm__("ldr    %[xe], [%[x]], #4\n\t"          /* x[t0..t3] */
                         "sxtb16 %[xo], %[xe], ror #8\n\t"       /* (x[t1], x[t3]) */
                         "sxtb16 %[xe], %[xe]\n\t"               /* (x[t0], x[t2]) */
@@ -251,63 +258,59 @@ static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const in
 #define LE_DOT_THUMB2 0
 #endif
 
-#if defined(__SSE2__) && (defined(__x86_64__) || defined(__i386__))
-/* x86 hosts (SSE2, every x86-64): PMADDWD, 8 int16 products added in pairs into 4 int32 lanes. */
-#include <emmintrin.h>
+#if defined(__SSE2__) && (defined(__x86_64__) || defined(__i386__)) && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 9))
+/* x86 hosts (SSE2, every x86-64): PMADDWD, 8 int16 products added in pairs into 4 int32 lanes.
+ * GNU vector types and the compiler's builtin, so the generated C includes no intrinsics header. */
 #define LE_DOT_SSE2 1
+typedef short le_v8hi __attribute__((vector_size(16)));
+typedef int le_v4si __attribute__((vector_size(16)));
 
-/* acc[0..2*pairs) of a block of `pairs` pairs over the chunks of 4 inputs. Per chunk the inputs are
- * laid out as int16 to match a pair's 8 weight bytes X t0, Y t2, X t2, Y t0, X t1, Y t3, X t3, Y t1:
- *   xx = (x0, 0, x2, 0, x1, 0, x3, 0)  (X's bytes), xy = (0, x2, 0, x0, 0, x3, 0, x1)  (Y's bytes)
- * so PMADDWD of the sign-extended weights with xx adds only X's products, with xy only Y's. Exact:
- * each lane holds a partial sum of one channel's products, within its int32 bound. pairs: 1 or 3. */
-/* One pair's 8 weight bytes at wp against xx and xy: ax, ay += the 4 lanes of X's, Y's products. */
-static LE_INLINE void le_dot_pair_sse2(const int8_t *wp, __m128i xx, __m128i xy, __m128i *ax, __m128i *ay)
+/* ax += X's products, ay += Y's, of the pairs whose 8-byte groups are in the 16 bytes at wp (the
+ * upper 8 only if two): read as int16 lanes, a group is (X t0 | Y t2 << 8, X t2 | Y t0 << 8,
+ * X t1 | Y t3 << 8, X t3 | Y t1 << 8), so lane & 0xFF is X (+ 128, unsigned) and lane >> 8 is Y
+ * (signed), against xv = (x0, x2, x1, x3) and yv = (x2, x0, x3, x1) per group. */
+static LE_INLINE void le_dot_groups_sse2(const int8_t *wp, int two, le_v8hi xv, le_v8hi yv, le_v4si *ax,
+                                         le_v4si *ay)
 {
-    const __m128i y_sign = _mm_set1_epi32(0x00800000); /* 0x80 in Y's (odd) int16 lanes */
-    __m128i w = _mm_loadl_epi64((const __m128i *)(const void *)wp);
-    w = _mm_unpacklo_epi8(w, _mm_setzero_si128());                           /* 8 bytes, zero-extended */
-    w = _mm_sub_epi16(_mm_xor_si128(w, y_sign), y_sign);                     /* X + 128, Y sign-extended */
-    *ax = _mm_add_epi32(*ax, _mm_madd_epi16(w, xx));
-    *ay = _mm_add_epi32(*ay, _mm_madd_epi16(w, xy));
+    const le_v8hi low = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    le_v8hi w = {0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(&w, wp, two ? 16 : 8);
+    *ax += __builtin_ia32_pmaddwd128(w & low, xv);
+    *ay += __builtin_ia32_pmaddwd128(w >> 8, yv);
 }
 
-/* acc[0..2) += the 4 lanes of ax, ay. */
-static LE_INLINE void le_dot_end_sse2(__m128i ax, __m128i ay, int32_t *acc)
-{
-    int32_t lanes[4];
-    memcpy(lanes, &ax, sizeof lanes);
-    acc[0] += lanes[0] + lanes[1] + lanes[2] + lanes[3];
-    memcpy(lanes, &ay, sizeof lanes);
-    acc[1] += lanes[0] + lanes[1] + lanes[2] + lanes[3];
-}
-
+/* acc[0..2*pairs) of a block of `pairs` (1 or 3) pairs over the chunks of 4 inputs: PMADDWD adds
+ * the products of a group in pairs into int32 lanes (lanes 0, 1: the first pair of the 16 bytes,
+ * 2, 3: the second). Exact: each lane holds a partial sum of one channel's products, modulo 2^32. */
 static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_t *wp, int pairs,
                                         int32_t *acc)
 {
-    __m128i ax0 = _mm_setzero_si128(), ay0 = ax0, ax1 = ax0, ay1 = ax0, ax2 = ax0, ay2 = ax0;
+    le_v4si ax01 = {0, 0, 0, 0}, ay01 = ax01, ax2 = ax01, ay2 = ax01;
     int k;
     for (k = 0; k < chunks; ++k) {
-        int32_t x4;
-        __m128i v;
-        __m128i xx;
-        __m128i xy;
-        memcpy(&x4, x + 4 * k, 4);
-        v = _mm_cvtsi32_si128(x4);
-        v = _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);                      /* x0 x1 x2 x3 (int16) */
-        xx = _mm_unpacklo_epi16(_mm_shufflelo_epi16(v, _MM_SHUFFLE(3, 1, 2, 0)), _mm_setzero_si128());
-        xy = _mm_unpacklo_epi16(_mm_setzero_si128(), _mm_shufflelo_epi16(v, _MM_SHUFFLE(1, 3, 0, 2)));
-        le_dot_pair_sse2(wp, xx, xy, &ax0, &ay0);
+        /* (x0, x2, x1, x3) and (x2, x0, x3, x1) as int16 pairs in int32 lanes (little-endian) */
+        const uint32_t x0 = (uint16_t)x[4 * k], x1 = (uint16_t)x[4 * k + 1];
+        const uint32_t x2 = (uint16_t)x[4 * k + 2], x3 = (uint16_t)x[4 * k + 3];
+        const int32_t a = (int32_t)(x0 | x2 << 16), b = (int32_t)(x1 | x3 << 16);
+        const int32_t c = (int32_t)(x2 | x0 << 16), d = (int32_t)(x3 | x1 << 16);
+        const le_v4si xv4 = {a, b, a, b};
+        const le_v4si yv4 = {c, d, c, d};
         if (pairs == 3) {
-            le_dot_pair_sse2(wp + 8, xx, xy, &ax1, &ay1);
-            le_dot_pair_sse2(wp + 16, xx, xy, &ax2, &ay2);
+            le_dot_groups_sse2(wp, 1, (le_v8hi)xv4, (le_v8hi)yv4, &ax01, &ay01);
+            le_dot_groups_sse2(wp + 16, 0, (le_v8hi)xv4, (le_v8hi)yv4, &ax2, &ay2);
+        } else {
+            le_dot_groups_sse2(wp, 0, (le_v8hi)xv4, (le_v8hi)yv4, &ax01, &ay01);
         }
         wp += 8 * pairs;
     }
-    le_dot_end_sse2(ax0, ay0, acc);
+    acc[0] += ax01[0] + ax01[1];
+    acc[1] += ay01[0] + ay01[1];
     if (pairs == 3) {
-        le_dot_end_sse2(ax1, ay1, acc + 2);
-        le_dot_end_sse2(ax2, ay2, acc + 4);
+        acc[2] += ax01[2] + ax01[3];
+        acc[3] += ay01[2] + ay01[3];
+        acc[4] += ax2[0] + ax2[1];
+        acc[5] += ay2[0] + ay2[1];
     }
 }
 #else
