@@ -101,15 +101,22 @@ static int8_t le_requant_exact_wide(int32_t acc, le_rq_t rq, int32_t zp)
  * such constants (a == 0) replay section 3b. */
 static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
+    int32_t s;
     int32_t u;
     int32_t q;
     if (rq.a == 0) {
         return wide ? le_requant_exact_wide(acc, rq, zp) : le_requant_exact(acc, rq, zp);
     }
-    u = acc < 0 ? -acc : acc;
+    s = -(int32_t)((uint32_t)acc >> 31);                      /* -1 if acc < 0, else 0 */
+    u = (acc ^ s) - s;                                         /* |acc| */
     q = (int32_t)(((int64_t)u * rq.a + rq.r) >> 32) >> rq.sh; /* < 2^30: M < 1/2 */
-    q = (acc < 0 ? -q : q) + zp;
+    q = ((q ^ s) - s) + zp;                                    /* sign(acc) * q + zp */
+#if defined(__GNUC__) && defined(__ARM_FEATURE_SAT)
+    __asm__("ssat %0, #8, %1" : "=r"(q) : "r"(q)); /* the clamp in one instruction (ARMv6, ARMv7-M) */
+    return (int8_t)q;
+#else
     return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+#endif
 }
 #elif defined(LE_REQUANT_VCVTR)
 /* Float path (section 3a) on Cortex-M4F/M7 (kernels/opt/le_opt.h turns it on): the binary32

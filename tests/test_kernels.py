@@ -124,9 +124,16 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_maxpooled(rng, "cm5", (3, 12, 11), 5, 5), None),           # modern C3-like, odd conv width
         (_maxpooled(rng, "cm3", (2, 8, 9), 3, 3), None),
         (_image_fused(rng, "ics3", (9, 8), 2, 3, (0, 1, 1, 0)), None),
-        (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9
+        (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9 (6 + 2 + 1)
+        (_conv(rng, "dot3", (5, 2, 2), 8, 2), None),                # dot: n 20, out_c 8 (6 + 2)
+        (_conv(rng, "dot4", (2, 3, 3), 13, 3), None),               # dot: n 18, out_c 13 (6 + 6 + 1)
+        (_conv(rng, "dotw", (3, 3, 3), 8, 3, wide=True), None),     # dot: |acc| >= 2^23, no 64-bit pairs
         (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),
              centres=np.where(rng.random((3, 21)) < 0.5, -74, 74).astype(np.int32)), x8(21)),
+        (Rbf(node="rbfb84", tensor="rbfb84", in_shape=(84,), out_shape=(10,),        # the paper's head
+             centres=np.where(rng.random((10, 84)) < 0.5, -74, 74).astype(np.int32)), x8(84)),
+        (Rbf(node="rbfb602", tensor="rbfb602", in_shape=(602,), out_shape=(2,),      # > 128 nibbles + 2
+             centres=np.where(rng.random((2, 602)) < 0.5, -9, 9).astype(np.int32)), x8(602)),
         (Rbf(node="rbf", tensor="rbf", in_shape=(13,), out_shape=(4,),
              centres=rng.integers(-300, 300, (4, 13)).astype(np.int32)), x8(13)),
         (Dense(node="dense", tensor="dense", in_shape=(23,), out_shape=(5,),
@@ -176,7 +183,8 @@ def harness(kernel_set: str, cases, host: bool) -> str:
         for a in packed.arrays:
             guard = {"float": "#if !LENET5_REQUANT_INT", "int": "#if LENET5_REQUANT_INT"}.get(a.variant)
             ctype = "le_rq_t" if a.variant else a.ctype
-            src += [guard or "", f"static const {ctype} {syms[a.suffix]}[{a.count}] = {{",
+            align = " LE_ALIGN4" if a.align4 else ""
+            src += [guard or "", f"static const {ctype} {syms[a.suffix]}[{a.count}]{align} = {{",
                     emit.c_values(a.ctype, a.values), "};", "#endif" if guard else ""]
         in_ctype = {"uint8": "uint8_t", "int8": "int8_t", "int32": "int32_t"}[str(x.dtype)]
         src += [f"static const {in_ctype} in{i}[{x.size}] = {{",

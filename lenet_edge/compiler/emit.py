@@ -177,7 +177,8 @@ def _layer_context(index: int, ident: str, lp: memory.LayerPlan) -> dict:
         "trace": layer.out_dtype == "int8", "trace_ptr": dst, "trace_n": str(layer.out_size),
         "size": str(layer.out_size if layer.out_dtype == "int8" else 0),
         "arrays": [{"ctype": a.ctype, "name": f"lenet5_{ident}_{a.suffix}", "count": str(a.count),
-                    "comment": c_comment(a.comment), "variant": a.variant, "body": c_values(a.ctype, a.values)}
+                    "comment": c_comment(a.comment), "variant": a.variant, "body": c_values(a.ctype, a.values),
+                    "align": " LE_ALIGN4" if a.align4 else ""}
                    for a in lp.arrays],
     }
 

@@ -32,6 +32,7 @@ class CArray:
     kind: str                   # weights | bias | requant | index | table
     comment: str                # shape and layout
     variant: str = ""           # "" (always) | "float" | "int" (requant path)
+    align4: bool = False        # 4-byte aligned (LE_ALIGN4): a kernel reads it with LDRD
 
     @property
     def nbytes(self) -> int:

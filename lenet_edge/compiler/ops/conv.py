@@ -20,6 +20,60 @@ from numpy.lib.stride_tricks import sliding_window_view
 from lenet_edge.compiler import requant
 from lenet_edge.compiler.ir import IO, CArray, Call, Layer, Packed
 
+DOT_BLOCK = 6          # output channels per block of the "dot" weight layout: 3 pairs
+PAIR_ACC_LIMIT = 2**23  # le_conv_dot_s8's 64-bit pair accumulators hold a channel in 24 bits
+
+
+def dot_pack(w: np.ndarray) -> np.ndarray:
+    """The "dot" weights (C5, F6) w int8 [out_c][n] as le_conv_dot_s8 (both kernel sets) reads them:
+    in dot_order, with X's bytes of the 4-input chunks stored offset, as X + 128 in [0, 255]."""
+    out_c, n = w.shape
+    idx, x_byte = dot_order(out_c, n)
+    packed = w.reshape(-1)[idx].astype(np.int16)
+    return np.where(x_byte, packed + 128, packed).astype(np.uint8).view(np.int8)
+
+
+def dot_order(out_c: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The byte order of the "dot" weights (C5, F6): packed[i] = w[idx[i] // n][idx[i] % n] for w
+    [out_c][n] (OIHW flattened per channel), and x_byte[i]: byte i is an X byte of a chunk, stored
+    as X + 128 (unsigned).
+
+    Channels are taken in blocks of DOT_BLOCK (3 pairs), then pairs, then a lone last channel
+    (its n weights in order). In a block of P pairs, per chunk of 4 inputs t0..t3 = 4k..4k+3, per
+    pair (X, Y), 8 bytes:
+        X[t0] Y[t2] X[t2] Y[t0]   X[t1] Y[t3] X[t3] Y[t1]
+    then the n % 4 last inputs, [input][channel]. So one weight stream serves the block, and
+      - UXTB16 of each word gives X's halves (matching the input's (t0, t2) or (t1, t3)) and
+        SXTB16 of it rotated, with SMLADX, Y's halves swapped (Cortex-M4);
+      - bytes 0 and 3, and bytes 2 and 1, are an (X, Y) pair that multiplies one input: one
+        32x32->64 multiply-accumulate does both channels (the portable path, Cortex-M3), which
+        needs X's byte unsigned.
+    So every path adds x * (X + 128) for X and starts X's accumulator at bias - 128 * sum(x)."""
+    x_pos = (0, 4, 2, 6)   # byte of input t0..t3 of X in the 8-byte group
+    y_pos = (3, 7, 1, 5)
+    idx, x_byte = [], []
+    o = 0
+    while o < out_c:
+        size = DOT_BLOCK if out_c - o >= DOT_BLOCK else (2 if out_c - o >= 2 else 1)
+        if size == 1:
+            idx += [o * n + t for t in range(n)]
+            x_byte += [False] * n
+        else:
+            pairs = size // 2
+            for k in range(n // 4):
+                for p in range(pairs):
+                    group = [0] * 8
+                    for i in range(4):
+                        group[x_pos[i]] = (o + 2 * p) * n + 4 * k + i
+                        group[y_pos[i]] = (o + 2 * p + 1) * n + 4 * k + i
+                    idx += group
+                    x_byte += [True, False] * 4
+            for t in range(n - n % 4, n):
+                idx += [(o + c) * n + t for c in range(size)]
+                x_byte += [False] * size
+        o += size
+    return np.array(idx, np.int64), np.array(x_byte, bool)
+
 
 @dataclass(frozen=True, eq=False)
 class Conv(Layer):
@@ -143,9 +197,17 @@ class Conv(Layer):
         manifest = {"acc_bound": self.rq.acc_bound, "requant_wide": self.rq.wide}
         sparse_bytes = n * (k * k + 2) + 2 * (c_out + 1)
         if self.group == 1 and sparse_bytes >= self.weight.size and not force_sparse:
-            w_arr = CArray("w", "int8_t", self.weight.reshape(-1).astype(np.int8), "weights",
-                           f"[{c_out}][{c_in}][{k}][{k}] int8, OIHW as in the ONNX weight")
             form = "dot" if self.whole_window() else "dense"
+            if form == "dot":
+                n_in = c_in * k * k
+                w_arr = CArray("w", "int8_t", dot_pack(self.weight.reshape(c_out, n_in)),
+                               "weights", f"[{c_out}][{n_in}] int8 (OIHW per channel) in the blocked order of "
+                                          "ops/conv.py dot_order: blocks of 6 channels, then pairs, then one; "
+                                          "the X bytes of chunks stored as X + 128",
+                               align4=True)
+            else:
+                w_arr = CArray("w", "int8_t", self.weight.reshape(-1).astype(np.int8), "weights",
+                               f"[{c_out}][{c_in}][{k}][{k}] int8, OIHW as in the ONNX weight")
             return Packed((w_arr, *self.requant_arrays()), c_out * c_in * k * k * out_px, form, manifest)
         if max(offsets, default=0) > 0xFFFF or n > 0xFFFF:
             raise self.fail("input map too large for 16-bit offsets")
@@ -197,7 +259,8 @@ class Conv(Layer):
         wide = "1" if self.rq.wide else "0"   # |acc| may exceed 2^24: le_requant rounds it first
         rq = (io.sym("bias"), io.sym("rq"), str(self.y_zp), wide)
         if packed.form == "dot":
-            return Call("le_conv_dot_s8", (io.src, str(self.in_size), io.sym("w"), *rq, io.dst, str(oc)))
+            pairs = "1" if self.rq.acc_bound < PAIR_ACC_LIMIT else "0"   # |acc| < 2^23: 64-bit pairs exact
+            return Call("le_conv_dot_s8", (io.src, str(self.in_size), io.sym("w"), *rq, pairs, io.dst, str(oc)))
         if packed.form == "dense":
             return Call("le_conv_dense_s8", (io.src, str(ic), str(ih), str(iw), str(self.kernel),
                                              str(self.stride), io.sym("w"), *rq, io.dst, str(oc), str(oh), str(ow)))

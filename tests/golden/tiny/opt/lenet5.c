@@ -414,15 +414,22 @@ static int8_t le_requant_exact_wide(int32_t acc, le_rq_t rq, int32_t zp)
  * such constants (a == 0) replay section 3b. */
 static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
+    int32_t s;
     int32_t u;
     int32_t q;
     if (rq.a == 0) {
         return wide ? le_requant_exact_wide(acc, rq, zp) : le_requant_exact(acc, rq, zp);
     }
-    u = acc < 0 ? -acc : acc;
+    s = -(int32_t)((uint32_t)acc >> 31);                      /* -1 if acc < 0, else 0 */
+    u = (acc ^ s) - s;                                         /* |acc| */
     q = (int32_t)(((int64_t)u * rq.a + rq.r) >> 32) >> rq.sh; /* < 2^30: M < 1/2 */
-    q = (acc < 0 ? -q : q) + zp;
+    q = ((q ^ s) - s) + zp;                                    /* sign(acc) * q + zp */
+#if defined(__GNUC__) && defined(__ARM_FEATURE_SAT)
+    __asm__("ssat %0, #8, %1" : "=r"(q) : "r"(q)); /* the clamp in one instruction (ARMv6, ARMv7-M) */
+    return (int8_t)q;
+#else
     return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+#endif
 }
 #elif defined(LE_REQUANT_VCVTR)
 /* Float path (section 3a) on Cortex-M4F/M7 (kernels/opt/le_opt.h turns it on): the binary32
@@ -865,54 +872,464 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
 /* ---- kernels/opt/le_conv_dot_s8.c ---- */
 /* le_conv_dot_s8: QLinearConv whose k x k window is the whole input (one output pixel per channel,
  * e.g. C5 and F6), group 1, every kernel stored: a matrix-vector product.
- *   x:    [n] int8, the NCHW input (n = in_c*k*k; the input zero point is folded into bias)
- *   w:    [out_c][n] int8, OIHW
- *   bias: [out_c] int32, B - x_zp*sum(w); rq: [out_c] requant multipliers; zp in [-128, 127]
- *   y:    [out_c] int8
- * LE_BLOCK output channels at a time share each input load; the rest one by one.
- * wide: see le_requant.h (a literal at the inlined call). */
+ *   x:     [n] int8, the NCHW input (n = in_c*k*k; the input zero point is folded into bias)
+ *   w:     [out_c][n] int8 in the blocked order of ops/conv.py dot_order (kernels/ref/le_conv_dot_s8.c
+ *          reads the same bytes one by one): blocks of 6 channels (3 pairs X, Y), then pairs, then
+ *          one channel; per chunk of 4 inputs t0..t3 and pair, the 8 bytes
+ *              X[t0] Y[t2] X[t2] Y[t0]   X[t1] Y[t3] X[t3] Y[t1]
+ *          with X's bytes stored as X + 128 (unsigned), then the n % 4 last inputs,
+ *          [input][channel]; a lone channel: its n weights in order
+ *   bias:  [out_c] int32, B - x_zp*sum(w); rq: [out_c] requant multipliers; zp in [-128, 127]
+ *   wide:  see le_requant.h; pairs_ok: 1 if |acc| < 2^23 in every channel (checked at generation time)
+ *   y:     [out_c] int8
+ * One weight stream serves a whole block, and every input word is loaded and sign-extended once per
+ * block of 6 channels. Every path adds x * (X + 128) to X's accumulator over the chunks and
+ * subtracts 128 * sum(x) once (le_dot_block). wide and pairs_ok are literals at the inlined call.
+ *
+ * Cortex-M4 (LE_SIMD): SXTB16 of an input word gives (x[t0], x[t2]) and (x[t1], x[t3]); UXTB16 of
+ * a weight word gives X's halves in the same order (SMLAD) and SXTB16 of it rotated Y's, swapped
+ * (SMLADX): 4 MACs per load + 2 extends + 2 SMLAD(X). Exact: SMLAD adds products of at most
+ * 2^15 modulo 2^32, and the final sum, the accumulator, is within int32 (checked at generation).
+ *
+ * Portable path (Cortex-M3), when pairs_ok is 1: bytes 0 and 3 (and, rotated by 16, bytes 2
+ * and 1) of a weight word are an (X, Y) pair multiplying one input. With X's byte unsigned
+ * (X + 128) and the other two bytes masked off, the word reads X + 128 + 2^24 * Y as an
+ * int32, and one 32x32->64 multiply-accumulate (SMLAL) adds x*X to the low and x*Y to the high
+ * part of a 64-bit accumulator: 2 MACs per instruction, about 1.5 instructions per MAC in all
+ * (le_pair_mac). Exact in 64 bits; the channels separate again because |aX| < 2^23 (pairs_ok). */
 
-static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
-                                      const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
-                                      int8_t *y, int out_c)
+#define LE_DOT_BLOCK 6
+
+#if LE_SIMD
+/* One weight word (loaded from `load`) of the pair (aX, aY) against the input halves xh:
+ * aX += SMLAD(xh, (w0, w2)) (X's bytes unsigned: UXTB16), aY += SMLADX(xh, (w1, w3)) (Y's
+ * signed: SXTB16); t0, t1: scratch. */
+#define LE_DOT_WORD(load, xh, ax, ay) \
+    "ldr    %[t0], " load "\n\t" \
+    "uxtb16 %[t1], %[t0]\n\t" \
+    "sxtb16 %[t0], %[t0], ror #8\n\t" \
+    "smlad  %[" ax "], %[" xh "], %[t1], %[" ax "]\n\t" \
+    "smladx %[" ay "], %[" xh "], %[t0], %[" ay "]\n\t"
+
+/* (b0, b2) of the bytes of v, zero-extended to 16-bit halves: X's bytes (X + 128). */
+static LE_INLINE int32_t le_even16u(int32_t v)
 {
-    const int blocked = out_c - out_c % LE_BLOCK; /* channels done LE_BLOCK at a time */
-    const int8_t *wo = w;                          /* weight row of output channel o */
-    int o;
-    for (o = 0; o < blocked; o += LE_BLOCK) {
-        le_acc4_t a;
-        int32_t acc[LE_BLOCK];
-        int i;
-        a.a0 = bias[o];
-        a.a1 = bias[o + 1];
-        a.a2 = bias[o + 2];
-        a.a3 = bias[o + 3];
-        a = le_dot_x4(x, wo, n, a);
-        acc[0] = a.a0;
-        acc[1] = a.a1;
-        acc[2] = a.a2;
-        acc[3] = a.a3;
-        for (i = 0; i < LE_BLOCK; ++i) { /* one requant call site */
-            y[o + i] = le_requant(acc[i], rq[o + i], zp, wide);
-        }
-        wo += LE_BLOCK * n;
+    return (int32_t)__builtin_arm_uxtb16(v);
+}
+
+/* acc[0..2) of one pair over the chunks of 4 inputs (stride: bytes per chunk of the block). */
+static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t *wp, int stride,
+                                       int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    int k;
+    for (k = 0; k < chunks; ++k) {
+        const int32_t xv = le_load4(x);
+        const int32_t xe = le_even16(xv); /* (x[t0], x[t2]) */
+        const int32_t xo = le_odd16(xv);  /* (x[t1], x[t3]) */
+        int32_t wv = le_load4(wp);        /* X t0, Y t2, X t2, Y t0 */
+        a0 = le_smlad(xe, le_even16u(wv), a0);
+        a1 = le_smladx(xe, le_odd16(wv), a1);
+        wv = le_load4(wp + 4);            /* X t1, Y t3, X t3, Y t1 */
+        a0 = le_smlad(xo, le_even16u(wv), a0);
+        a1 = le_smladx(xo, le_odd16(wv), a1);
+        x += 4;
+        wp += stride;
     }
-    for (o = blocked; o < out_c; ++o) {
-        int32_t acc = bias[o];
-        int t;
-        for (t = 0; t < n; ++t) {
-            acc += (int32_t)x[t] * (int32_t)wo[t];
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* LDRD with any two registers is Thumb-2 (ARM state wants an even, consecutive pair) */
+#if defined(__thumb2__)
+#define LE_DOT_LDRD 1
+#else
+#define LE_DOT_LDRD 0
+#endif
+
+/* The pair (aX, aY) of the two weight words at [w, #off] (one LDRD: w must be word-aligned) against
+ * the input halves: word 0 with xe, word 1 with xo. t0, t1, t2: scratch. */
+#define LE_DOT_PAIR_LDRD(off, ax, ay) \
+    "ldrd   %[t0], %[t1], [%[w], #" off "]\n\t" \
+    "uxtb16 %[t2], %[t0]\n\t" \
+    "sxtb16 %[t0], %[t0], ror #8\n\t" \
+    "smlad  %[" ax "], %[xe], %[t2], %[" ax "]\n\t" \
+    "smladx %[" ay "], %[xe], %[t0], %[" ay "]\n\t" \
+    "uxtb16 %[t2], %[t1]\n\t" \
+    "sxtb16 %[t1], %[t1], ror #8\n\t" \
+    "smlad  %[" ax "], %[xo], %[t2], %[" ax "]\n\t" \
+    "smladx %[" ay "], %[xo], %[t1], %[" ay "]\n\t"
+
+/* acc[0..2*pairs) = init[..] + the dot products of a block of `pairs` (1 or 3) (X, Y) pairs over
+ * the chunks of 4 inputs, minus x_off for X (the + 128 offsets; modulo 2^32). The 3-pair chunk is one asm block: 6 accumulators, 2 input halves, the scratch registers and the 2
+ * pointers fit in the 13 registers gcc can give (as C, gcc hoists the 6 weight loads and spills).
+ * 32 instructions per 24 MACs with LDRD (aligned: the block's weights are word-aligned, i.e. the
+ * array is LE_ALIGN4 and n is even), else 35. Not at -O0, which cannot find the registers. */
+static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_t *wp, int pairs,
+                                        int aligned, const int32_t *init, uint32_t x_off, int32_t *acc)
+{
+    int p;
+#if defined(__OPTIMIZE__)
+    if (pairs == 3) {
+        int32_t a0 = init[0], a1 = init[1], a2 = init[2], a3 = init[3], a4 = init[4], a5 = init[5];
+        const int8_t *const xend = x + 4 * chunks;
+        while (x != xend) {
+            int32_t xe;
+            int32_t xo;
+            int32_t t0;
+            int32_t t1;
+            int32_t t2;
+            if (aligned && LE_DOT_LDRD) {
+                __asm__("ldr    %[xe], [%[x]], #4\n\t"          /* x[t0..t3] */
+                        "sxtb16 %[xo], %[xe], ror #8\n\t"       /* (x[t1], x[t3]) */
+                        "sxtb16 %[xe], %[xe]\n\t"               /* (x[t0], x[t2]) */
+                        LE_DOT_PAIR_LDRD("0", "a0", "a1")
+                        LE_DOT_PAIR_LDRD("8", "a2", "a3")
+                        LE_DOT_PAIR_LDRD("16", "a4", "a5")
+                        "add    %[w], %[w], #24"
+                        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
+                          [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                          [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+                        :
+                        : "memory");
+            } else {
+                __asm__("ldr    %[xe], [%[x]], #4\n\t"
+                        "sxtb16 %[xo], %[xe], ror #8\n\t"
+                        "sxtb16 %[xe], %[xe]\n\t"
+                        LE_DOT_WORD("[%[w], #4]", "xo", "a0", "a1")
+                        LE_DOT_WORD("[%[w], #8]", "xe", "a2", "a3")
+                        LE_DOT_WORD("[%[w], #12]", "xo", "a2", "a3")
+                        LE_DOT_WORD("[%[w], #16]", "xe", "a4", "a5")
+                        LE_DOT_WORD("[%[w], #20]", "xo", "a4", "a5")
+                        LE_DOT_WORD("[%[w]], #24", "xe", "a0", "a1")  /* word 0 last: w += 24 */
+                        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
+                          [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                          [t0] "=&r"(t0), [t1] "=&r"(t1)
+                        :
+                        : "memory");
+                (void)t2;
+            }
         }
-        y[o] = le_requant(acc, rq[o], zp, wide);
-        wo += n;
+        acc[0] = (int32_t)((uint32_t)a0 - x_off);
+        acc[1] = a1;
+        acc[2] = (int32_t)((uint32_t)a2 - x_off);
+        acc[3] = a3;
+        acc[4] = (int32_t)((uint32_t)a4 - x_off);
+        acc[5] = a5;
+        return;
+    }
+#endif
+    (void)aligned;
+    for (p = 0; p < pairs; ++p) {
+        acc[2 * p] = init[2 * p];
+        acc[2 * p + 1] = init[2 * p + 1];
+        le_dot_pair_simd(x, chunks, wp + 8 * p, 8 * pairs, acc + 2 * p);
+        acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - x_off);
+    }
+}
+#else
+/* p + xa * (X + 128 + 2^24 Y) of bytes 0 (X) and 3 (Y) of the weight word v, and xb * (the same) of
+ * bytes 2 (X) and 1 (Y): X's byte is stored as X + 128 in [0, 255], the mask keeps only the pair,
+ * so the word reads X + 128 + 2^24 * Y as an int32 (Y signed in the top byte). gcc: AND, AND with
+ * ROR #16, 2 SMLAL. */
+static LE_INLINE int64_t le_pair_mac(int64_t p, int32_t xa, int32_t xb, uint32_t v)
+{
+    p += (int64_t)xa * (int32_t)(v & 0xFF0000FFu);
+    return p + (int64_t)xb * (int32_t)(((v >> 16) | (v << 16)) & 0xFF0000FFu);
+}
+
+/* One pair's 64-bit accumulator from (aX, aY): aX + 2^24 * aY. */
+static LE_INLINE int64_t le_pair_start(int32_t ax, int32_t ay)
+{
+    return (int64_t)ax + (int64_t)ay * (1 << 24);
+}
+
+/* (aX, aY) back from p = aX + 2^24 * aY, |aX| < 2^23: aX is the low 24 bits, sign-extended. */
+static LE_INLINE void le_pair_end(int64_t p, int32_t *acc)
+{
+    const int32_t ax = (int32_t)(((uint32_t)p & 0xFFFFFFu) ^ 0x800000u) - 0x800000;
+    acc[0] = ax;
+    acc[1] = (int32_t)(uint32_t)((uint64_t)(p - ax) >> 24);
+}
+
+/* acc[0..2) of one pair over the chunks of 4 inputs (stride: bytes per chunk of the block), one
+ * 64-bit accumulator for both channels (exact: the final |aX| < 2^23, the caller checks). */
+static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_t *wp, int stride,
+                                        int32_t *acc)
+{
+    int64_t p = le_pair_start(acc[0], acc[1]);
+    int k;
+    for (k = 0; k < chunks; ++k) {
+        uint32_t wv;
+        memcpy(&wv, wp, 4);                   /* word 0: inputs t0 (bytes 0, 3) and t2 (bytes 2, 1) */
+        p = le_pair_mac(p, x[0], x[2], wv);
+        memcpy(&wv, wp + 4, 4);               /* word 1: inputs t1 and t3 */
+        p = le_pair_mac(p, x[1], x[3], wv);
+        x += 4;
+        wp += stride;
+    }
+    le_pair_end(p, acc);
+}
+
+#if defined(__GNUC__) && defined(__thumb2__) && !defined(__ARM_BIG_ENDIAN) && defined(__OPTIMIZE__)
+/* ARMv7-M without DSP (Cortex-M3): le_pair_mac of one weight word (loaded from `load`) into the
+ * 64-bit accumulator (lo, hi); m holds the mask 0xFF0000FF, t0 and t1 are scratch. */
+#define LE_PAIR_WORD(load, lo, hi) \
+    "ldr    %[t0], " load "\n\t" \
+    "and    %[t1], %[t0], %[m]\n\t" \
+    "smlal  %[" lo "], %[" hi "], %[t1], %[xa]\n\t" \
+    "and    %[t1], %[m], %[t0], ror #16\n\t" \
+    "smlal  %[" lo "], %[" hi "], %[t1], %[xb]\n\t"
+
+/* The 3 pairs of a block of 6 channels at once, the chunk as one asm block: 6 accumulator halves,
+ * 2 inputs, the mask, 2 scratch registers and 2 pointers are 13 registers (as C, gcc keeps the
+ * 64-bit accumulators in register pairs and spills). 1.8 instructions per MAC. */
+static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const int8_t *wp,
+                                           int32_t *acc)
+{
+    const int64_t p0 = le_pair_start(acc[0], acc[1]);
+    const int64_t p1 = le_pair_start(acc[2], acc[3]);
+    const int64_t p2 = le_pair_start(acc[4], acc[5]);
+    uint32_t l0 = (uint32_t)p0, h0 = (uint32_t)((uint64_t)p0 >> 32);
+    uint32_t l1 = (uint32_t)p1, h1 = (uint32_t)((uint64_t)p1 >> 32);
+    uint32_t l2 = (uint32_t)p2, h2 = (uint32_t)((uint64_t)p2 >> 32);
+    const uint32_t m = 0xFF0000FFu;
+    const int8_t *const xend = x + 4 * chunks;
+    while (x != xend) {
+        int32_t xa;
+        int32_t xb;
+        uint32_t t0;
+        uint32_t t1;
+        __asm__("ldrsb  %[xa], [%[x]]\n\t"           /* word 0 of each pair: x[t0], x[t2] */
+                "ldrsb  %[xb], [%[x], #2]\n\t"
+                LE_PAIR_WORD("[%[w]]", "l0", "h0")
+                LE_PAIR_WORD("[%[w], #8]", "l1", "h1")
+                LE_PAIR_WORD("[%[w], #16]", "l2", "h2")
+                "ldrsb  %[xa], [%[x], #1]\n\t"       /* word 1: x[t1], x[t3] */
+                "ldrsb  %[xb], [%[x], #3]\n\t"
+                LE_PAIR_WORD("[%[w], #4]", "l0", "h0")
+                LE_PAIR_WORD("[%[w], #12]", "l1", "h1")
+                LE_PAIR_WORD("[%[w], #20]", "l2", "h2")
+                "add    %[x], %[x], #4\n\t"
+                "add    %[w], %[w], #24"
+                : [l0] "+r"(l0), [h0] "+r"(h0), [l1] "+r"(l1), [h1] "+r"(h1), [l2] "+r"(l2),
+                  [h2] "+r"(h2), [x] "+r"(x), [w] "+r"(wp), [xa] "=&r"(xa), [xb] "=&r"(xb),
+                  [t0] "=&r"(t0), [t1] "=&r"(t1)
+                : [m] "r"(m)
+                : "memory");
+    }
+    le_pair_end((int64_t)(((uint64_t)h0 << 32) | l0), acc);
+    le_pair_end((int64_t)(((uint64_t)h1 << 32) | l1), acc + 2);
+    le_pair_end((int64_t)(((uint64_t)h2 << 32) | l2), acc + 4);
+}
+#define LE_DOT_THUMB2 1
+#else
+#define LE_DOT_THUMB2 0
+#endif
+
+#if defined(__SSE2__) && (defined(__x86_64__) || defined(__i386__)) && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 9))
+/* x86 hosts (SSE2, every x86-64): PMADDWD, 8 int16 products added in pairs into 4 int32 lanes.
+ * GNU vector types and the compiler's builtin, so the generated C includes no intrinsics header. */
+#define LE_DOT_SSE2 1
+typedef short le_v8hi __attribute__((vector_size(16)));
+typedef int le_v4si __attribute__((vector_size(16)));
+
+/* ax += X's products, ay += Y's, of the pairs whose 8-byte groups are in the 16 bytes at wp (the
+ * upper 8 only if two): read as int16 lanes, a group is (X t0 | Y t2 << 8, X t2 | Y t0 << 8,
+ * X t1 | Y t3 << 8, X t3 | Y t1 << 8), so lane & 0xFF is X (+ 128, unsigned) and lane >> 8 is Y
+ * (signed), against xv = (x0, x2, x1, x3) and yv = (x2, x0, x3, x1) per group. */
+static LE_INLINE void le_dot_groups_sse2(const int8_t *wp, int two, le_v8hi xv, le_v8hi yv, le_v4si *ax,
+                                         le_v4si *ay)
+{
+    const le_v8hi low = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    le_v8hi w = {0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(&w, wp, two ? 16 : 8);
+    *ax += __builtin_ia32_pmaddwd128(w & low, xv);
+    *ay += __builtin_ia32_pmaddwd128(w >> 8, yv);
+}
+
+/* acc[0..2*pairs) of a block of `pairs` (1 or 3) pairs over the chunks of 4 inputs: PMADDWD adds
+ * the products of a group in pairs into int32 lanes (lanes 0, 1: the first pair of the 16 bytes,
+ * 2, 3: the second). Exact: each lane holds a partial sum of one channel's products, modulo 2^32. */
+static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_t *wp, int pairs,
+                                        int32_t *acc)
+{
+    le_v4si ax01 = {0, 0, 0, 0}, ay01 = ax01, ax2 = ax01, ay2 = ax01;
+    int k;
+    for (k = 0; k < chunks; ++k) {
+        /* (x0, x2, x1, x3) and (x2, x0, x3, x1) as int16 pairs in int32 lanes (little-endian) */
+        const uint32_t x0 = (uint16_t)x[4 * k], x1 = (uint16_t)x[4 * k + 1];
+        const uint32_t x2 = (uint16_t)x[4 * k + 2], x3 = (uint16_t)x[4 * k + 3];
+        const int32_t a = (int32_t)(x0 | x2 << 16), b = (int32_t)(x1 | x3 << 16);
+        const int32_t c = (int32_t)(x2 | x0 << 16), d = (int32_t)(x3 | x1 << 16);
+        const le_v4si xv4 = {a, b, a, b};
+        const le_v4si yv4 = {c, d, c, d};
+        if (pairs == 3) {
+            le_dot_groups_sse2(wp, 1, (le_v8hi)xv4, (le_v8hi)yv4, &ax01, &ay01);
+            le_dot_groups_sse2(wp + 16, 0, (le_v8hi)xv4, (le_v8hi)yv4, &ax2, &ay2);
+        } else {
+            le_dot_groups_sse2(wp, 0, (le_v8hi)xv4, (le_v8hi)yv4, &ax01, &ay01);
+        }
+        wp += 8 * pairs;
+    }
+    acc[0] += ax01[0] + ax01[1];
+    acc[1] += ay01[0] + ay01[1];
+    if (pairs == 3) {
+        acc[2] += ax01[2] + ax01[3];
+        acc[3] += ay01[2] + ay01[3];
+        acc[4] += ax2[0] + ax2[1];
+        acc[5] += ay2[0] + ay2[1];
+    }
+}
+#else
+#define LE_DOT_SSE2 0
+#endif
+#endif
+
+#ifndef LE_DOT_SSE2
+#define LE_DOT_SSE2 0
+#endif
+
+/* acc[0..2*pairs) = init[..] + the 4-input chunks of a block; the plain loop when the pairs are
+ * not exact. sum_x: sum of the chunked inputs. */
+static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp, int pairs,
+                                   int32_t sum_x, int use_pairs, int aligned, const int32_t *init,
+                                   int32_t *acc)
+{
+    /* X's accumulators add x * (X + 128) over the chunks: -128 * sum_x before (the 64-bit pairs,
+     * whose X part must end within 24 bits) or after (uint32: it wraps, and ends exact) */
+    const int offset_first = !LE_SIMD && !LE_DOT_SSE2 && use_pairs;
+    int p;
+#if LE_SIMD
+    (void)use_pairs;
+    (void)offset_first;
+    (void)p;
+    le_dot_pairs_simd(x, chunks, wp, pairs, aligned, init, 128u * (uint32_t)sum_x, acc);
+#else
+    for (p = 0; p < 2 * pairs; ++p) {
+        acc[p] = init[p];
+    }
+    for (p = 0; offset_first && p < pairs; ++p) {
+        acc[2 * p] -= 128 * sum_x;
+    }
+    (void)aligned;
+    if (LE_DOT_SSE2) {
+#if LE_DOT_SSE2
+        (void)use_pairs;
+        le_dot_pairs_sse2(x, chunks, wp, pairs, acc);
+#endif
+    } else if (use_pairs && pairs == 3 && LE_DOT_THUMB2) {
+#if LE_DOT_THUMB2
+        le_dot_pairs3_thumb2(x, chunks, wp, acc);
+#endif
+    } else if (use_pairs) {
+        for (p = 0; p < pairs; ++p) {
+            le_dot_pair_smlal(x, chunks, wp + 8 * p, 8 * pairs, acc + 2 * p);
+        }
+    } else {
+        int k;
+        for (k = 0; k < chunks; ++k) {
+            for (p = 0; p < pairs; ++p) {
+                const int8_t *g = wp + 8 * (pairs * k + p); /* X t0, Y t2, X t2, Y t0, X t1, Y t3, X t3, Y t1 */
+                const int8_t *xk = x + 4 * k;
+                /* uint32: X's running sum may leave int32 on the way in a wide layer (it carries
+                 * the + 128 offsets until the end); it wraps, and ends at the exact value */
+                acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] +
+                                       (uint32_t)(xk[0] * (uint8_t)g[0] + xk[1] * (uint8_t)g[4] +
+                                                  xk[2] * (uint8_t)g[2] + xk[3] * (uint8_t)g[6]));
+                acc[2 * p + 1] += xk[0] * g[3] + xk[1] * g[7] + xk[2] * g[1] + xk[3] * g[5];
+            }
+        }
+    }
+    for (p = 0; !offset_first && p < pairs; ++p) {
+        acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - 128u * (uint32_t)sum_x);
+    }
+#endif
+}
+
+/* sum of x[0 .. 4 * chunks): the unsigned bytes x + 128 (XOR 0x80) added 4 at a time, by USADA8 on
+ * the M4, else in two 16-bit lanes (at most 510 per word: folded every 128 words). */
+static LE_INLINE int32_t le_dot_sum(const int8_t *x, int chunks)
+{
+    int32_t sum = -512 * chunks;
+    int k = 0;
+    while (k < chunks) {
+        const int end = chunks - k < 128 ? chunks : k + 128;
+        uint32_t part = 0;
+        for (; k < end; ++k) {
+            uint32_t v;
+            memcpy(&v, x + 4 * k, 4);
+            v ^= 0x80808080u;
+#if LE_SIMD
+            __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v), "r"(0));
+#else
+            part += (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu);
+#endif
+        }
+#if !LE_SIMD
+        part = (part & 0xFFFFu) + (part >> 16);
+#endif
+        sum += (int32_t)part;
+    }
+    return sum;
+}
+
+/* Channels o .. o + size - 1, one block of the layout (size 6, 2 or 1, a literal at each call);
+ * wp: the block's weights. */
+static LE_INLINE void le_dot_channels(const int8_t *x, int n, const int8_t *wp, const int32_t *bias,
+                                      const le_rq_t *rq, int32_t zp, int wide, int pairs_ok,
+                                      int32_t sum_x, int8_t *y, int o, int size)
+{
+    const int chunks = n / 4;
+    int32_t acc[LE_DOT_BLOCK];
+    int c;
+    int t;
+    if (size == 1) { /* a lone last channel: its weights in order */
+        acc[0] = bias[o];
+        for (t = 0; t < n; ++t) {
+            acc[0] += x[t] * wp[t];
+        }
+    } else {
+        le_dot_block(x, chunks, wp, size / 2, sum_x, pairs_ok, n % 2 == 0, bias + o, acc);
+        wp += 4 * chunks * size;
+        for (t = 4 * chunks; t < n; ++t) { /* the n % 4 last inputs, [input][channel] */
+            for (c = 0; c < size; ++c) {
+                acc[c] += x[t] * *wp++;
+            }
+        }
+    }
+    for (c = 0; c < size; ++c) { /* one requant call site */
+        y[o + c] = le_requant(acc[c], rq[o + c], zp, wide);
     }
 }
 
-/* ---- kernels/ref/le_table_s8.c ---- */
-/* le_table_s8: x[i] = table[x[i] & 0xFF] in place (ONNX Gather after Cast: code -128 is entry 128).
- *   x     [n] int8, overwritten
- *   table [256] int8 */
+static LE_INLINE void le_conv_dot_s8(const int8_t *x, int n, const int8_t *w,
+                                      const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
+                                      int pairs_ok, int8_t *y, int out_c)
+{
+    const int32_t sum_x = le_dot_sum(x, n / 4); /* |sum_x| < 2^7 n: 128 * sum_x fits for n < 2^17 */
+    int o;
+    for (o = 0; out_c - o >= LE_DOT_BLOCK; o += LE_DOT_BLOCK) {
+        le_dot_channels(x, n, w + o * n, bias, rq, zp, wide, pairs_ok, sum_x, y, o, LE_DOT_BLOCK);
+    }
+    for (; out_c - o >= 2; o += 2) {
+        le_dot_channels(x, n, w + o * n, bias, rq, zp, wide, pairs_ok, sum_x, y, o, 2);
+    }
+    if (o < out_c) {
+        le_dot_channels(x, n, w + o * n, bias, rq, zp, wide, pairs_ok, sum_x, y, o, 1);
+    }
+}
 
+/* ---- kernels/opt/le_table_s8.c ---- */
+/* le_table_s8: x[i] = table[x[i] & 0xFF] in place (arguments as in kernels/ref/le_table_s8.c): the
+ * reference loop, kept out of line, one copy for all table layers. Inlined, gcc -O2 turns it into
+ * about 100 bytes of 8-byte-word code per layer for about 20% fewer instructions; the default
+ * firmware's flash (70,000 B) has not the room. */
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void le_table_s8(int8_t *x, const int8_t *table, int n)
 {
     int i;
@@ -927,12 +1344,77 @@ static void le_table_s8(int8_t *x, const int8_t *table, int n)
  *   sum_j (x_j - p_j)^2 = sum_j x_j^2 + n a^2 - 2a sum_j s_j x_j,  s_j = +1 (bit set) or -1,
  *   sum_j s_j x_j = 2 * (sum over set bits of x_j) - sum_j x_j,
  * so per class only the x_j under set bits are added. Every partial sum stays below
- * n * (128 + a)^2 < 2^31 (checked at generation time), so the reordering is exact. */
+ * n * (128 + a)^2 < 2^31 (checked at generation time), so the reordering is exact.
+ *
+ * The sum over set bits takes 4 inputs at a time, one nibble of the bit row: the nibble selects a
+ * byte mask (le_nibble_mask), and m = (x[4g..4g+3] & mask) ^ 0x80808080 has the bytes x_j + 128
+ * under set bits and 128 elsewhere, all in [0, 255]: so the sum of its 4 unsigned bytes is
+ * (sum over set bits of x_j) + 512. Cortex-M4 adds the 4 bytes with one USADA8; elsewhere two
+ * 16-bit lanes of a word add them (m & 0x00FF00FF, (m >> 8) & 0x00FF00FF: at most 510 per lane per
+ * group, so 128 groups fit a lane before it is folded into the int32 sum). */
+
+#if defined(__GNUC__) && defined(__ARM_FEATURE_SIMD32) && !defined(__ARM_BIG_ENDIAN)
+#define LE_RBF_USADA8 1
+#else
+#define LE_RBF_USADA8 0
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LE_RBF_WORDS 0 /* le_nibble_mask assumes little-endian words: bit by bit instead */
+#else
+#define LE_RBF_WORDS 1
+#endif
+
+/* The byte mask of a nibble: byte i is 0xFF where bit i is set (little-endian: byte i of the word is
+ * x[4g + i]). nib * 0x00204081 puts bit i at bit 8i (the four copies do not overlap), the AND keeps
+ * those bits, and * 255 widens each to its byte. Computed, not a 64-byte table: flash is tight. */
+static LE_INLINE uint32_t le_nibble_mask(uint32_t nib)
+{
+    return ((nib * 0x00204081u) & 0x01010101u) * 0xFFu;
+}
+
+/* The 4 bytes of (x[0..3] & mask(nib)) ^ 0x80808080 added to sum: (sum over set bits of x_j) + 512
+ * (USADA8), or to its two 16-bit lanes (at most 510 each). */
+static LE_INLINE uint32_t le_rbf_group(uint32_t sum, const int8_t *x, uint32_t nib)
+{
+    uint32_t m;
+    memcpy(&m, x, 4);
+    m = (m & le_nibble_mask(nib)) ^ 0x80808080u;
+#if LE_RBF_USADA8
+    __asm__("usada8 %0, %1, %2, %0" : "+r"(sum) : "r"(m), "r"(0));
+    return sum;
+#else
+    return sum + (m & 0x00FF00FFu) + ((m >> 8) & 0x00FF00FFu);
+#endif
+}
+
+/* The int32 total of a le_rbf_group sum (the two lanes added). */
+static LE_INLINE int32_t le_rbf_fold(uint32_t sum)
+{
+#if !LE_RBF_USADA8
+    sum = (sum & 0xFFFFu) + (sum >> 16);
+#endif
+    return (int32_t)sum;
+}
+
+/* sum over the set bits j < 8 * bytes (at most 64 bytes: 128 groups fit the 16-bit lanes) of x_j,
+ * plus 512 per group of 4; b: the bit row's bytes, x: its inputs. */
+static LE_INLINE int32_t le_rbf_bytes(const int8_t *x, const uint8_t *b, int bytes)
+{
+    uint32_t sum = 0;
+    int k;
+    for (k = 0; k < bytes; ++k) {
+        const uint32_t bits8 = b[k];
+        sum = le_rbf_group(sum, x + 8 * k, bits8 & 15u);
+        sum = le_rbf_group(sum, x + 8 * k + 4, bits8 >> 4);
+    }
+    return le_rbf_fold(sum);
+}
 
 static void le_rbf_bits_s8(const int8_t *x, int n, const uint8_t *bits, int32_t a, int classes,
                            int32_t *scores)
 {
     const int row = (n + 7) / 8;
+    const int groups = LE_RBF_WORDS ? n / 4 : 0; /* whole nibbles of a bit row */
     int32_t sum_x = 0;
     int32_t sum_x2 = 0;
     int c;
@@ -943,8 +1425,15 @@ static void le_rbf_bits_s8(const int8_t *x, int n, const uint8_t *bits, int32_t 
     }
     for (c = 0; c < classes; ++c) {
         const uint8_t *b = bits + c * row;
-        int32_t set = 0; /* sum of x_j where bit j is set */
-        for (j = 0; j < n; ++j) {
+        int32_t set = -512 * groups; /* sum of x_j where bit j is set */
+        int k;
+        for (k = 0; k < groups / 2; k += 64) { /* whole bytes, 64 at a time */
+            set += le_rbf_bytes(x + 8 * k, b + k, groups / 2 - k < 64 ? groups / 2 - k : 64);
+        }
+        if (groups % 2) { /* a last low nibble */
+            set += le_rbf_fold(le_rbf_group(0, x + 4 * groups - 4, b[groups / 2] & 15u));
+        }
+        for (j = 4 * groups; j < n; ++j) {
             if ((b[j >> 3] >> (j & 7)) & 1) {
                 set += x[j];
             }
@@ -987,7 +1476,7 @@ int lenet5_predict(const uint8_t image[LENET5_INPUT_SIZE], int32_t scores[LENET5
     LENET5_TRACE_OUT(LENET5_LAYER_S2_ACT, lenet5_arena + 0, 288);
 
     /* c3 (ONNX node "c3"): [1,2,12,12] -> [1,4,1,1], int8 */
-    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, lenet5_arena + 624, 4);
+    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, 1, lenet5_arena + 624, 4);
     LENET5_MARK(LENET5_LAYER_C3);
     LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 624, 4);
 

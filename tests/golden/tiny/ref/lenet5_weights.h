@@ -55,6 +55,13 @@ typedef uint32_t le_rq_t; /* float32 bit pattern of M */
 #define LE_UNUSED
 #endif
 
+/* Constant arrays a kernel reads with LDRD (word-aligned loads only) are 4-byte aligned. */
+#if defined(__GNUC__)
+#define LE_ALIGN4 __attribute__((aligned(4)))
+#else
+#define LE_ALIGN4
+#endif
+
 #endif /* LE_COMMON_H */
 
 
