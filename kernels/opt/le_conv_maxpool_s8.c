@@ -1,8 +1,20 @@
 /* le_conv_maxpool_s8: the fused stage conv -> 2x2 stride-2 max pooling (arguments as in
  * kernels/ref/le_conv_maxpool_s8.c). The requantization is monotone non-decreasing in the
  * accumulator (M > 0, round to nearest, clamp), so the max of the four requantized codes is the
- * requantized max of the four accumulators: one requant per pooled output instead of four. */
+ * requantized max of the four accumulators: one requant per pooled output instead of four.
+ * On x86 (SSE2) the conv rows of a whole output row come from le_conv_rows2_sse2 (exact int32
+ * sums, bit-identical). */
 #include "le_conv_subsample_row.h"
+#include "le_conv_sse2.h"
+
+/* The requantized max of the four accumulators of one 2x2 window. */
+static LE_INLINE LE_UNUSED int8_t le_maxpool_out(le_acc4_t a, le_rq_t r, int32_t zp, int wide)
+{
+    int32_t m = a.a0 > a.a1 ? a.a0 : a.a1;
+    const int32_t m2 = a.a2 > a.a3 ? a.a2 : a.a3;
+    m = m > m2 ? m : m2;
+    return le_requant(m, r, zp, wide);
+}
 
 static LE_INLINE void le_conv_maxpool_s8(const int8_t *x, int in_w, int k, const int8_t *w,
                                          const uint16_t *kstart, const uint16_t *in_off, const int32_t *bias,
@@ -19,12 +31,24 @@ static LE_INLINE void le_conv_maxpool_s8(const int8_t *x, int in_w, int k, const
             const int8_t *xrow = x + 2 * oy * in_w;
             int8_t *yrow = y + (o * out_h + oy) * out_w;
             int ox;
+#if LE_SSE2
+            if (le_sse2_fits(k, out_w)) {
+                int32_t c[2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 */
+                le_conv_rows2_sse2(xrow, in_w, k, w, j0, j1, in_off, bias[o], out_w, c);
+                for (ox = 0; ox < out_w; ++ox) {
+                    le_acc4_t a;
+                    a.a0 = c[0][2 * ox];
+                    a.a1 = c[0][2 * ox + 1];
+                    a.a2 = c[1][2 * ox];
+                    a.a3 = c[1][2 * ox + 1];
+                    yrow[ox] = le_maxpool_out(a, r, zp, wide);
+                }
+                continue;
+            }
+#endif
             for (ox = 0; ox < out_w; ++ox) {
                 const le_acc4_t a = le_conv_window2x2(xrow, in_w, k, w, j0, j1, in_off, bias[o], ox);
-                int32_t m = a.a0 > a.a1 ? a.a0 : a.a1;
-                const int32_t m2 = a.a2 > a.a3 ? a.a2 : a.a3;
-                m = m > m2 ? m : m2;
-                yrow[ox] = le_requant(m, r, zp, wide);
+                yrow[ox] = le_maxpool_out(a, r, zp, wide);
             }
         }
     }

@@ -1,0 +1,114 @@
+/* le_conv_sse2.h (kernels/opt): the conv under a row of 2x2/2 windows on x86 with SSE2 (the x86-64
+ * baseline: every x86-64 build takes it; never compiled for Arm). Used by le_conv_subsample_s8 and
+ * le_conv_maxpool_s8 for k <= LE_SSE2_MAXK and 2 out_w <= 4 LE_SSE2_MAXG conv columns.
+ *
+ * Per output channel and output row oy: the two conv rows 2oy (top) and 2oy + 1 (bottom), columns
+ * 0 .. 2 out_w - 1, in int32 lanes, 4 columns per vector (group g: columns 4g .. 4g + 3).
+ * PMADDWD multiplies 8 int16 pairs and adds each pair into one int32 lane; here a pair is two
+ * input ROWS at one column, times two kernel rows at one tap column kx:
+ *   Q_i[c]   = (x[i][c], x[i + 1][c])          int16 pair, input rows i, i + 1 of the window
+ *   W_p[kx]  = (w[2p][kx], w[2p + 1][kx])      int16 pair, w[k][*] = 0 (k odd)
+ *   top[c]  += sum_p sum_kx Q_{2p}[c + kx] . W_p[kx]       (conv row 2oy: input rows 0 .. k - 1)
+ *   bottom[c] += sum_p sum_kx Q_{2p+1}[c + kx] . W_p[kx]   (conv row 2oy + 1: rows 1 .. k)
+ * so the lanes of one group read Q_i[4g + kx .. 4g + kx + 3]: one unaligned load, no shuffle.
+ * Per kernel and tap column: (k + 1) / 2 pairs x 2 conv rows x (load, PMADDWD, PADDD).
+ * Exact: each product |x w| <= 2^14, a pair <= 2^15, and the int32 lanes add exactly the terms the
+ * ref kernel adds (its sums fit int32, checked at generation time; PADDD wraps like 2's-complement
+ * int32, so the order does not matter): bit-identical with the portable and Arm paths. */
+#ifndef LE_CONV_SSE2_H
+#define LE_CONV_SSE2_H
+
+#include "le_conv_core.h"
+
+#if defined(__SSE2__) && !defined(LE_NO_SSE2)
+#define LE_SSE2 1
+#include <emmintrin.h>
+
+#define LE_SSE2_MAXK 5                                   /* kernel size k <= 5 */
+#define LE_SSE2_MAXG 8                                   /* conv columns <= 32 (modern C1: 28) */
+#define LE_SSE2_QW (4 * LE_SSE2_MAXG + 8)                /* a Q row: >= 4 ng + k - 1 columns, 8 | QW */
+#define LE_SSE2_MAXP ((LE_SSE2_MAXK + 1) / 2)            /* row pairs per conv row */
+
+/* Whether le_conv_rows2_sse2 takes this layer (k and out_w are literal constants at each call). */
+#define le_sse2_fits(k, out_w) ((k) >= 1 && (k) <= LE_SSE2_MAXK && (out_w) >= 1 && 2 * (out_w) <= 4 * LE_SSE2_MAXG)
+
+/* 8 int8 at p as 8 int16 (sign-extended: each byte doubled into a 16-bit lane, shifted down). */
+static LE_INLINE LE_UNUSED __m128i le_sse2_s16x8(const int8_t *p)
+{
+    const __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+}
+
+/* The (int16 lo, int16 hi) pair as one int32 in all 4 lanes. */
+static LE_INLINE LE_UNUSED __m128i le_sse2_pair(int lo, int hi)
+{
+    return _mm_set1_epi32((int)((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16)));
+}
+
+/* Conv rows 2oy and 2oy + 1 of one output channel over the stored kernels j0 .. j1 - 1, with bias b:
+ * c[0][cx] (top) and c[1][cx] (bottom) for cx < 2 out_w (lanes up to 4 ng - 1 hold garbage-free
+ * partial sums of zero padding and are ignored). xrow: input map 0 at row 2oy; in_off[j]: kernel j's
+ * input map. c: [2][4 LE_SSE2_MAXG] int32. Stack: about 1.2 KB (host only). */
+static LE_INLINE LE_UNUSED void le_conv_rows2_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
+                                                   int j1, const uint16_t *in_off, int32_t b, int out_w,
+                                                   int32_t c[2][4 * LE_SSE2_MAXG])
+{
+    const int nc = 2 * out_w;                 /* conv columns */
+    const int ng = (nc + 3) / 4;              /* column groups of 4 lanes */
+    const int np = (k + 1) / 2;               /* row pairs per conv row */
+    const int nx = nc + k - 1;                /* input columns read, all < in_w */
+    const int nh = (4 * ng + k - 1 + 7) / 8;  /* Q row chunks of 8 columns */
+    int8_t rows[LE_SSE2_MAXK + 2][LE_SSE2_QW]; /* input rows 0 .. k of the window, zero-padded; row k+1: 0 */
+    int32_t q[2 * LE_SSE2_MAXP][LE_SSE2_QW];   /* Q_i[c], i < 2 np, as int32 (lo: row i, hi: row i + 1) */
+    __m128i top[LE_SSE2_MAXG], bot[LE_SSE2_MAXG];
+    int g, j;
+    memset(rows, 0, sizeof rows); /* the columns >= nx and row k + 1 stay zero */
+    for (g = 0; g < ng; ++g) {
+        top[g] = _mm_set1_epi32(b);
+        bot[g] = top[g];
+    }
+    for (j = j0; j < j1; ++j) {
+        const int8_t *xp = xrow + in_off[j];
+        const int8_t *wp = w + j * k * k;
+        __m128i wv[LE_SSE2_MAXK][LE_SSE2_MAXP]; /* W_p[kx] in all lanes */
+        int i, h, kx, p;
+        for (i = 0; i <= k; ++i) {
+            memcpy(rows[i], xp + i * in_w, (size_t)nx);
+        }
+        for (i = 0; i < 2 * np; ++i) {
+            for (h = 0; h < nh; ++h) {
+                const __m128i r0 = le_sse2_s16x8(rows[i] + 8 * h);
+                const __m128i r1 = le_sse2_s16x8(rows[i + 1] + 8 * h);
+                _mm_storeu_si128((__m128i *)(void *)(q[i] + 8 * h), _mm_unpacklo_epi16(r0, r1));
+                _mm_storeu_si128((__m128i *)(void *)(q[i] + 8 * h + 4), _mm_unpackhi_epi16(r0, r1));
+            }
+        }
+        for (kx = 0; kx < k; ++kx) {
+            for (p = 0; p < np; ++p) {
+                wv[kx][p] = le_sse2_pair(wp[2 * p * k + kx], 2 * p + 1 < k ? wp[(2 * p + 1) * k + kx] : 0);
+            }
+        }
+        for (g = 0; g < ng; ++g) {
+            __m128i t = top[g], u = bot[g];
+            for (kx = 0; kx < k; ++kx) {
+                for (p = 0; p < np; ++p) {
+                    const __m128i qt = _mm_loadu_si128((const __m128i *)(const void *)(q[2 * p] + 4 * g + kx));
+                    const __m128i qb = _mm_loadu_si128((const __m128i *)(const void *)(q[2 * p + 1] + 4 * g + kx));
+                    t = _mm_add_epi32(t, _mm_madd_epi16(qt, wv[kx][p]));
+                    u = _mm_add_epi32(u, _mm_madd_epi16(qb, wv[kx][p]));
+                }
+            }
+            top[g] = t;
+            bot[g] = u;
+        }
+    }
+    for (g = 0; g < ng; ++g) {
+        _mm_storeu_si128((__m128i *)(void *)(c[0] + 4 * g), top[g]);
+        _mm_storeu_si128((__m128i *)(void *)(c[1] + 4 * g), bot[g]);
+    }
+}
+#else
+#define LE_SSE2 0
+#endif
+
+#endif /* LE_CONV_SSE2_H */
