@@ -11,7 +11,6 @@
  *   top[c]  += sum_p sum_kx Q_{2p}[c + kx] . W_p[kx]       (conv row 2oy: input rows 0 .. k - 1)
  *   bottom[c] += sum_p sum_kx Q_{2p+1}[c + kx] . W_p[kx]   (conv row 2oy + 1: rows 1 .. k)
  * so the lanes of one group read Q_i[4g + kx .. 4g + kx + 3]: one unaligned load, no shuffle.
- * Per kernel and tap column: (k + 1) / 2 pairs x 2 conv rows x (load, PMADDWD, PADDD).
  * Exact: each product |x w| <= 2^14, a pair <= 2^15, and the int32 lanes add exactly the terms the
  * ref kernel adds (its sums fit int32, checked at generation time; PADDD wraps like 2's-complement
  * int32, so the order does not matter): bit-identical with the portable and Arm paths. */
@@ -46,36 +45,39 @@ static LE_INLINE LE_UNUSED __m128i le_sse2_pair(int lo, int hi)
 }
 
 /* Conv rows 2oy and 2oy + 1 of one output channel over the stored kernels j0 .. j1 - 1, with bias b:
- * c[0][cx] (top) and c[1][cx] (bottom) for cx < 2 out_w (lanes up to 4 ng - 1 hold garbage-free
- * partial sums of zero padding and are ignored). xrow: input map 0 at row 2oy; in_off[j]: kernel j's
- * input map. c: [2][4 LE_SSE2_MAXG] int32. Stack: about 1.2 KB (host only). */
+ * c[0][cx] (top) and c[1][cx] (bottom) for cx < 2 out_w (the lanes up to 4 ng - 1 are ignored).
+ * xrow: input map 0 at row 2oy; in_off[j]: kernel j's input map. c: [2][4 LE_SSE2_MAXG] int32.
+ * Always LE_SSE2_MAXP = 3 row pairs per conv row (the kernel rows >= k and the input rows > k are
+ * zero), so the inner loop is straight-line code: per tap column kx and 4 columns 6 x (MOVDQU,
+ * PMADDWD, PADDD) for 48 MACs. Stack: about 1.4 KB (host only). */
 static LE_INLINE LE_UNUSED void le_conv_rows2_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
                                                    int j1, const uint16_t *in_off, int32_t b, int out_w,
                                                    int32_t c[2][4 * LE_SSE2_MAXG])
 {
     const int nc = 2 * out_w;                 /* conv columns */
     const int ng = (nc + 3) / 4;              /* column groups of 4 lanes */
-    const int np = (k + 1) / 2;               /* row pairs per conv row */
     const int nx = nc + k - 1;                /* input columns read, all < in_w */
     const int nh = (4 * ng + k - 1 + 7) / 8;  /* Q row chunks of 8 columns */
-    int8_t rows[LE_SSE2_MAXK + 2][LE_SSE2_QW]; /* input rows 0 .. k of the window, zero-padded; row k+1: 0 */
-    int32_t q[2 * LE_SSE2_MAXP][LE_SSE2_QW];   /* Q_i[c], i < 2 np, as int32 (lo: row i, hi: row i + 1) */
+    /* input rows 0 .. k of the window, zero-padded to QW columns; rows k + 1 .. 2 MAXP: zero */
+    int8_t rows[2 * LE_SSE2_MAXP + 1][LE_SSE2_QW];
+    int32_t q[2 * LE_SSE2_MAXP][LE_SSE2_QW];  /* Q_i[c] as int32 (low half: row i, high: row i + 1) */
+    int8_t wk[LE_SSE2_MAXK * LE_SSE2_MAXK + 16]; /* one kernel [k][k], then zeros (rows >= k) */
     __m128i top[LE_SSE2_MAXG], bot[LE_SSE2_MAXG];
     int g, j;
-    memset(rows, 0, sizeof rows); /* the columns >= nx and row k + 1 stay zero */
+    memset(rows, 0, sizeof rows);
+    memset(wk, 0, sizeof wk);
     for (g = 0; g < ng; ++g) {
         top[g] = _mm_set1_epi32(b);
         bot[g] = top[g];
     }
     for (j = j0; j < j1; ++j) {
         const int8_t *xp = xrow + in_off[j];
-        const int8_t *wp = w + j * k * k;
-        __m128i wv[LE_SSE2_MAXK][LE_SSE2_MAXP]; /* W_p[kx] in all lanes */
+        __m128i wv[5][LE_SSE2_MAXP]; /* W_p[kx] in all lanes, kx < 5 (kx >= k unused) */
         int i, h, kx, p;
         for (i = 0; i <= k; ++i) {
             memcpy(rows[i], xp + i * in_w, (size_t)nx);
         }
-        for (i = 0; i < 2 * np; ++i) {
+        for (i = 0; i < 2 * LE_SSE2_MAXP; ++i) {
             for (h = 0; h < nh; ++h) {
                 const __m128i r0 = le_sse2_s16x8(rows[i] + 8 * h);
                 const __m128i r1 = le_sse2_s16x8(rows[i + 1] + 8 * h);
@@ -83,20 +85,31 @@ static LE_INLINE LE_UNUSED void le_conv_rows2_sse2(const int8_t *xrow, int in_w,
                 _mm_storeu_si128((__m128i *)(void *)(q[i] + 8 * h + 4), _mm_unpackhi_epi16(r0, r1));
             }
         }
-        for (kx = 0; kx < k; ++kx) {
-            for (p = 0; p < np; ++p) {
-                wv[kx][p] = le_sse2_pair(wp[2 * p * k + kx], 2 * p + 1 < k ? wp[(2 * p + 1) * k + kx] : 0);
-            }
+        /* kernel rows 2p, 2p + 1 as int16 (8 columns, kx < k real) -> int32 lanes (w[2p][kx],
+         * w[2p + 1][kx]): kx 0..3 in lo, kx 4 in lane 0 of hi; each lane broadcast */
+        memcpy(wk, w + j * k * k, (size_t)(k * k));
+        for (p = 0; p < LE_SSE2_MAXP; ++p) {
+            const __m128i a = le_sse2_s16x8(wk + 2 * p * k);
+            const __m128i d = le_sse2_s16x8(wk + (2 * p + 1) * k);
+            const __m128i lo = _mm_unpacklo_epi16(a, d);
+            wv[0][p] = _mm_shuffle_epi32(lo, 0x00);
+            wv[1][p] = _mm_shuffle_epi32(lo, 0x55);
+            wv[2][p] = _mm_shuffle_epi32(lo, 0xAA);
+            wv[3][p] = _mm_shuffle_epi32(lo, 0xFF);
+            wv[4][p] = _mm_shuffle_epi32(_mm_unpackhi_epi16(a, d), 0x00);
         }
         for (g = 0; g < ng; ++g) {
             __m128i t = top[g], u = bot[g];
             for (kx = 0; kx < k; ++kx) {
-                for (p = 0; p < np; ++p) {
-                    const __m128i qt = _mm_loadu_si128((const __m128i *)(const void *)(q[2 * p] + 4 * g + kx));
-                    const __m128i qb = _mm_loadu_si128((const __m128i *)(const void *)(q[2 * p + 1] + 4 * g + kx));
-                    t = _mm_add_epi32(t, _mm_madd_epi16(qt, wv[kx][p]));
-                    u = _mm_add_epi32(u, _mm_madd_epi16(qb, wv[kx][p]));
-                }
+                const int32_t *qc = q[0] + 4 * g + kx; /* Q_i at column 4g + kx: qc + i QW */
+#define LE_SSE2_Q(i) _mm_loadu_si128((const __m128i *)(const void *)(qc + (i) * LE_SSE2_QW))
+                t = _mm_add_epi32(t, _mm_madd_epi16(LE_SSE2_Q(0), wv[kx][0]));
+                u = _mm_add_epi32(u, _mm_madd_epi16(LE_SSE2_Q(1), wv[kx][0]));
+                t = _mm_add_epi32(t, _mm_madd_epi16(LE_SSE2_Q(2), wv[kx][1]));
+                u = _mm_add_epi32(u, _mm_madd_epi16(LE_SSE2_Q(3), wv[kx][1]));
+                t = _mm_add_epi32(t, _mm_madd_epi16(LE_SSE2_Q(4), wv[kx][2]));
+                u = _mm_add_epi32(u, _mm_madd_epi16(LE_SSE2_Q(5), wv[kx][2]));
+#undef LE_SSE2_Q
             }
             top[g] = t;
             bot[g] = u;
