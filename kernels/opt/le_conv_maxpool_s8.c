@@ -27,25 +27,33 @@ static LE_INLINE void le_conv_maxpool_s8(const int8_t *x, int in_w, int k, const
         const int j1 = kstart[o + 1];
         const le_rq_t r = rq[o];
         int oy;
+#if LE_SSE2
+        if (le_sse2_fits(k, out_w)) { /* bands of up to LE_SSE2_MAXH output rows */
+            int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
+            int oy0;
+            for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
+                const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
+                le_conv_band_sse2(x + 2 * oy0 * in_w, in_w, k, w, j0, j1, in_off, bias[o], nb, out_w, c);
+                for (oy = 0; oy < nb; ++oy) {
+                    int8_t *yrow = y + (o * out_h + oy0 + oy) * out_w;
+                    int ox;
+                    for (ox = 0; ox < out_w; ++ox) {
+                        le_acc4_t a;
+                        a.a0 = c[oy][0][2 * ox];
+                        a.a1 = c[oy][0][2 * ox + 1];
+                        a.a2 = c[oy][1][2 * ox];
+                        a.a3 = c[oy][1][2 * ox + 1];
+                        yrow[ox] = le_maxpool_out(a, r, zp, wide);
+                    }
+                }
+            }
+            continue;
+        }
+#endif
         for (oy = 0; oy < out_h; ++oy) {
             const int8_t *xrow = x + 2 * oy * in_w;
             int8_t *yrow = y + (o * out_h + oy) * out_w;
             int ox;
-#if LE_SSE2
-            if (le_sse2_fits(k, out_w)) {
-                int32_t c[2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 */
-                le_conv_rows2_sse2(xrow, in_w, k, w, j0, j1, in_off, bias[o], out_w, c);
-                for (ox = 0; ox < out_w; ++ox) {
-                    le_acc4_t a;
-                    a.a0 = c[0][2 * ox];
-                    a.a1 = c[0][2 * ox + 1];
-                    a.a2 = c[1][2 * ox];
-                    a.a3 = c[1][2 * ox + 1];
-                    yrow[ox] = le_maxpool_out(a, r, zp, wide);
-                }
-                continue;
-            }
-#endif
             for (ox = 0; ox < out_w; ++ox) {
                 const le_acc4_t a = le_conv_window2x2(xrow, in_w, k, w, j0, j1, in_off, bias[o], ox);
                 yrow[ox] = le_maxpool_out(a, r, zp, wide);

@@ -27,6 +27,7 @@
 #define LE_SSE2_MAXG 8                                   /* conv columns <= 32 (modern C1: 28) */
 #define LE_SSE2_QW (4 * LE_SSE2_MAXG + 8)                /* a Q row: >= 4 ng + k - 1 columns, 8 | QW */
 #define LE_SSE2_MAXP ((LE_SSE2_MAXK + 1) / 2)            /* row pairs per conv row */
+#define LE_SSE2_MAXH 5                                   /* output rows per band (LeNet's 5x5 maps) */
 
 /* Whether le_conv_rows2_sse2 takes this layer (k and out_w are literal constants at each call). */
 #define le_sse2_fits(k, out_w) ((k) >= 1 && (k) <= LE_SSE2_MAXK && (out_w) >= 1 && 2 * (out_w) <= 4 * LE_SSE2_MAXG)
@@ -44,45 +45,75 @@ static LE_INLINE LE_UNUSED __m128i le_sse2_pair(int lo, int hi)
     return _mm_set1_epi32((int)((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16)));
 }
 
-/* Conv rows 2oy and 2oy + 1 of one output channel over the stored kernels j0 .. j1 - 1, with bias b:
- * c[0][cx] (top) and c[1][cx] (bottom) for cx < 2 out_w (the lanes up to 4 ng - 1 are ignored).
- * xrow: input map 0 at row 2oy; in_off[j]: kernel j's input map. c: [2][4 LE_SSE2_MAXG] int32.
- * Always LE_SSE2_MAXP = 3 row pairs per conv row (the kernel rows >= k and the input rows > k are
- * zero), so the inner loop is straight-line code: per tap column kx and 4 columns 6 x (MOVDQU,
- * PMADDWD, PADDD) for 48 MACs. Stack: about 1.4 KB (host only). */
-static LE_INLINE LE_UNUSED void le_conv_rows2_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
-                                                   int j1, const uint16_t *in_off, int32_t b, int out_w,
-                                                   int32_t c[2][4 * LE_SSE2_MAXG])
+/* One tap column: *t (top) += Q_0 W_0 + Q_2 W_1 + Q_4 W_2, *u (bottom) += Q_1 W_0 + Q_3 W_1 +
+ * Q_5 W_2, where Q_i = qc[i QW .. i QW + 3] (4 columns) and W_p = wk[p]. */
+static LE_INLINE LE_UNUSED void le_sse2_tap(const int32_t *qc, const __m128i *wk, __m128i *t, __m128i *u)
+{
+#define LE_SSE2_Q(i) _mm_loadu_si128((const __m128i *)(const void *)(qc + (i) * LE_SSE2_QW))
+    __m128i a = *t, d = *u;
+    a = _mm_add_epi32(a, _mm_madd_epi16(LE_SSE2_Q(0), wk[0]));
+    d = _mm_add_epi32(d, _mm_madd_epi16(LE_SSE2_Q(1), wk[0]));
+    a = _mm_add_epi32(a, _mm_madd_epi16(LE_SSE2_Q(2), wk[1]));
+    d = _mm_add_epi32(d, _mm_madd_epi16(LE_SSE2_Q(3), wk[1]));
+    a = _mm_add_epi32(a, _mm_madd_epi16(LE_SSE2_Q(4), wk[2]));
+    d = _mm_add_epi32(d, _mm_madd_epi16(LE_SSE2_Q(5), wk[2]));
+#undef LE_SSE2_Q
+    *t = a;
+    *u = d;
+}
+
+/* The conv rows under a band of nb <= LE_SSE2_MAXH output rows oy0 .. oy0 + nb - 1 of one output
+ * channel, over the stored kernels j0 .. j1 - 1, with bias b: c[oy - oy0][0][cx] (conv row 2oy)
+ * and c[oy - oy0][1][cx] (2oy + 1) for cx < 2 out_w (the lanes up to 4 ng - 1 are ignored).
+ * xrow: input map 0 at row 2 oy0; in_off[j]: kernel j's input map.
+ * Per kernel: its input rows are paired into Q once for the whole band (Q_r = rows r, r + 1 of
+ * the band; the rows past the conv's last input row are zero) and its weight pairs are built once;
+ * then always LE_SSE2_MAXP = 3 row pairs per conv row (kernel rows >= k are zero), so the inner
+ * loop is straight-line code: per tap column kx and 4 columns, 6 x (MOVDQU, PMADDWD, PADDD) for
+ * 48 MACs. Stack: about 3.5 KB (host only). */
+static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
+                                                  int j1, const uint16_t *in_off, int32_t b, int nb, int out_w,
+                                                  int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
 {
     const int nc = 2 * out_w;                 /* conv columns */
     const int ng = (nc + 3) / 4;              /* column groups of 4 lanes */
     const int nx = nc + k - 1;                /* input columns read, all < in_w */
     const int nh = (4 * ng + k - 1 + 7) / 8;  /* Q row chunks of 8 columns */
-    /* input rows 0 .. k of the window, zero-padded to QW columns; rows k + 1 .. 2 MAXP: zero */
-    int8_t rows[2 * LE_SSE2_MAXP + 1][LE_SSE2_QW];
-    int32_t q[2 * LE_SSE2_MAXP][LE_SSE2_QW];  /* Q_i[c] as int32 (low half: row i, high: row i + 1) */
+    const int nr = 2 * nb + k - 1;            /* input rows read */
+    const int nq = 2 * (nb - 1) + 2 * LE_SSE2_MAXP; /* Q rows used: Q_{2 oy + i}, i < 6 */
+    int8_t row[LE_SSE2_QW];                   /* one input row, zero-padded */
+    int32_t q[2 * LE_SSE2_MAXH + 4][LE_SSE2_QW]; /* Q_r[cx] as int32 (low half: row r, high: r + 1) */
     int8_t wk[LE_SSE2_MAXK * LE_SSE2_MAXK + 16]; /* one kernel [k][k], then zeros (rows >= k) */
-    __m128i top[LE_SSE2_MAXG], bot[LE_SSE2_MAXG];
-    int g, j;
-    memset(rows, 0, sizeof rows);
+    __m128i acc[LE_SSE2_MAXH][2][LE_SSE2_MAXG];
+    int oy, g, j;
+    memset(row, 0, sizeof row);
     memset(wk, 0, sizeof wk);
-    for (g = 0; g < ng; ++g) {
-        top[g] = _mm_set1_epi32(b);
-        bot[g] = top[g];
+    for (oy = 0; oy < nb; ++oy) {
+        for (g = 0; g < ng; ++g) {
+            acc[oy][0][g] = _mm_set1_epi32(b);
+            acc[oy][1][g] = acc[oy][0][g];
+        }
     }
     for (j = j0; j < j1; ++j) {
         const int8_t *xp = xrow + in_off[j];
         __m128i wv[5][LE_SSE2_MAXP]; /* W_p[kx] in all lanes, kx < 5 (kx >= k unused) */
-        int i, h, kx, p;
-        for (i = 0; i <= k; ++i) {
-            memcpy(rows[i], xp + i * in_w, (size_t)nx);
+        __m128i s0[(LE_SSE2_QW + 7) / 8], s1[(LE_SSE2_QW + 7) / 8]; /* rows r, r + 1 as int16 */
+        int r, h, kx, p;
+        memcpy(row, xp, (size_t)nx);
+        for (h = 0; h < nh; ++h) {
+            s0[h] = le_sse2_s16x8(row + 8 * h);
         }
-        for (i = 0; i < 2 * LE_SSE2_MAXP; ++i) {
+        for (r = 0; r < nq; ++r) {
+            if (r + 1 < nr) {
+                memcpy(row, xp + (r + 1) * in_w, (size_t)nx);
+            } else if (r + 1 == nr) {
+                memset(row, 0, sizeof row);
+            }
             for (h = 0; h < nh; ++h) {
-                const __m128i r0 = le_sse2_s16x8(rows[i] + 8 * h);
-                const __m128i r1 = le_sse2_s16x8(rows[i + 1] + 8 * h);
-                _mm_storeu_si128((__m128i *)(void *)(q[i] + 8 * h), _mm_unpacklo_epi16(r0, r1));
-                _mm_storeu_si128((__m128i *)(void *)(q[i] + 8 * h + 4), _mm_unpackhi_epi16(r0, r1));
+                s1[h] = le_sse2_s16x8(row + 8 * h);
+                _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h), _mm_unpacklo_epi16(s0[h], s1[h]));
+                _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h + 4), _mm_unpackhi_epi16(s0[h], s1[h]));
+                s0[h] = s1[h];
             }
         }
         /* kernel rows 2p, 2p + 1 as int16 (8 columns, kx < k real) -> int32 lanes (w[2p][kx],
@@ -98,26 +129,23 @@ static LE_INLINE LE_UNUSED void le_conv_rows2_sse2(const int8_t *xrow, int in_w,
             wv[3][p] = _mm_shuffle_epi32(lo, 0xFF);
             wv[4][p] = _mm_shuffle_epi32(_mm_unpackhi_epi16(a, d), 0x00);
         }
-        for (g = 0; g < ng; ++g) {
-            __m128i t = top[g], u = bot[g];
-            for (kx = 0; kx < k; ++kx) {
-                const int32_t *qc = q[0] + 4 * g + kx; /* Q_i at column 4g + kx: qc + i QW */
-#define LE_SSE2_Q(i) _mm_loadu_si128((const __m128i *)(const void *)(qc + (i) * LE_SSE2_QW))
-                t = _mm_add_epi32(t, _mm_madd_epi16(LE_SSE2_Q(0), wv[kx][0]));
-                u = _mm_add_epi32(u, _mm_madd_epi16(LE_SSE2_Q(1), wv[kx][0]));
-                t = _mm_add_epi32(t, _mm_madd_epi16(LE_SSE2_Q(2), wv[kx][1]));
-                u = _mm_add_epi32(u, _mm_madd_epi16(LE_SSE2_Q(3), wv[kx][1]));
-                t = _mm_add_epi32(t, _mm_madd_epi16(LE_SSE2_Q(4), wv[kx][2]));
-                u = _mm_add_epi32(u, _mm_madd_epi16(LE_SSE2_Q(5), wv[kx][2]));
-#undef LE_SSE2_Q
+        for (oy = 0; oy < nb; ++oy) {
+            for (g = 0; g < ng; ++g) {
+                const int32_t *qg = q[2 * oy] + 4 * g; /* Q_{2 oy} at column 4g */
+                __m128i t = acc[oy][0][g], u = acc[oy][1][g];
+                for (kx = 0; kx < k; ++kx) {
+                    le_sse2_tap(qg + kx, wv[kx], &t, &u);
+                }
+                acc[oy][0][g] = t;
+                acc[oy][1][g] = u;
             }
-            top[g] = t;
-            bot[g] = u;
         }
     }
-    for (g = 0; g < ng; ++g) {
-        _mm_storeu_si128((__m128i *)(void *)(c[0] + 4 * g), top[g]);
-        _mm_storeu_si128((__m128i *)(void *)(c[1] + 4 * g), bot[g]);
+    for (oy = 0; oy < nb; ++oy) {
+        for (g = 0; g < ng; ++g) {
+            _mm_storeu_si128((__m128i *)(void *)(c[oy][0] + 4 * g), acc[oy][0][g]);
+            _mm_storeu_si128((__m128i *)(void *)(c[oy][1] + 4 * g), acc[oy][1][g]);
+        }
     }
 }
 #else

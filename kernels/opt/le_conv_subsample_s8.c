@@ -13,25 +13,33 @@
 #include "le_conv_sse2.h"
 
 #if LE_SSE2
-/* One subsampled output row from the conv rows of le_conv_rows2_sse2. */
-static LE_INLINE LE_UNUSED void le_conv_subsample_row_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w,
-                                                           int j0, int j1, const uint16_t *in_off, int32_t b,
-                                                           le_rq_t r, int32_t zp, int wide, const int8_t *table,
-                                                           const int8_t *swo, int32_t sb, le_rq_t sr,
-                                                           int32_t szp, int swide, const int8_t *stable,
-                                                           int8_t *y, int out_w)
+/* One output channel o on x86: bands of up to LE_SSE2_MAXH output rows from le_conv_band_sse2. */
+static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int in_w, int k, const int8_t *w,
+                                                            int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                            le_rq_t r, int32_t zp, int wide, const int8_t *table,
+                                                            const int8_t *swo, int32_t sb, le_rq_t sr,
+                                                            int32_t szp, int swide, const int8_t *stable,
+                                                            int8_t *y, int out_h, int out_w)
 {
     const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
-    int32_t c[2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 */
-    int ox;
-    le_conv_rows2_sse2(xrow, in_w, k, w, j0, j1, in_off, b, out_w, c);
-    for (ox = 0; ox < out_w; ++ox) {
-        le_acc4_t a;
-        a.a0 = c[0][2 * ox];
-        a.a1 = c[0][2 * ox + 1];
-        a.a2 = c[1][2 * ox];
-        a.a3 = c[1][2 * ox + 1];
-        y[ox] = le_subsample_out(a, r, zp, wide, table, sw0, sw1, sw2, sw3, sb, sr, szp, swide, stable);
+    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
+    int oy0;
+    for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
+        const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
+        int oy;
+        le_conv_band_sse2(x + 2 * oy0 * in_w, in_w, k, w, j0, j1, in_off, b, nb, out_w, c);
+        for (oy = 0; oy < nb; ++oy) {
+            int ox;
+            for (ox = 0; ox < out_w; ++ox) {
+                le_acc4_t a;
+                a.a0 = c[oy][0][2 * ox];
+                a.a1 = c[oy][0][2 * ox + 1];
+                a.a2 = c[oy][1][2 * ox];
+                a.a3 = c[oy][1][2 * ox + 1];
+                y[(oy0 + oy) * out_w + ox] =
+                    le_subsample_out(a, r, zp, wide, table, sw0, sw1, sw2, sw3, sb, sr, szp, swide, stable);
+            }
+        }
     }
 }
 #endif
@@ -47,15 +55,15 @@ static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, con
     int o;
     for (o = 0; o < out_c; ++o) {
         int oy;
-        for (oy = 0; oy < out_h; ++oy) {
 #if LE_SSE2
-            if (le_sse2_fits(k, out_w)) {
-                le_conv_subsample_row_sse2(x + 2 * oy * in_w, in_w, k, w, kstart[o], kstart[o + 1], in_off,
-                                           bias[o], rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq[o], szp,
-                                           swide, stable, y + (o * out_h + oy) * out_w, out_w);
-                continue;
-            }
+        if (le_sse2_fits(k, out_w)) {
+            le_conv_subsample_chan_sse2(x, in_w, k, w, kstart[o], kstart[o + 1], in_off, bias[o], rq[o], zp, wide,
+                                        table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
+                                        y + o * out_h * out_w, out_h, out_w);
+            continue;
+        }
 #endif
+        for (oy = 0; oy < out_h; ++oy) {
             le_conv_subsample_row(x + 2 * oy * in_w, in_w, k, w, kstart[o], kstart[o + 1], in_off, bias[o],
                                   rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
                                   y + (o * out_h + oy) * out_w, out_w);
