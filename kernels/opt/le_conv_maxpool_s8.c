@@ -2,7 +2,7 @@
  * kernels/ref/le_conv_maxpool_s8.c). The requantization is monotone non-decreasing in the
  * accumulator (M > 0, round to nearest, clamp), so the max of the four requantized codes is the
  * requantized max of the four accumulators: one requant per pooled output instead of four.
- * On x86 (SSE2) the conv rows of a whole output row come from le_conv_rows2_sse2 (exact int32
+ * On x86 (SSE2) the conv rows of bands of output rows come from le_conv_band_sse2 (exact int32
  * sums, bit-identical). */
 #include "le_conv_subsample_row.h"
 #include "le_conv_sse2.h"

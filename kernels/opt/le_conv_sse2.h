@@ -13,7 +13,8 @@
  * so the lanes of one group read Q_i[4g + kx .. 4g + kx + 3]: one unaligned load, no shuffle.
  * Exact: each product |x w| <= 2^14, a pair <= 2^15, and the int32 lanes add exactly the terms the
  * ref kernel adds (its sums fit int32, checked at generation time; PADDD wraps like 2's-complement
- * int32, so the order does not matter): bit-identical with the portable and Arm paths. */
+ * int32, so the order does not matter): bit-identical with the portable and Arm paths.
+ * -DLE_NO_SSE2 takes the portable path instead. */
 #ifndef LE_CONV_SSE2_H
 #define LE_CONV_SSE2_H
 
@@ -29,20 +30,15 @@
 #define LE_SSE2_MAXP ((LE_SSE2_MAXK + 1) / 2)            /* row pairs per conv row */
 #define LE_SSE2_MAXH 5                                   /* output rows per band (LeNet's 5x5 maps) */
 
-/* Whether le_conv_rows2_sse2 takes this layer (k and out_w are literal constants at each call). */
-#define le_sse2_fits(k, out_w) ((k) >= 1 && (k) <= LE_SSE2_MAXK && (out_w) >= 1 && 2 * (out_w) <= 4 * LE_SSE2_MAXG)
+/* Whether le_conv_band_sse2 takes this layer (k and out_w are literal constants at each call). */
+#define le_sse2_fits(k, out_w) \
+    ((k) >= 1 && (k) <= LE_SSE2_MAXK && (out_w) >= 1 && 2 * (out_w) <= 4 * LE_SSE2_MAXG)
 
 /* 8 int8 at p as 8 int16 (sign-extended: each byte doubled into a 16-bit lane, shifted down). */
 static LE_INLINE LE_UNUSED __m128i le_sse2_s16x8(const int8_t *p)
 {
     const __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)p);
     return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
-}
-
-/* The (int16 lo, int16 hi) pair as one int32 in all 4 lanes. */
-static LE_INLINE LE_UNUSED __m128i le_sse2_pair(int lo, int hi)
-{
-    return _mm_set1_epi32((int)((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16)));
 }
 
 /* One tap column: *t (top) += Q_0 W_0 + Q_2 W_1 + Q_4 W_2, *u (bottom) += Q_1 W_0 + Q_3 W_1 +
