@@ -123,8 +123,13 @@ def test_layer_calls_cite_onnx_nodes(arch_model):
     head = "le_rbf_bits_s8(" if arch == "paper" else "le_dense_s8("   # paper centres are +-74: bits
     assert head in c and ("le_argmin_s32" in c) == (arch == "paper")
     assert "malloc" not in c
-    includes = set(re.findall(r"#include <([^>]+)>", "".join(generate(path).values())))
-    assert includes <= {"stdint.h", "stddef.h", "string.h"}
+    text = "".join(generate(path).values())
+    includes = set(re.findall(r"#include <([^>]+)>", text))
+    assert includes <= {"stdint.h", "stddef.h", "string.h", "emmintrin.h"}
+    # the compiler's SSE2 intrinsics only where the target has SSE2 (x86 hosts), never on Arm
+    for m in re.finditer(r"#include <emmintrin.h>", text):
+        guard = re.search(r"#if defined\(__SSE2__\)[^\n]*\n(#define[^\n]*\n)*\Z", text[:m.start()])
+        assert guard, text[m.start() - 200:m.end()]
 
 
 def test_masked_c3_kernels_are_not_stored(tmp_path):

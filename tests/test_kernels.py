@@ -123,6 +123,13 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_fused_extreme(rng, "cs5x11", 11), np.full((11, 8, 9), -128, np.int8)),   # > 10 kernels: plain sums
         (_maxpooled(rng, "cm5", (3, 12, 11), 5, 5), None),           # modern C3-like, odd conv width
         (_maxpooled(rng, "cm3", (2, 8, 9), 3, 3), None),
+        # the x86 SSE2 path (kernels/opt/le_conv_sse2.h): bands of <= 5 output rows, 4 conv columns
+        # per vector; these add a band remainder, lane remainders, an even k and widths past its
+        # 32 conv columns (the portable path on every host)
+        (_maxpooled(rng, "cm5t", (2, 27, 14), 3, 5), None),        # pooled 11x5: bands 5 + 5 + 1, odd conv height
+        (_fused(rng, "cs4", (2, 11, 13), 3, 4), None),               # k 4: conv 8x10 -> 4x5
+        (_fused(rng, "cs5wide", (2, 6, 38), 2, 5), None),            # conv width 34 > 32: not SSE2
+        (_maxpooled(rng, "cm5wide", (1, 7, 40), 2, 5), None),        # pooled width 18 > 16: not SSE2
         (_image_fused(rng, "ics3", (9, 8), 2, 3, (0, 1, 1, 0)), None),
         (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9 (6 + 2 + 1)
         (_conv(rng, "dot3", (5, 2, 2), 8, 2), None),                # dot: n 20, out_c 8 (6 + 2)

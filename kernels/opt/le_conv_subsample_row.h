@@ -287,6 +287,22 @@ static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int i
     return out;
 }
 
+/* One subsampled output from the four conv accumulators a of its 2x2 window: the table after the
+ * conv, the 2x2 depthwise conv sw [2][2] = (sw0 sw1; sw2 sw3) with bias sb, its requant and the
+ * table after it. The weights come as values: loaded once per row (y may alias them). */
+static LE_INLINE LE_UNUSED int8_t le_subsample_out(le_acc4_t a, le_rq_t r, int32_t zp, int wide,
+                                                   const int8_t *table, int32_t sw0, int32_t sw1, int32_t sw2,
+                                                   int32_t sw3, int32_t sb, le_rq_t sr, int32_t szp, int swide,
+                                                   const int8_t *stable)
+{
+    int32_t sacc = sb;
+    sacc += table[(uint8_t)le_requant(a.a0, r, zp, wide)] * sw0;
+    sacc += table[(uint8_t)le_requant(a.a1, r, zp, wide)] * sw1;
+    sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * sw2;
+    sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
+    return stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
+}
+
 /* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
  * starting at xrow (conv rows 2oy and 2oy + 1). Inlined at each fused layer, where k and in_w are
  * constants (measured: out of line it costs about 57,000 more instructions per inference on the M4
@@ -301,13 +317,7 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in
     int ox;
     for (ox = 0; ox < out_w; ++ox) {
         const le_acc4_t a = le_conv_window2x2(xrow, in_w, k, w, j0, j1, in_off, b, ox);
-        int32_t sacc;
-        sacc = sb;
-        sacc += table[(uint8_t)le_requant(a.a0, r, zp, wide)] * sw0;
-        sacc += table[(uint8_t)le_requant(a.a1, r, zp, wide)] * sw1;
-        sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * sw2;
-        sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
-        y[ox] = stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
+        y[ox] = le_subsample_out(a, r, zp, wide, table, sw0, sw1, sw2, sw3, sb, sr, szp, swide, stable);
     }
 }
 

@@ -4,10 +4,45 @@
  * Per output (o, oy, ox) the four conv outputs (2oy + dy, 2ox + dx) are accumulated together over
  * each stored kernel (le_conv_window2x2). For 5x5 kernels: on ARMv7E-M (__ARM_FEATURE_DSP) input
  * row by input row, each row split once by SXTB16 and used with the two kernel rows that read it
- * (4 SMLAD + 2 SMLATB per row and conv row: 10 MACs); elsewhere (Cortex-M3, host) two columns per
- * 64-bit sum, one SMLAL / IMUL per 2 MACs. Both give the exact int32 sums of the ref kernel
- * (le_conv_subsample_row.h gives the bounds): bit-identical. */
+ * (4 SMLAD + 2 SMLATB per row and conv row: 10 MACs); on x86 (SSE2) the two conv rows of a whole
+ * output row at once, 4 columns per vector, PMADDWD over pairs of input rows (le_conv_sse2.h);
+ * elsewhere (Cortex-M3, other hosts) two columns per 64-bit sum, one SMLAL / IMUL per 2 MACs. All
+ * give the exact int32 sums of the ref kernel (le_conv_subsample_row.h and le_conv_sse2.h give the
+ * bounds): bit-identical. */
 #include "le_conv_subsample_row.h"
+#include "le_conv_sse2.h"
+
+#if LE_SSE2
+/* One output channel o on x86: bands of up to LE_SSE2_MAXH output rows from le_conv_band_sse2. */
+static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int in_w, int k, const int8_t *w,
+                                                            int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                            le_rq_t r, int32_t zp, int wide, const int8_t *table,
+                                                            const int8_t *swo, int32_t sb, le_rq_t sr,
+                                                            int32_t szp, int swide, const int8_t *stable,
+                                                            int8_t *y, int out_h, int out_w)
+{
+    const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
+    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
+    int oy0;
+    for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
+        const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
+        int oy;
+        le_conv_band_sse2(x + 2 * oy0 * in_w, in_w, k, w, j0, j1, in_off, b, nb, out_w, c);
+        for (oy = 0; oy < nb; ++oy) {
+            int ox;
+            for (ox = 0; ox < out_w; ++ox) {
+                le_acc4_t a;
+                a.a0 = c[oy][0][2 * ox];
+                a.a1 = c[oy][0][2 * ox + 1];
+                a.a2 = c[oy][1][2 * ox];
+                a.a3 = c[oy][1][2 * ox + 1];
+                y[(oy0 + oy) * out_w + ox] =
+                    le_subsample_out(a, r, zp, wide, table, sw0, sw1, sw2, sw3, sb, sr, szp, swide, stable);
+            }
+        }
+    }
+}
+#endif
 
 static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
                                            const uint16_t *kstart, const uint16_t *in_off,
@@ -20,6 +55,14 @@ static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, con
     int o;
     for (o = 0; o < out_c; ++o) {
         int oy;
+#if LE_SSE2
+        if (le_sse2_fits(k, out_w)) {
+            le_conv_subsample_chan_sse2(x, in_w, k, w, kstart[o], kstart[o + 1], in_off, bias[o], rq[o], zp, wide,
+                                        table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
+                                        y + o * out_h * out_w, out_h, out_w);
+            continue;
+        }
+#endif
         for (oy = 0; oy < out_h; ++oy) {
             le_conv_subsample_row(x + 2 * oy * in_w, in_w, k, w, kstart[o], kstart[o + 1], in_off, bias[o],
                                   rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
