@@ -298,8 +298,8 @@ static LE_INLINE le_acc4_t le_img_window(int16_t *rows, int bs, int k, const int
 
 static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
                                            int top, int left, int32_t pad_value, int8_t *scratch, int in_w, int k,
-                                           const int8_t *w, const uint16_t *kstart, const uint16_t *in_off,
-                                           const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
+                                           const int8_t *w, const uint16_t *kstart, const int32_t *bias,
+                                           const le_rq_t *rq, int32_t zp, int wide,
                                            const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                            const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                            int8_t *y, int out_c, int out_h, int out_w)
@@ -308,7 +308,6 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     const int nb = (in_w + 3) / 4;
     int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     int oy;
-    (void)in_off; /* one input channel: kernel o is w[kstart[o]], at input offset 0 */
     for (oy = 0; oy < out_h; ++oy) {
         int r = 0;
         int o;

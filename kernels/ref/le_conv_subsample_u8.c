@@ -7,7 +7,8 @@
  *             X[r][c] = itable[image[r - top][c - left]] inside the image, pad_value (an int8
  *             code) outside it
  *   rows      scratch [(k + 1) * in_w] int8 in the arena (the optimized set's row buffer)
- *   the rest  as le_conv_subsample_s8 with one input channel (in_off is all zeros) */
+ *   the rest  as le_conv_subsample_s8 with one input channel (so no in_off list: every kernel reads
+ *             input offset 0) */
 #include "le_requant.h"
 
 /* X[r][c] of the padded, quantized image */
@@ -24,7 +25,7 @@ static int32_t le_image_at(const uint8_t *image, int img_h, int img_w, const int
 
 static void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
                                  int left, int32_t pad_value, int8_t *rows, int in_w, int k, const int8_t *w,
-                                 const uint16_t *kstart, const uint16_t *in_off, const int32_t *bias,
+                                 const uint16_t *kstart, const int32_t *bias,
                                  const le_rq_t *rq, int32_t zp, int wide, const int8_t *table,
                                  const int8_t *sw, const int32_t *sbias, const le_rq_t *srq, int32_t szp,
                                  int swide, const int8_t *stable, int8_t *y, int out_c, int out_h,
@@ -33,7 +34,6 @@ static void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, con
     int o;
     (void)rows;
     (void)in_w;
-    (void)in_off;
     for (o = 0; o < out_c; ++o) {
         int oy;
         for (oy = 0; oy < out_h; ++oy) {

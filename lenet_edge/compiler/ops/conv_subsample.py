@@ -136,7 +136,9 @@ class ImageConvSubsample(Layer):
         manifest = {**inner.manifest, "fused": parts + inner.manifest["fused"],
                     "fused_tensors": fused_tensors + inner.manifest["fused_tensors"],
                     "scratch_bytes": self.scratch_bytes}
-        return Packed((itable, *inner.arrays), inner.macs, inner.form, manifest)
+        # one input channel: every kernel reads input offset 0, so the kernel takes no in_off list
+        arrays = tuple(a for a in inner.arrays if a.suffix != "in_off")
+        return Packed((itable, *arrays), inner.macs, inner.form, manifest)
 
     def reference(self, x, int_requant):
         for part in (self.itable, self.pad, self.cs):
@@ -153,7 +155,7 @@ class ImageConvSubsample(Layer):
         wide = lambda conv: "1" if conv.rq.wide else "0"     # noqa: E731
         return Call("le_conv_subsample_u8", (
             "image", str(img_h), str(img_w), io.sym("itable"), str(top), str(left), str(value), io.scratch,
-            str(cs.in_shape[2]), str(conv.kernel), io.sym("w"), io.sym("kstart"), io.sym("in_off"),
+            str(cs.in_shape[2]), str(conv.kernel), io.sym("w"), io.sym("kstart"),
             io.sym("bias"), io.sym("rq"), str(conv.y_zp), wide(conv), io.sym("table"),
             io.sym("sw"), io.sym("sbias"), io.sym("srq"), str(cs.sub.y_zp), wide(cs.sub), io.sym("stable"),
             io.dst, str(c), str(oh), str(ow)))

@@ -748,8 +748,8 @@ static LE_INLINE le_acc4_t le_img_window(int16_t *rows, int bs, int k, const int
 
 static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
                                            int top, int left, int32_t pad_value, int8_t *scratch, int in_w, int k,
-                                           const int8_t *w, const uint16_t *kstart, const uint16_t *in_off,
-                                           const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
+                                           const int8_t *w, const uint16_t *kstart, const int32_t *bias,
+                                           const le_rq_t *rq, int32_t zp, int wide,
                                            const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                            const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                            int8_t *y, int out_c, int out_h, int out_w)
@@ -758,7 +758,6 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     const int nb = (in_w + 3) / 4;
     int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     int oy;
-    (void)in_off; /* one input channel: kernel o is w[kstart[o]], at input offset 0 */
     for (oy = 0; oy < out_h; ++oy) {
         int r = 0;
         int o;
@@ -1471,7 +1470,7 @@ int lenet5_predict(const uint8_t image[LENET5_INPUT_SIZE], int32_t scores[LENET5
     LENET5_MARK(-1);
 
     /* s2_act (ONNX node "s2_act"): [1,1,28,28] uint8 -> [1,2,12,12], int8 */
-    le_conv_subsample_u8(image, 28, 28, lenet5_s2_act_itable, 0, 0, -108, lenet5_arena + 288, 28, 5, lenet5_s2_act_w, lenet5_s2_act_kstart, lenet5_s2_act_in_off, lenet5_s2_act_bias, lenet5_s2_act_rq, 0, 0, lenet5_s2_act_table, lenet5_s2_act_sw, lenet5_s2_act_sbias, lenet5_s2_act_srq, 0, 0, lenet5_s2_act_stable, lenet5_arena + 0, 2, 12, 12);
+    le_conv_subsample_u8(image, 28, 28, lenet5_s2_act_itable, 0, 0, -108, lenet5_arena + 288, 28, 5, lenet5_s2_act_w, lenet5_s2_act_kstart, lenet5_s2_act_bias, lenet5_s2_act_rq, 0, 0, lenet5_s2_act_table, lenet5_s2_act_sw, lenet5_s2_act_sbias, lenet5_s2_act_srq, 0, 0, lenet5_s2_act_stable, lenet5_arena + 0, 2, 12, 12);
     LENET5_MARK(LENET5_LAYER_S2_ACT);
     LENET5_TRACE_OUT(LENET5_LAYER_S2_ACT, lenet5_arena + 0, 288);
 

@@ -58,7 +58,8 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  *             X[r][c] = itable[image[r - top][c - left]] inside the image, pad_value (an int8
  *             code) outside it
  *   rows      scratch [(k + 1) * in_w] int8 in the arena (the optimized set's row buffer)
- *   the rest  as le_conv_subsample_s8 with one input channel (in_off is all zeros) */
+ *   the rest  as le_conv_subsample_s8 with one input channel (so no in_off list: every kernel reads
+ *             input offset 0) */
 /* ---- kernels/le_requant.h ---- */
 /* le_requant: int32 accumulator -> int8 code, bit-exact with ONNX Runtime's QLinearConv
  * (docs/int8-arithmetic.md, section 3). Shared by both kernel sets.
@@ -237,7 +238,7 @@ static int32_t le_image_at(const uint8_t *image, int img_h, int img_w, const int
 
 static void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
                                  int left, int32_t pad_value, int8_t *rows, int in_w, int k, const int8_t *w,
-                                 const uint16_t *kstart, const uint16_t *in_off, const int32_t *bias,
+                                 const uint16_t *kstart, const int32_t *bias,
                                  const le_rq_t *rq, int32_t zp, int wide, const int8_t *table,
                                  const int8_t *sw, const int32_t *sbias, const le_rq_t *srq, int32_t szp,
                                  int swide, const int8_t *stable, int8_t *y, int out_c, int out_h,
@@ -246,7 +247,6 @@ static void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, con
     int o;
     (void)rows;
     (void)in_w;
-    (void)in_off;
     for (o = 0; o < out_c; ++o) {
         int oy;
         for (oy = 0; oy < out_h; ++oy) {
@@ -412,7 +412,7 @@ int lenet5_predict(const uint8_t image[LENET5_INPUT_SIZE], int32_t scores[LENET5
     LENET5_MARK(-1);
 
     /* s2_act (ONNX node "s2_act"): [1,1,28,28] uint8 -> [1,2,12,12], int8 */
-    le_conv_subsample_u8(image, 28, 28, lenet5_s2_act_itable, 0, 0, -108, lenet5_arena + 288, 28, 5, lenet5_s2_act_w, lenet5_s2_act_kstart, lenet5_s2_act_in_off, lenet5_s2_act_bias, lenet5_s2_act_rq, 0, 0, lenet5_s2_act_table, lenet5_s2_act_sw, lenet5_s2_act_sbias, lenet5_s2_act_srq, 0, 0, lenet5_s2_act_stable, lenet5_arena + 0, 2, 12, 12);
+    le_conv_subsample_u8(image, 28, 28, lenet5_s2_act_itable, 0, 0, -108, lenet5_arena + 288, 28, 5, lenet5_s2_act_w, lenet5_s2_act_kstart, lenet5_s2_act_bias, lenet5_s2_act_rq, 0, 0, lenet5_s2_act_table, lenet5_s2_act_sw, lenet5_s2_act_sbias, lenet5_s2_act_srq, 0, 0, lenet5_s2_act_stable, lenet5_arena + 0, 2, 12, 12);
     LENET5_MARK(LENET5_LAYER_S2_ACT);
     LENET5_TRACE_OUT(LENET5_LAYER_S2_ACT, lenet5_arena + 0, 288);
 

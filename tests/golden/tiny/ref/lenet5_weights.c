@@ -32,10 +32,6 @@ const int8_t lenet5_s2_act_w[50] = {
 const uint16_t lenet5_s2_act_kstart[3] = {
     0, 1, 2
 };
-/* [2]: byte offset (in_channel*28*28) of the input map each stored kernel reads */
-const uint16_t lenet5_s2_act_in_off[2] = {
-    0, 0
-};
 /* [2] int32: B - x_zp*sum(w) (x_zp=-108 folded in; no padding) */
 const int32_t lenet5_s2_act_bias[2] = {
     -21939, -796

@@ -69,7 +69,6 @@ typedef uint32_t le_rq_t; /* float32 bit pattern of M */
 extern const int8_t lenet5_s2_act_itable[256];
 extern const int8_t lenet5_s2_act_w[50];
 extern const uint16_t lenet5_s2_act_kstart[3];
-extern const uint16_t lenet5_s2_act_in_off[2];
 extern const int32_t lenet5_s2_act_bias[2];
 extern const le_rq_t lenet5_s2_act_rq[2];
 extern const int8_t lenet5_s2_act_table[256];
