@@ -54,11 +54,11 @@ def main():
         "",
         f"`python benchmarks/byo.py --inputs {args.inputs}` — networks of tests/byo_models.py (torch.onnx.export "
         f"-> quantize_static, {args.inputs} calibration-like inputs each), kernel set `opt` (an optimized conv; "
-        f"the reference kernels for the rest, as manifest.json records), built -O2 for mps2-an386 (Cortex-M4F) and lm3s6965evb (Cortex-M3, "
-        f"soft float), executed in QEMU with the instruction-count plugin (minimum over the inputs); onnxruntime {onnxruntime.__version__}. Every output of every input was "
+        f"the reference kernels for the rest, as manifest.json records), built -O2 for mps2-an386 (Cortex-M4F) and lm3s6965evb (Cortex-M3: integer "
+        f"requantization, soft float for the other float steps), executed in QEMU with the instruction-count plugin (minimum over the inputs); onnxruntime {onnxruntime.__version__}. Every output of every input was "
         f"bit-exact with ONNX Runtime.",
         "",
-        "| model | MACs | M4F instructions / inference | per MAC | M3 (soft float) instructions | model constants (B) | arena + scratch (B) | ORT .onnx file (B) | M4F firmware .text (B) | bit-exact (M4F + M3) |",
+        "| model | MACs | M4F instructions / inference | per MAC | M3 instructions | model constants (B) | arena + scratch (B) | ORT .onnx file (B) | M4F firmware .text (B) | bit-exact (M4F + M3) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for tag, macs, lo, hi, flash, ram, onnx_size, text, ok, n, m3 in rows:
