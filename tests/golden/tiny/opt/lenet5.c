@@ -1245,16 +1245,17 @@ static LE_INLINE void le_img_band_s8(const uint8_t *image, int img_h, int img_w,
 }
 
 /* The whole layer on x86: per band of nb <= LE_SSE2_MAXH output rows, its 2 nb + k - 1 input rows
- * once, then per channel le_conv_band_sse2 (one input map: in_off is all zeros) and
+ * once, then per channel le_conv_band_sse2 over its one kernel or none (at input offset 0) and
  * le_subsample_out per output. Stack: 0.5 KB here, 1.3 KB for c, le_conv_band_sse2's 2.8 KB. */
 static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
                                                 int top, int left, int32_t pad_value, int k, const int8_t *w,
-                                                const uint16_t *kstart, const uint16_t *in_off,
-                                                const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
+                                                const uint16_t *kstart, const int32_t *bias, const le_rq_t *rq,
+                                                int32_t zp, int wide,
                                                 const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                                 const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                                 int8_t *y, int out_c, int out_h, int out_w)
 {
+    static const uint16_t off0[1] = {0};          /* the one input map's offset */
     int8_t xb[LE_IMG_XH][LE_IMG_XW];              /* the band's input rows */
     int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
     int oy0;
@@ -1265,8 +1266,9 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
                        2 * out_w + k - 1, xb);
         for (o = 0; o < out_c; ++o) {
             const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
+            const int nk = kstart[o + 1] - kstart[o]; /* 1, or 0: all its weights were 0 */
             int oy;
-            le_conv_band_sse2(xb[0], LE_IMG_XW, k, w, kstart[o], kstart[o + 1], in_off, bias[o], nb, out_w, c);
+            le_conv_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w, c);
             for (oy = 0; oy < nb; ++oy) {
                 int8_t *yo = y + (o * out_h + oy0 + oy) * out_w;
                 int ox;
@@ -1304,7 +1306,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     int oy;
 #if LE_SSE2
     if (le_sse2_fits(k, out_w)) {
-        le_conv_subsample_u8_sse2(image, img_h, img_w, itable, top, left, pad_value, k, w, kstart, in_off, bias,
+        le_conv_subsample_u8_sse2(image, img_h, img_w, itable, top, left, pad_value, k, w, kstart, bias,
                                   rq, zp, wide, table, sw, sbias, srq, szp, swide, stable, y, out_c, out_h, out_w);
         return;
     }
