@@ -80,14 +80,14 @@ def _maxpooled(rng, name, in_shape, c_out, k):
     return ConvMaxPool.of(conv, pool)
 
 
-def _image_fused(rng, name, img, c_out, k, pads):
+def _image_fused(rng, name, img, c_out, k, pads, mask=None):
     itable = InputTable(node=name + "_it", tensor=name + "_it", in_shape=(1, *img), out_shape=(1, *img),
                         table=rng.integers(-128, 128, 256).astype(np.int8))
     t, l_, b, r = pads
     padded = (1, img[0] + t + b, img[1] + l_ + r)
     pad = Pad(node=name + "_pad", tensor=name + "_pad", in_shape=itable.out_shape, out_shape=padded, pads=pads,
               value=int(rng.integers(-128, 128)))
-    cs = _fused(rng, name, padded, c_out, k)
+    cs = _fused(rng, name, padded, c_out, k, mask=mask)
     assert ImageConvSubsample.matches(itable, pad, cs)
     return ImageConvSubsample.of(itable, pad, cs)
 
@@ -131,6 +131,12 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_fused(rng, "cs5wide", (2, 6, 38), 2, 5), None),            # conv width 34 > 32: not SSE2
         (_maxpooled(rng, "cm5wide", (1, 7, 40), 2, 5), None),        # pooled width 18 > 16: not SSE2
         (_image_fused(rng, "ics3", (9, 8), 2, 3, (0, 1, 1, 0)), None),
+        # le_conv_subsample_u8 on x86 (SSE2 bands of the translated image): the modern C1 (28x28
+        # image, pad 2: 3 bands, 7 lane groups), exactly 32 conv columns with a pad past the image's
+        # bottom and a channel without a kernel, and 34 (the portable path on every host)
+        (_image_fused(rng, "ics5c1", (28, 28), 6, 5, (2, 2, 2, 2)), None),
+        (_image_fused(rng, "ics5w32", (9, 33), 3, 5, (0, 3, 3, 0), mask=np.array([[1], [0], [1]], np.int8)), None),
+        (_image_fused(rng, "ics5w34", (6, 36), 1, 5, (0, 1, 0, 1)), None),
         (_conv(rng, "dot2", (4, 5, 5), 9, 5), None),                # dot: n 100, out_c 9 (6 + 2 + 1)
         (_conv(rng, "dot3", (5, 2, 2), 8, 2), None),                # dot: n 20, out_c 8 (6 + 2)
         (_conv(rng, "dot4", (2, 3, 3), 13, 3), None),               # dot: n 18, out_c 13 (6 + 6 + 1)

@@ -22,11 +22,18 @@
  * exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an output's |acc| stays far below
  * 2^31.
  *
- * Portable path (Cortex-M3, host): the same int16 rows and passes; one kernel row slides the
- * inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
- * (le_img_krow4_c). */
+ * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; one kernel row
+ * slides the inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
+ * (le_img_krow4_c).
+ *
+ * x86 (SSE2, le_conv_sse2.h; never compiled for Arm): the padded, quantized image is translated
+ * band by band into int8 rows on the stack (le_img_band_s8), then each channel is the C3 kernel's
+ * le_conv_band_sse2 with one input map and the same epilogue (le_subsample_out); the scratch is
+ * unused there. */
 #include "le_conv_core.h"
 #include "le_opt.h"
+#include "le_conv_subsample_row.h"
+#include "le_conv_sse2.h"
 
 /* The scratch layout: blocks of 4 columns, [nb][k + 1][4] int16, nb = ceil(in_w / 4); element
  * (row i, column c) at (c / 4) * bs + 4 i + c % 4 with bs = 4 (k + 1) int16 per block. A pass at a
@@ -293,6 +300,78 @@ static LE_INLINE le_acc4_t le_img_window(int16_t *rows, int bs, int k, const int
     return a;
 }
 
+#if LE_SSE2
+#define LE_IMG_XW (4 * LE_SSE2_MAXG + LE_SSE2_MAXK - 1)  /* band row stride: >= 2 out_w + k - 1 */
+#define LE_IMG_XH (2 * LE_SSE2_MAXH + LE_SSE2_MAXK - 1)  /* band rows: >= 2 nb + k - 1 */
+
+/* Conv input rows r0 .. r0 + nr - 1, columns 0 .. nx - 1 of the padded, quantized image into
+ * xb[r - r0][c] (int8: itable[pixel] inside the image, pad_value outside; nx <= LE_IMG_XW,
+ * nr <= LE_IMG_XH). */
+static LE_INLINE void le_img_band_s8(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
+                                     int left, int32_t pad_value, int r0, int nr, int nx,
+                                     int8_t xb[LE_IMG_XH][LE_IMG_XW])
+{
+    const int c0 = left < 0 ? 0 : left;                           /* image columns: c0 .. c1 - 1 */
+    const int c1 = left + img_w < nx ? left + img_w : nx;
+    int i;
+    for (i = 0; i < nr; ++i) {
+        const int ir = r0 + i - top;
+        int c;
+        memset(xb[i], (int8_t)pad_value, (size_t)nx);
+        if (ir < 0 || ir >= img_h) {
+            continue;
+        }
+        for (c = c0; c < c1; ++c) {
+            xb[i][c] = itable[image[ir * img_w + c - left]];
+        }
+    }
+}
+
+/* The whole layer on x86: per band of nb <= LE_SSE2_MAXH output rows, its 2 nb + k - 1 input rows
+ * once, then per channel le_conv_band_sse2 over its one kernel or none (at input offset 0) and
+ * le_subsample_out per output. Stack: 0.5 KB here, 1.3 KB for c, le_conv_band_sse2's 2.8 KB. */
+static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
+                                                int top, int left, int32_t pad_value, int k, const int8_t *w,
+                                                const uint16_t *kstart, const int32_t *bias, const le_rq_t *rq,
+                                                int32_t zp, int wide,
+                                                const int8_t *table, const int8_t *sw, const int32_t *sbias,
+                                                const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
+                                                int8_t *y, int out_c, int out_h, int out_w)
+{
+    static const uint16_t off0[1] = {0};          /* the one input map's offset */
+    int8_t xb[LE_IMG_XH][LE_IMG_XW];              /* the band's input rows */
+    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
+    int oy0;
+    for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
+        const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
+        int o;
+        le_img_band_s8(image, img_h, img_w, itable, top, left, pad_value, 2 * oy0, 2 * nb + k - 1,
+                       2 * out_w + k - 1, xb);
+        for (o = 0; o < out_c; ++o) {
+            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
+            const int nk = kstart[o + 1] - kstart[o]; /* 1, or 0: all its weights were 0 */
+            int oy;
+            le_conv_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w, c);
+            for (oy = 0; oy < nb; ++oy) {
+                int8_t *yo = y + (o * out_h + oy0 + oy) * out_w;
+                int ox;
+                for (ox = 0; ox < out_w; ++ox) {
+                    le_acc4_t a;
+                    a.a0 = c[oy][0][2 * ox];
+                    a.a1 = c[oy][0][2 * ox + 1];
+                    a.a2 = c[oy][1][2 * ox];
+                    a.a3 = c[oy][1][2 * ox + 1];
+                    yo[ox] = le_subsample_out(a, rq[o], zp, wide, table, sw0, sw1, sw2, sw3, sbias[o], srq[o], szp,
+                                              swide, stable);
+                }
+            }
+        }
+    }
+}
+#undef LE_IMG_XW
+#undef LE_IMG_XH
+#endif
+
 /* table[requant(acc)]: one conv output through its requant and the table after it */
 #define LE_IMG_T(acc) ((int32_t)table[(uint8_t)le_requant((acc), cr, zp, wide)])
 
@@ -308,6 +387,13 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     const int nb = (in_w + 3) / 4;
     int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     int oy;
+#if LE_SSE2
+    if (le_sse2_fits(k, out_w)) {
+        le_conv_subsample_u8_sse2(image, img_h, img_w, itable, top, left, pad_value, k, w, kstart, bias,
+                                  rq, zp, wide, table, sw, sbias, srq, szp, swide, stable, y, out_c, out_h, out_w);
+        return;
+    }
+#endif
     for (oy = 0; oy < out_h; ++oy) {
         int r = 0;
         int o;

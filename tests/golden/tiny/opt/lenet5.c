@@ -73,9 +73,14 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an output's |acc| stays far below
  * 2^31.
  *
- * Portable path (Cortex-M3, host): the same int16 rows and passes; one kernel row slides the
- * inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
- * (le_img_krow4_c). */
+ * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; one kernel row
+ * slides the inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
+ * (le_img_krow4_c).
+ *
+ * x86 (SSE2, le_conv_sse2.h; never compiled for Arm): the padded, quantized image is translated
+ * band by band into int8 rows on the stack (le_img_band_s8), then each channel is the C3 kernel's
+ * le_conv_band_sse2 with one input map and the same epilogue (le_subsample_out); the scratch is
+ * unused there. */
 /* ---- kernels/opt/le_conv_core.h ---- */
 #ifndef LE_CONV_CORE_H
 #define LE_CONV_CORE_H
@@ -478,6 +483,475 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
 
 #endif /* LE_OPT_H */
 
+/* ---- kernels/opt/le_conv_subsample_row.h ---- */
+/* le_conv_subsample_row.h (kernels/opt): the inner loops of the fused conv + 2x2/2 kernels
+ * (le_conv_subsample_s8, le_conv_subsample_u8, le_conv_maxpool_s8): the four conv accumulators
+ * under one 2x2 window, and one subsampled output row of one channel. */
+#ifndef LE_CONV_SUBSAMPLE_ROW_H
+#define LE_CONV_SUBSAMPLE_ROW_H
+
+/* p unchanged, but the compiler no longer knows where it points (no instruction). */
+#if defined(__GNUC__)
+#define le_hide(p) __asm__("" : "+r"(p))
+#else
+#define le_hide(p) ((void)0)
+#endif
+
+#if LE_SIMD
+/* A 5x5 kernel on ARMv7E-M, input row by input row: each of the 6 input rows under a 2x2 window
+ * is loaded and split once (le_cs_x5), then multiplied with the kernel row below it (conv row 1:
+ * a2, a3) and the one at its level (conv row 0: a0, a1); the kernel row (le_cs_w5) is split once
+ * and kept for the next input row. At most 13 values live: 4 sums, 4 input pairs, 3 weight values,
+ * 2 pointers. Per kernel: 6 x (2 LDR + 4 SXTB16) + 5 x (LDR + 2 SXTB16 + LDRSB) + 40 SMLAD +
+ * 20 SMLATB = 116 instructions for 100 MACs (measured: about 128 per kernel and window at -O2). */
+typedef struct {
+    int32_t e, o, e2, o2; /* (x0,x2) (x1,x3) (x2,x4) (x3,x5) of the input bytes x0..x5 at c */
+} le_cs_x5_t;
+typedef struct {
+    int32_t w02, w13, w4; /* (w0,w2) (w1,w3), w4 of one kernel row */
+} le_cs_w5_t;
+
+static LE_INLINE LE_UNUSED le_cs_x5_t le_cs_x5(const int8_t *xp)
+{
+    le_cs_x5_t x;
+    int32_t v = le_load4(xp);
+    x.e = le_even16(v);
+    x.o = le_odd16(v);
+    v = le_load4(xp + 2);
+    x.e2 = le_even16(v);
+    x.o2 = le_odd16(v);
+    return x;
+}
+
+static LE_INLINE LE_UNUSED le_cs_w5_t le_cs_w5(const int8_t *wp)
+{
+    le_cs_w5_t w;
+    const int32_t v = le_load4(wp);
+    w.w02 = le_even16(v);
+    w.w13 = le_odd16(v);
+    w.w4 = wp[4];
+    return w;
+}
+
+/* acc + a[31:16] * b[15:0] */
+static LE_INLINE LE_UNUSED int32_t le_smlatb(int32_t a, int32_t b, int32_t acc)
+{
+    return __builtin_arm_smlatb(a, b, acc);
+}
+
+/* *c0 += sum_t x[t] * w[t] (column c), *c1 += sum_t x[t + 1] * w[t] (column c + 1), t < 5 */
+static LE_INLINE LE_UNUSED void le_cs_mac5(le_cs_x5_t x, le_cs_w5_t w, int32_t *c0, int32_t *c1)
+{
+    *c0 = le_smlatb(x.e2, w.w4, le_smlad(x.o, w.w13, le_smlad(x.e, w.w02, *c0)));
+    *c1 = le_smlatb(x.o2, w.w4, le_smlad(x.e2, w.w13, le_smlad(x.o, w.w02, *c1)));
+}
+
+/* The 4 sums of le_conv_window2x2 for one 5x5 kernel wp; xp: its input map at (2oy, 2ox). */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5(const int8_t *xp, const int8_t *wp, int in_w, le_acc4_t a)
+{
+    le_cs_w5_t w = le_cs_w5(wp);
+    le_cs_x5_t x = le_cs_x5(xp);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    w = le_cs_w5(wp + 5);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + 2 * in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    w = le_cs_w5(wp + 10);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + 3 * in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    w = le_cs_w5(wp + 15);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + 4 * in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    w = le_cs_w5(wp + 20);
+    le_cs_mac5(x, w, &a.a0, &a.a1);
+    x = le_cs_x5(xp + 5 * in_w);
+    le_cs_mac5(x, w, &a.a2, &a.a3);
+    return a;
+}
+#else
+/* One 5x5 kernel row without SIMD (Cortex-M3, host), for windows over more kernels than the
+ * column-pair sums below allow: the 5 taps unrolled as a sliding window, so
+ * per tap one weight and the two new input bytes (rows xp and xp + in_w, column kx + 1) are loaded
+ * and 4 multiply-accumulates done: 7 instructions per 4 MACs on the M3, with only 9 values live
+ * (4 sums, 4 inputs, 1 weight) so nothing spills. t0/t1: row xp at columns kx, kx + 1;
+ * b0/b1: row xp + in_w. */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_krow5(const int8_t *xp, const int8_t *wp, int in_w, le_acc4_t a)
+{
+    const int8_t *xb = xp + in_w;
+    int32_t w = wp[0];
+    int32_t t0 = xp[0], t1 = xp[1], b0 = xb[0], b1 = xb[1];
+    a.a0 += t0 * w;
+    a.a1 += t1 * w;
+    a.a2 += b0 * w;
+    a.a3 += b1 * w;
+    w = wp[1];
+    t0 = xp[2];
+    b0 = xb[2];
+    a.a0 += t1 * w;
+    a.a1 += t0 * w;
+    a.a2 += b1 * w;
+    a.a3 += b0 * w;
+    w = wp[2];
+    t1 = xp[3];
+    b1 = xb[3];
+    a.a0 += t0 * w;
+    a.a1 += t1 * w;
+    a.a2 += b0 * w;
+    a.a3 += b1 * w;
+    w = wp[3];
+    t0 = xp[4];
+    b0 = xb[4];
+    a.a0 += t1 * w;
+    a.a1 += t0 * w;
+    a.a2 += b1 * w;
+    a.a3 += b0 * w;
+    w = wp[4];
+    t1 = xp[5];
+    b1 = xb[5];
+    a.a0 += t0 * w;
+    a.a1 += t1 * w;
+    a.a2 += b0 * w;
+    a.a3 += b1 * w;
+    return a;
+}
+
+/* Two columns in one 64-bit sum (Cortex-M3: one SMLAL does 2 MACs; x86-64: one IMUL). For
+ * columns c and c + 1 of one conv row, s = a_c + a_c1 * 2^23: input byte x[c + t] (t = 0..5) is
+ * multiplied once by W_t = w[t] + w[t - 1] * 2^23 (w[-1] = w[5] = 0), which feeds w[t] to column
+ * c and w[t - 1] to column c + 1. Exact: |x * w| <= 2^14, so a sum of at most LE_CS_PAIR_KERNELS
+ * 5x5 kernels has |a_c| <= 10 * 25 * 2^14 < 2^22 and the low field is recovered by sign-extending
+ * the low 23 bits; |W| < 2^31 and |s| < 2^45 never overflow. */
+#define LE_CS_PAIR_KERNELS 10
+#define LE_CS_PAIR_SHIFT 23
+
+/* The type of W: 32 bits on 32-bit cores (SMLAL multiplies two 32-bit registers into the 64-bit
+ * sum), 64 bits on 64-bit hosts (there a 32-bit W is sign-extended before every multiply). */
+#if defined(__x86_64__) || defined(__aarch64__) || defined(_M_X64) || defined(_M_ARM64)
+typedef int64_t le_cs_w_t;
+#else
+typedef int32_t le_cs_w_t;
+#endif
+
+/* One 5x5 kernel row: *top (conv row 0) += input row xp, *bot (conv row 1) += row xp + in_w,
+ * both as column pairs. Per tap: one weight, two input bytes, 2 multiply-accumulates, and one
+ * add to build W. */
+static LE_INLINE LE_UNUSED void le_cs_prow5(const int8_t *xp, const int8_t *wp, int in_w, int64_t *top,
+                                            int64_t *bot)
+{
+    const int8_t *xb = xp + in_w;
+    const le_cs_w_t f = (le_cs_w_t)1 << LE_CS_PAIR_SHIFT;
+    le_cs_w_t w0 = wp[0], w1 = wp[1], wt;
+    int64_t t = *top, u = *bot;
+    t += (int64_t)xp[0] * w0;
+    u += (int64_t)xb[0] * w0;
+    wt = w1 + w0 * f;
+    t += (int64_t)xp[1] * wt;
+    u += (int64_t)xb[1] * wt;
+    w0 = wp[2];
+    wt = w0 + w1 * f;
+    t += (int64_t)xp[2] * wt;
+    u += (int64_t)xb[2] * wt;
+    w1 = wp[3];
+    wt = w1 + w0 * f;
+    t += (int64_t)xp[3] * wt;
+    u += (int64_t)xb[3] * wt;
+    w0 = wp[4];
+    wt = w0 + w1 * f;
+    t += (int64_t)xp[4] * wt;
+    u += (int64_t)xb[4] * wt;
+    wt = w0 * f;
+    t += (int64_t)xp[5] * wt;
+    u += (int64_t)xb[5] * wt;
+    *top = t;
+    *bot = u;
+}
+
+/* The low field of a column-pair sum: its low 23 bits, sign-extended (gcc and clang shift signed
+ * values arithmetically). */
+static LE_INLINE LE_UNUSED int32_t le_cs_pair_lo(int64_t s)
+{
+    return (int32_t)((uint32_t)s << (32 - LE_CS_PAIR_SHIFT)) >> (32 - LE_CS_PAIR_SHIFT);
+}
+
+/* le_conv_window2x2 for k = 5 and at most LE_CS_PAIR_KERNELS kernels, with column-pair sums. */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_window5_pairs(const int8_t *xw, int in_w, const int8_t *w, int j0,
+                                                         int j1, const uint16_t *in_off, int32_t b)
+{
+    int64_t top = 0, bot = 0;
+    le_acc4_t a;
+    int32_t lo;
+    int j;
+    for (j = j0; j < j1; ++j) {
+        const int8_t *xp = xw + in_off[j];
+        const int8_t *wp = w + j * 25;
+        int ky;
+        for (ky = 0; ky < 5; ++ky) { /* here gcc carrying row ky + 1's inputs to the next row pays */
+            le_cs_prow5(xp, wp, in_w, &top, &bot);
+            xp += in_w;
+            wp += 5;
+        }
+    }
+    lo = le_cs_pair_lo(top);
+    a.a0 = b + lo;
+    a.a1 = b + (int32_t)((top - lo) >> LE_CS_PAIR_SHIFT);
+    lo = le_cs_pair_lo(bot);
+    a.a2 = b + lo;
+    a.a3 = b + (int32_t)((bot - lo) >> LE_CS_PAIR_SHIFT);
+    return a;
+}
+#endif
+
+/* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
+ * kernels j0 .. j1 - 1: a.a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1). */
+static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int in_w, int k, const int8_t *w,
+                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                      int ox)
+{
+    int32_t a00 = b, a01 = b, a10 = b, a11 = b;
+    le_acc4_t out;
+    const int8_t *xw = xrow + 2 * ox; /* the window's top-left byte in input map 0 */
+    int j;
+    le_hide(xw); /* one register, not a constant address rebuilt for every kernel */
+#if !LE_SIMD
+    if (k == 5 && j1 - j0 <= LE_CS_PAIR_KERNELS) {
+        return le_cs_window5_pairs(xw, in_w, w, j0, j1, in_off, b);
+    }
+#endif
+    for (j = j0; j < j1; ++j) {
+        const int8_t *xp = xw + in_off[j];
+        const int8_t *wp = w + j * k * k;
+        int ky;
+        if (k == 5) {
+            le_acc4_t a;
+            a.a0 = a00;
+            a.a1 = a01;
+            a.a2 = a10;
+            a.a3 = a11;
+#if LE_SIMD
+            a = le_cs_kernel5(xp, wp, in_w, a);
+#else
+            /* a loop over the rows (unrolled, gcc schedules loads across rows and spills: measured
+             * +60% on the M3); the empty asm hides that row ky + 1 reads the bytes row ky read as
+             * its second row, else gcc carries 6 inputs from row to row in registers and spills */
+            for (ky = 0; ky < 5; ++ky) {
+                le_hide(xp);
+                a = le_cs_krow5(xp, wp, in_w, a);
+                xp += in_w;
+                wp += 5;
+            }
+#endif
+            a00 = a.a0;
+            a01 = a.a1;
+            a10 = a.a2;
+            a11 = a.a3;
+            continue;
+        }
+        for (ky = 0; ky < k; ++ky) {
+            int kx;
+            for (kx = 0; kx < k; ++kx) {
+                const int32_t wv = wp[kx];
+                a00 += xp[kx] * wv;
+                a01 += xp[kx + 1] * wv;
+                a10 += xp[in_w + kx] * wv;
+                a11 += xp[in_w + kx + 1] * wv;
+            }
+            xp += in_w;
+            wp += k;
+        }
+    }
+    out.a0 = a00;
+    out.a1 = a01;
+    out.a2 = a10;
+    out.a3 = a11;
+    return out;
+}
+
+/* One subsampled output from the four conv accumulators a of its 2x2 window: the table after the
+ * conv, the 2x2 depthwise conv sw [2][2] = (sw0 sw1; sw2 sw3) with bias sb, its requant and the
+ * table after it. The weights come as values: loaded once per row (y may alias them). */
+static LE_INLINE LE_UNUSED int8_t le_subsample_out(le_acc4_t a, le_rq_t r, int32_t zp, int wide,
+                                                   const int8_t *table, int32_t sw0, int32_t sw1, int32_t sw2,
+                                                   int32_t sw3, int32_t sb, le_rq_t sr, int32_t szp, int swide,
+                                                   const int8_t *stable)
+{
+    int32_t sacc = sb;
+    sacc += table[(uint8_t)le_requant(a.a0, r, zp, wide)] * sw0;
+    sacc += table[(uint8_t)le_requant(a.a1, r, zp, wide)] * sw1;
+    sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * sw2;
+    sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
+    return stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
+}
+
+/* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows
+ * starting at xrow (conv rows 2oy and 2oy + 1). Inlined at each fused layer, where k and in_w are
+ * constants (measured: out of line it costs about 57,000 more instructions per inference on the M4
+ * for 444 B less code). */
+static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in_w, int k, const int8_t *w,
+                                                      int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                      le_rq_t r, int32_t zp, int wide, const int8_t *table,
+                                                      const int8_t *swo, int32_t sb, le_rq_t sr, int32_t szp,
+                                                      int swide, const int8_t *stable, int8_t *y, int out_w)
+{
+    const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
+    int ox;
+    for (ox = 0; ox < out_w; ++ox) {
+        const le_acc4_t a = le_conv_window2x2(xrow, in_w, k, w, j0, j1, in_off, b, ox);
+        y[ox] = le_subsample_out(a, r, zp, wide, table, sw0, sw1, sw2, sw3, sb, sr, szp, swide, stable);
+    }
+}
+
+#endif /* LE_CONV_SUBSAMPLE_ROW_H */
+
+/* ---- kernels/opt/le_conv_sse2.h ---- */
+/* le_conv_sse2.h (kernels/opt): the conv under a row of 2x2/2 windows on x86 with SSE2 (the x86-64
+ * baseline: every x86-64 build takes it; never compiled for Arm). Used by le_conv_subsample_s8 and
+ * le_conv_maxpool_s8 for k <= LE_SSE2_MAXK and 2 out_w <= 4 LE_SSE2_MAXG conv columns.
+ *
+ * Per output channel and output row oy: the two conv rows 2oy (top) and 2oy + 1 (bottom), columns
+ * 0 .. 2 out_w - 1, in int32 lanes, 4 columns per vector (group g: columns 4g .. 4g + 3).
+ * PMADDWD multiplies 8 int16 pairs and adds each pair into one int32 lane; here a pair is two
+ * input ROWS at one column, times two kernel rows at one tap column kx:
+ *   Q_i[c]   = (x[i][c], x[i + 1][c])          int16 pair, input rows i, i + 1 of the window
+ *   W_p[kx]  = (w[2p][kx], w[2p + 1][kx])      int16 pair, w[k][*] = 0 (k odd)
+ *   top[c]  += sum_p sum_kx Q_{2p}[c + kx] . W_p[kx]       (conv row 2oy: input rows 0 .. k - 1)
+ *   bottom[c] += sum_p sum_kx Q_{2p+1}[c + kx] . W_p[kx]   (conv row 2oy + 1: rows 1 .. k)
+ * so the lanes of one group read Q_i[4g + kx .. 4g + kx + 3]: one unaligned load, no shuffle.
+ * Exact: each product |x w| <= 2^14, a pair <= 2^15, and the int32 lanes add exactly the terms the
+ * ref kernel adds (its sums fit int32, checked at generation time; PADDD wraps like 2's-complement
+ * int32, so the order does not matter): bit-identical with the portable and Arm paths.
+ * -DLE_NO_SSE2 takes the portable path instead. */
+#ifndef LE_CONV_SSE2_H
+#define LE_CONV_SSE2_H
+
+#if defined(__SSE2__) && !defined(LE_NO_SSE2)
+#define LE_SSE2 1
+#include <emmintrin.h>
+
+#define LE_SSE2_MAXK 5                                   /* kernel size k <= 5 */
+#define LE_SSE2_MAXG 8                                   /* conv columns <= 32 (modern C1: 28) */
+#define LE_SSE2_QW (4 * LE_SSE2_MAXG + 8)                /* a Q row: >= 4 ng + k - 1 columns, 8 | QW */
+#define LE_SSE2_MAXP ((LE_SSE2_MAXK + 1) / 2)            /* row pairs per conv row */
+#define LE_SSE2_MAXH 5                                   /* output rows per band (LeNet's 5x5 maps) */
+
+/* Whether le_conv_band_sse2 takes this layer (k and out_w are literal constants at each call). */
+#define le_sse2_fits(k, out_w) \
+    ((k) >= 1 && (k) <= LE_SSE2_MAXK && (out_w) >= 1 && 2 * (out_w) <= 4 * LE_SSE2_MAXG)
+
+/* 8 int8 at p as 8 int16 (sign-extended: each byte doubled into a 16-bit lane, shifted down). */
+static LE_INLINE LE_UNUSED __m128i le_sse2_s16x8(const int8_t *p)
+{
+    const __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+}
+
+/* One tap column: *t (top) += Q_0 W_0 + Q_2 W_1 + Q_4 W_2, *u (bottom) += Q_1 W_0 + Q_3 W_1 +
+ * Q_5 W_2, where Q_i = qc[i QW .. i QW + 3] (4 columns) and W_p = wk[p]. */
+static LE_INLINE LE_UNUSED void le_sse2_tap(const int32_t *qc, const __m128i *wk, __m128i *t, __m128i *u)
+{
+#define LE_SSE2_Q(i) _mm_loadu_si128((const __m128i *)(const void *)(qc + (i) * LE_SSE2_QW))
+    __m128i a = *t, d = *u;
+    a = _mm_add_epi32(a, _mm_madd_epi16(LE_SSE2_Q(0), wk[0]));
+    d = _mm_add_epi32(d, _mm_madd_epi16(LE_SSE2_Q(1), wk[0]));
+    a = _mm_add_epi32(a, _mm_madd_epi16(LE_SSE2_Q(2), wk[1]));
+    d = _mm_add_epi32(d, _mm_madd_epi16(LE_SSE2_Q(3), wk[1]));
+    a = _mm_add_epi32(a, _mm_madd_epi16(LE_SSE2_Q(4), wk[2]));
+    d = _mm_add_epi32(d, _mm_madd_epi16(LE_SSE2_Q(5), wk[2]));
+#undef LE_SSE2_Q
+    *t = a;
+    *u = d;
+}
+
+/* The conv rows under a band of nb <= LE_SSE2_MAXH output rows oy0 .. oy0 + nb - 1 of one output
+ * channel, over the stored kernels j0 .. j1 - 1, with bias b: c[oy - oy0][0][cx] (conv row 2oy)
+ * and c[oy - oy0][1][cx] (2oy + 1) for cx < 2 out_w (the lanes up to 4 ng - 1 are ignored).
+ * xrow: input map 0 at row 2 oy0; in_off[j]: kernel j's input map.
+ * Per kernel: its input rows are paired into Q once for the whole band (Q_r = rows r, r + 1 of
+ * the band; the rows past the conv's last input row are zero) and its weight pairs are built once;
+ * then always LE_SSE2_MAXP = 3 row pairs per conv row (kernel rows >= k are zero), so the inner
+ * loop is straight-line code: per tap column kx and 4 columns, 6 x (MOVDQU, PMADDWD, PADDD) for
+ * 48 MACs. Stack: about 2.8 KB here, 1.3 KB for c at the caller (host only). */
+static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
+                                                  int j1, const uint16_t *in_off, int32_t b, int nb, int out_w,
+                                                  int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+{
+    const int nc = 2 * out_w;                 /* conv columns */
+    const int ng = (nc + 3) / 4;              /* column groups of 4 lanes */
+    const int nx = nc + k - 1;                /* input columns read, all < in_w */
+    const int nh = (4 * ng + k - 1 + 7) / 8;  /* Q row chunks of 8 columns */
+    const int nr = 2 * nb + k - 1;            /* input rows read */
+    const int nq = 2 * (nb - 1) + 2 * LE_SSE2_MAXP; /* Q rows used: Q_{2 oy + i}, i < 6 */
+    int8_t row[LE_SSE2_QW];                   /* one input row, zero-padded */
+    int32_t q[2 * LE_SSE2_MAXH + 4][LE_SSE2_QW]; /* Q_r[cx] as int32 (low half: row r, high: r + 1) */
+    int8_t wk[LE_SSE2_MAXK * LE_SSE2_MAXK + 16]; /* one kernel [k][k], then zeros (rows >= k) */
+    int oy, g, j;
+    memset(row, 0, sizeof row);
+    memset(wk, 0, sizeof wk);
+    for (oy = 0; oy < nb; ++oy) { /* c accumulates, from the bias */
+        for (g = 0; g < ng; ++g) {
+            _mm_storeu_si128((__m128i *)(void *)(c[oy][0] + 4 * g), _mm_set1_epi32(b));
+            _mm_storeu_si128((__m128i *)(void *)(c[oy][1] + 4 * g), _mm_set1_epi32(b));
+        }
+    }
+    for (j = j0; j < j1; ++j) {
+        const int8_t *xp = xrow + in_off[j];
+        __m128i wv[5][LE_SSE2_MAXP]; /* W_p[kx] in all lanes, kx < 5 (kx >= k unused) */
+        __m128i s0[(LE_SSE2_QW + 7) / 8], s1[(LE_SSE2_QW + 7) / 8]; /* rows r, r + 1 as int16 */
+        int r, h, kx, p;
+        memcpy(row, xp, (size_t)nx);
+        for (h = 0; h < nh; ++h) {
+            s0[h] = le_sse2_s16x8(row + 8 * h);
+        }
+        for (r = 0; r < nq; ++r) {
+            if (r + 1 < nr) {
+                memcpy(row, xp + (r + 1) * in_w, (size_t)nx);
+            } else if (r + 1 == nr) {
+                memset(row, 0, sizeof row);
+            }
+            for (h = 0; h < nh; ++h) {
+                s1[h] = le_sse2_s16x8(row + 8 * h);
+                _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h), _mm_unpacklo_epi16(s0[h], s1[h]));
+                _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h + 4), _mm_unpackhi_epi16(s0[h], s1[h]));
+                s0[h] = s1[h];
+            }
+        }
+        /* kernel rows 2p, 2p + 1 as int16 (8 columns, kx < k real) -> int32 lanes (w[2p][kx],
+         * w[2p + 1][kx]): kx 0..3 in lo, kx 4 in lane 0 of hi; each lane broadcast */
+        memcpy(wk, w + j * k * k, (size_t)(k * k));
+        for (p = 0; p < LE_SSE2_MAXP; ++p) {
+            const __m128i a = le_sse2_s16x8(wk + 2 * p * k);
+            const __m128i d = le_sse2_s16x8(wk + (2 * p + 1) * k);
+            const __m128i lo = _mm_unpacklo_epi16(a, d);
+            wv[0][p] = _mm_shuffle_epi32(lo, 0x00);
+            wv[1][p] = _mm_shuffle_epi32(lo, 0x55);
+            wv[2][p] = _mm_shuffle_epi32(lo, 0xAA);
+            wv[3][p] = _mm_shuffle_epi32(lo, 0xFF);
+            wv[4][p] = _mm_shuffle_epi32(_mm_unpackhi_epi16(a, d), 0x00);
+        }
+        for (oy = 0; oy < nb; ++oy) {
+            for (g = 0; g < ng; ++g) {
+                const int32_t *qg = q[2 * oy] + 4 * g; /* Q_{2 oy} at column 4g */
+                __m128i *tp = (__m128i *)(void *)(c[oy][0] + 4 * g);
+                __m128i *up = (__m128i *)(void *)(c[oy][1] + 4 * g);
+                __m128i t = _mm_loadu_si128(tp), u = _mm_loadu_si128(up);
+                for (kx = 0; kx < k; ++kx) {
+                    le_sse2_tap(qg + kx, wv[kx], &t, &u);
+                }
+                _mm_storeu_si128(tp, t);
+                _mm_storeu_si128(up, u);
+            }
+        }
+    }
+}
+#else
+#define LE_SSE2 0
+#endif
+
+#endif /* LE_CONV_SSE2_H */
+
 /* The scratch layout: blocks of 4 columns, [nb][k + 1][4] int16, nb = ceil(in_w / 4); element
  * (row i, column c) at (c / 4) * bs + 4 i + c % 4 with bs = 4 (k + 1) int16 per block. A pass at a
  * column c divisible by 4 then finds row i's x_c .. x_c+3 at xp + 4 i and x_c+4 .. x_c+7 at
@@ -743,6 +1217,78 @@ static LE_INLINE le_acc4_t le_img_window(int16_t *rows, int bs, int k, const int
     return a;
 }
 
+#if LE_SSE2
+#define LE_IMG_XW (4 * LE_SSE2_MAXG + LE_SSE2_MAXK - 1)  /* band row stride: >= 2 out_w + k - 1 */
+#define LE_IMG_XH (2 * LE_SSE2_MAXH + LE_SSE2_MAXK - 1)  /* band rows: >= 2 nb + k - 1 */
+
+/* Conv input rows r0 .. r0 + nr - 1, columns 0 .. nx - 1 of the padded, quantized image into
+ * xb[r - r0][c] (int8: itable[pixel] inside the image, pad_value outside; nx <= LE_IMG_XW,
+ * nr <= LE_IMG_XH). */
+static LE_INLINE void le_img_band_s8(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
+                                     int left, int32_t pad_value, int r0, int nr, int nx,
+                                     int8_t xb[LE_IMG_XH][LE_IMG_XW])
+{
+    const int c0 = left < 0 ? 0 : left;                           /* image columns: c0 .. c1 - 1 */
+    const int c1 = left + img_w < nx ? left + img_w : nx;
+    int i;
+    for (i = 0; i < nr; ++i) {
+        const int ir = r0 + i - top;
+        int c;
+        memset(xb[i], (int8_t)pad_value, (size_t)nx);
+        if (ir < 0 || ir >= img_h) {
+            continue;
+        }
+        for (c = c0; c < c1; ++c) {
+            xb[i][c] = itable[image[ir * img_w + c - left]];
+        }
+    }
+}
+
+/* The whole layer on x86: per band of nb <= LE_SSE2_MAXH output rows, its 2 nb + k - 1 input rows
+ * once, then per channel le_conv_band_sse2 over its one kernel or none (at input offset 0) and
+ * le_subsample_out per output. Stack: 0.5 KB here, 1.3 KB for c, le_conv_band_sse2's 2.8 KB. */
+static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
+                                                int top, int left, int32_t pad_value, int k, const int8_t *w,
+                                                const uint16_t *kstart, const int32_t *bias, const le_rq_t *rq,
+                                                int32_t zp, int wide,
+                                                const int8_t *table, const int8_t *sw, const int32_t *sbias,
+                                                const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
+                                                int8_t *y, int out_c, int out_h, int out_w)
+{
+    static const uint16_t off0[1] = {0};          /* the one input map's offset */
+    int8_t xb[LE_IMG_XH][LE_IMG_XW];              /* the band's input rows */
+    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
+    int oy0;
+    for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
+        const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
+        int o;
+        le_img_band_s8(image, img_h, img_w, itable, top, left, pad_value, 2 * oy0, 2 * nb + k - 1,
+                       2 * out_w + k - 1, xb);
+        for (o = 0; o < out_c; ++o) {
+            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
+            const int nk = kstart[o + 1] - kstart[o]; /* 1, or 0: all its weights were 0 */
+            int oy;
+            le_conv_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w, c);
+            for (oy = 0; oy < nb; ++oy) {
+                int8_t *yo = y + (o * out_h + oy0 + oy) * out_w;
+                int ox;
+                for (ox = 0; ox < out_w; ++ox) {
+                    le_acc4_t a;
+                    a.a0 = c[oy][0][2 * ox];
+                    a.a1 = c[oy][0][2 * ox + 1];
+                    a.a2 = c[oy][1][2 * ox];
+                    a.a3 = c[oy][1][2 * ox + 1];
+                    yo[ox] = le_subsample_out(a, rq[o], zp, wide, table, sw0, sw1, sw2, sw3, sbias[o], srq[o], szp,
+                                              swide, stable);
+                }
+            }
+        }
+    }
+}
+#undef LE_IMG_XW
+#undef LE_IMG_XH
+#endif
+
 /* table[requant(acc)]: one conv output through its requant and the table after it */
 #define LE_IMG_T(acc) ((int32_t)table[(uint8_t)le_requant((acc), cr, zp, wide)])
 
@@ -758,6 +1304,13 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     const int nb = (in_w + 3) / 4;
     int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     int oy;
+#if LE_SSE2
+    if (le_sse2_fits(k, out_w)) {
+        le_conv_subsample_u8_sse2(image, img_h, img_w, itable, top, left, pad_value, k, w, kstart, bias,
+                                  rq, zp, wide, table, sw, sbias, srq, szp, swide, stable, y, out_c, out_h, out_w);
+        return;
+    }
+#endif
     for (oy = 0; oy < out_h; ++oy) {
         int r = 0;
         int o;
