@@ -38,11 +38,7 @@ static LE_INLINE void le_conv_maxpool_s8(const int8_t *x, int in_w, int k, const
                     int8_t *yrow = y + (o * out_h + oy0 + oy) * out_w;
                     int ox;
                     for (ox = 0; ox < out_w; ++ox) {
-                        le_acc4_t a;
-                        a.a0 = c[oy][0][2 * ox];
-                        a.a1 = c[oy][0][2 * ox + 1];
-                        a.a2 = c[oy][1][2 * ox];
-                        a.a3 = c[oy][1][2 * ox + 1];
+                        const le_acc4_t a = le_band_window(c, oy, ox);
                         yrow[ox] = le_maxpool_out(a, r, zp, wide);
                     }
                 }

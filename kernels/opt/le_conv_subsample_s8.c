@@ -31,11 +31,7 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int
         for (oy = 0; oy < nb; ++oy) {
             int ox;
             for (ox = 0; ox < out_w; ++ox) {
-                le_acc4_t a;
-                a.a0 = c[oy][0][2 * ox];
-                a.a1 = c[oy][0][2 * ox + 1];
-                a.a2 = c[oy][1][2 * ox];
-                a.a3 = c[oy][1][2 * ox + 1];
+                const le_acc4_t a = le_band_window(c, oy, ox);
                 y[(oy0 + oy) * out_w + ox] =
                     le_subsample_out(a, r, zp, wide, table, sw0, sw1, sw2, sw3, sb, sr, szp, swide, stable);
             }

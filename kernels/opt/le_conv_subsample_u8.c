@@ -356,11 +356,7 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
                 int8_t *yo = y + (o * out_h + oy0 + oy) * out_w;
                 int ox;
                 for (ox = 0; ox < out_w; ++ox) {
-                    le_acc4_t a;
-                    a.a0 = c[oy][0][2 * ox];
-                    a.a1 = c[oy][0][2 * ox + 1];
-                    a.a2 = c[oy][1][2 * ox];
-                    a.a3 = c[oy][1][2 * ox + 1];
+                    const le_acc4_t a = le_band_window(c, oy, ox);
                     yo[ox] = le_subsample_out(a, rq[o], zp, wide, table, sw0, sw1, sw2, sw3, sbias[o], srq[o], szp,
                                               swide, stable);
                 }

@@ -946,6 +946,19 @@ static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, 
         }
     }
 }
+
+/* The four conv accumulators under the 2x2 window of subsampled output (oy, ox) of a band, from
+ * le_conv_band_sse2's c: a0 = (2oy, 2ox), a1 = (2oy, 2ox + 1), a2 = (2oy + 1, 2ox), a3 = (2oy + 1,
+ * 2ox + 1) in conv coordinates (the order of le_conv_window2x2). */
+static LE_INLINE LE_UNUSED le_acc4_t le_band_window(int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG], int oy, int ox)
+{
+    le_acc4_t a;
+    a.a0 = c[oy][0][2 * ox];
+    a.a1 = c[oy][0][2 * ox + 1];
+    a.a2 = c[oy][1][2 * ox];
+    a.a3 = c[oy][1][2 * ox + 1];
+    return a;
+}
 #else
 #define LE_SSE2 0
 #endif
@@ -1273,11 +1286,7 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
                 int8_t *yo = y + (o * out_h + oy0 + oy) * out_w;
                 int ox;
                 for (ox = 0; ox < out_w; ++ox) {
-                    le_acc4_t a;
-                    a.a0 = c[oy][0][2 * ox];
-                    a.a1 = c[oy][0][2 * ox + 1];
-                    a.a2 = c[oy][1][2 * ox];
-                    a.a3 = c[oy][1][2 * ox + 1];
+                    const le_acc4_t a = le_band_window(c, oy, ox);
                     yo[ox] = le_subsample_out(a, rq[o], zp, wide, table, sw0, sw1, sw2, sw3, sbias[o], srq[o], szp,
                                               swide, stable);
                 }
