@@ -21,21 +21,11 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int
                                                             int32_t szp, int swide, const int8_t *stable,
                                                             int8_t *y, int out_h, int out_w)
 {
-    const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
-    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
     int oy0;
     for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
         const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
-        int oy;
-        le_conv_band_sse2(x + 2 * oy0 * in_w, in_w, k, w, j0, j1, in_off, b, nb, out_w, c);
-        for (oy = 0; oy < nb; ++oy) {
-            int ox;
-            for (ox = 0; ox < out_w; ++ox) {
-                const le_acc4_t a = le_band_window(c, oy, ox);
-                y[(oy0 + oy) * out_w + ox] =
-                    le_subsample_out(a, r, zp, wide, table, sw0, sw1, sw2, sw3, sb, sr, szp, swide, stable);
-            }
-        }
+        le_subsample_band_sse2(x + 2 * oy0 * in_w, in_w, k, w, j0, j1, in_off, b, nb, out_w, r, zp, wide, table, swo,
+                               sb, sr, szp, swide, stable, y + oy0 * out_w);
     }
 }
 #endif

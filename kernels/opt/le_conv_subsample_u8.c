@@ -340,7 +340,6 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
 {
     static const uint16_t off0[1] = {0};          /* the one input map's offset */
     int8_t xb[LE_IMG_XH][LE_IMG_XW];              /* the band's input rows */
-    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
     int oy0;
     for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
         const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
@@ -348,19 +347,10 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
         le_img_band_s8(image, img_h, img_w, itable, top, left, pad_value, 2 * oy0, 2 * nb + k - 1,
                        2 * out_w + k - 1, xb);
         for (o = 0; o < out_c; ++o) {
-            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
             const int nk = kstart[o + 1] - kstart[o]; /* 1, or 0: all its weights were 0 */
-            int oy;
-            le_conv_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w, c);
-            for (oy = 0; oy < nb; ++oy) {
-                int8_t *yo = y + (o * out_h + oy0 + oy) * out_w;
-                int ox;
-                for (ox = 0; ox < out_w; ++ox) {
-                    const le_acc4_t a = le_band_window(c, oy, ox);
-                    yo[ox] = le_subsample_out(a, rq[o], zp, wide, table, sw0, sw1, sw2, sw3, sbias[o], srq[o], szp,
-                                              swide, stable);
-                }
-            }
+            le_subsample_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w,
+                                   rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
+                                   y + (o * out_h + oy0) * out_w);
         }
     }
 }

@@ -808,8 +808,8 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_row(const int8_t *xrow, int in
 
 /* ---- kernels/opt/le_conv_sse2.h ---- */
 /* le_conv_sse2.h (kernels/opt): the conv under a row of 2x2/2 windows on x86 with SSE2 (the x86-64
- * baseline: every x86-64 build takes it; never compiled for Arm). Used by le_conv_subsample_s8 and
- * le_conv_maxpool_s8 for k <= LE_SSE2_MAXK and 2 out_w <= 4 LE_SSE2_MAXG conv columns.
+ * baseline: every x86-64 build takes it; never compiled for Arm). Used by le_conv_subsample_s8,
+ * le_conv_subsample_u8 and le_conv_maxpool_s8 for k <= LE_SSE2_MAXK and 2 out_w <= 4 LE_SSE2_MAXG conv columns.
  *
  * Per output channel and output row oy: the two conv rows 2oy (top) and 2oy + 1 (bottom), columns
  * 0 .. 2 out_w - 1, in int32 lanes, 4 columns per vector (group g: columns 4g .. 4g + 3).
@@ -958,6 +958,30 @@ static LE_INLINE LE_UNUSED le_acc4_t le_band_window(int32_t c[LE_SSE2_MAXH][2][4
     a.a2 = c[oy][1][2 * ox];
     a.a3 = c[oy][1][2 * ox + 1];
     return a;
+}
+
+/* One output channel's band of nb <= LE_SSE2_MAXH subsampled output rows: the conv rows from
+ * le_conv_band_sse2 (arguments as there), then each 2x2 window through le_subsample_out (requant,
+ * table, the 4 subsampling weights swo[0..3], bias sb, requant, table). y: the band's first output
+ * row; rows are out_w apart. */
+static LE_INLINE LE_UNUSED void le_subsample_band_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w,
+                                                       int j0, int j1, const uint16_t *in_off, int32_t b,
+                                                       int nb, int out_w, le_rq_t r, int32_t zp, int wide,
+                                                       const int8_t *table, const int8_t *swo, int32_t sb,
+                                                       le_rq_t sr, int32_t szp, int swide,
+                                                       const int8_t *stable, int8_t *y)
+{
+    const int32_t sw0 = swo[0], sw1 = swo[1], sw2 = swo[2], sw3 = swo[3];
+    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
+    int oy;
+    le_conv_band_sse2(xrow, in_w, k, w, j0, j1, in_off, b, nb, out_w, c);
+    for (oy = 0; oy < nb; ++oy) {
+        int ox;
+        for (ox = 0; ox < out_w; ++ox) {
+            y[oy * out_w + ox] = le_subsample_out(le_band_window(c, oy, ox), r, zp, wide, table, sw0, sw1, sw2, sw3,
+                                                  sb, sr, szp, swide, stable);
+        }
+    }
 }
 #else
 #define LE_SSE2 0
@@ -1270,7 +1294,6 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
 {
     static const uint16_t off0[1] = {0};          /* the one input map's offset */
     int8_t xb[LE_IMG_XH][LE_IMG_XW];              /* the band's input rows */
-    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band */
     int oy0;
     for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
         const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
@@ -1278,19 +1301,10 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
         le_img_band_s8(image, img_h, img_w, itable, top, left, pad_value, 2 * oy0, 2 * nb + k - 1,
                        2 * out_w + k - 1, xb);
         for (o = 0; o < out_c; ++o) {
-            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
             const int nk = kstart[o + 1] - kstart[o]; /* 1, or 0: all its weights were 0 */
-            int oy;
-            le_conv_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w, c);
-            for (oy = 0; oy < nb; ++oy) {
-                int8_t *yo = y + (o * out_h + oy0 + oy) * out_w;
-                int ox;
-                for (ox = 0; ox < out_w; ++ox) {
-                    const le_acc4_t a = le_band_window(c, oy, ox);
-                    yo[ox] = le_subsample_out(a, rq[o], zp, wide, table, sw0, sw1, sw2, sw3, sbias[o], srq[o], szp,
-                                              swide, stable);
-                }
-            }
+            le_subsample_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w,
+                                   rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
+                                   y + (o * out_h + oy0) * out_w);
         }
     }
 }
