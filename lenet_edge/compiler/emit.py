@@ -165,7 +165,7 @@ def _layer_context(index: int, ident: str, lp: memory.LayerPlan) -> dict:
     dst = "scores" if lp.out_offset is None else f"{arena} + {lp.out_offset}"
     symbols = {a.suffix: f"lenet5_{ident}_{a.suffix}" for a in lp.arrays}
     scratch = "0" if lp.scratch_offset is None else f"{arena} + {lp.scratch_offset}"
-    call = layer.call(lp.packed, ir.IO(src, dst, symbols, scratch))
+    call = layer.call(lp.packed, ir.Ctx({layer.source: src, layer.tensor: dst}, symbols, src, dst, scratch))
     in_desc = shape_str(layer.in_shape) + (" uint8" if layer.in_dtype == "uint8" else "")
     out_desc = {"int8": "int8", "int32": "int32 scores", "int64": "label"}[layer.out_dtype]
     node = c_comment(layer.node)
@@ -190,7 +190,7 @@ def kernels_used(layers: list[dict]) -> list[str]:
 
 def kernels_used_by(plan: memory.Plan) -> list[str]:
     """The kernel functions a plan's layers call, in first-use order (manifest.json "kernels")."""
-    calls = [lp.layer.call(lp.packed, ir.IO("x", "y", {a.suffix: a.suffix for a in lp.arrays}))
+    calls = [lp.layer.call(lp.packed, ir.Ctx({}, {a.suffix: a.suffix for a in lp.arrays}, "x", "y"))
              for lp in plan.layers]
     return list(dict.fromkeys(c.kernel for c in calls if c.kernel))
 

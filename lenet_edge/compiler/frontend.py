@@ -11,6 +11,7 @@ node: the C compiler never guesses.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -155,7 +156,7 @@ class _Walker:
             n = self.next_node(tensor)
             if n is None:
                 break
-            layer = self.recognise(n, tensor, dtype, shape)
+            layer = replace(self.recognise(n, tensor, dtype, shape), source=tensor)
             self.layers.append(layer)
             tensor, dtype, shape = layer.tensor, layer.out_dtype, layer.out_shape
             if layer.terminal:

@@ -27,7 +27,7 @@ def fuse(graph: ir.Graph) -> ir.Graph:
             for width in widths:
                 window = layers[i:i + width]
                 if len(window) == width and op.matches(*window):
-                    out.append(op.of(*window))
+                    out.append(replace(op.of(*window), source=window[0].source))
                     i += width
                     break
             else:

@@ -40,7 +40,7 @@ def run_units(parsed, x: np.ndarray) -> dict[str, np.ndarray]:
     """The numpy reference of the whole compiled graph on one batch: every tensor by name."""
     env = {parsed.input_name: x}
     for u in parsed.units:
-        for name, v in zip(u.outputs, u.reference([env[i] for i in u.inputs])):
+        for name, v in zip(u.outputs, u.evaluate([env[i] for i in u.inputs])):
             env[name] = v
     return env
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from lenet_edge import __version__
 from lenet_edge.compiler import cmake
-from lenet_edge.compiler.byo.unit import CTYPES, NBYTES, Ctx
+from lenet_edge.compiler.ir import CTYPES, NBYTES, Ctx
 from lenet_edge.compiler.emit import c_comment, c_string, kernel_dir
 
 KERNEL_SETS = ("ref", "opt")
@@ -94,7 +94,8 @@ def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimi
     for i, u in enumerate(units):
         syms = {}
         flash = 0
-        for c in u.arrays():
+        packed = u.pack()
+        for c in packed.arrays:
             sym = f"{name}_u{i}_{c.suffix}"
             syms[c.suffix] = sym
             flash += c.nbytes
@@ -102,10 +103,10 @@ def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimi
                            f"static const {c.ctype} {sym}[{int(np.asarray(c.values).size)}] = {{\n"
                            f"{_c_values(c.values, c.ctype)}\n}};\n")
         flash_total += flash
-        ctx = Ctx(buf=buf, sym=syms, shape=shapes, dtype=dtypes, scratch=f"{name}_scratch")
+        ctx = Ctx(buf=buf, symbols=syms, shape=shapes, dtype=dtypes, scratch=f"{name}_scratch")
         in_desc = ", ".join(f"{c_comment(t)} {list(shapes[t])}" for t in u.inputs)
         out_desc = ", ".join(f"{c_comment(t)} {dtypes[t]} {list(shapes[t])}" for t in u.outputs if t)
-        stmt = u.call(ctx)
+        stmt = u.call(packed, ctx)
         trace = "".join(f"\n    {up}_T({c_string(t)}, {buf[t]}, {_nbytes(shapes[t], dtypes[t])}u);"
                         for t in u.outputs if t)
         calls.append(f"    /* {i}: {c_comment(u.op)} \"{c_comment(u.node)}\": {in_desc} -> {out_desc} */\n    {stmt}{trace}\n")

@@ -16,7 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo import ops as units
+from lenet_edge.compiler import ops as units
 from lenet_edge.errors import LenetEdgeError
 
 DTYPES = {TensorProto.UINT8: "uint8", TensorProto.INT8: "int8", TensorProto.FLOAT: "float32",
@@ -146,7 +146,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             src = kind.get(ins[0])
             if isinstance(src, Chain):
                 table = table_fn(src.nodes + [n], src.feed, kind[src.source], n.output[0], np.dtype(dt), consts)
-                out.append(units.Table(node=_label(n), op="Table", inputs=(src.source,), outputs=(n.output[0],),
+                out.append(units.TableX8(node=_label(n), op="Table", inputs=(src.source,), outputs=(n.output[0],),
                                        table=np.asarray(table).astype(dt)))
             elif src == "float":
                 out.append(units.Quantize(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],),
@@ -221,7 +221,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             kind[n.output[0]] = str(zy.dtype)
         elif op in ("MaxPool", "NhwcMaxPool"):
             name, dt = code(n, 0)
-            out.append(units.MaxPool(node=_label(n), op=op, inputs=(name,), outputs=tuple(n.output), attrs=a, dtype=dt))
+            out.append(units.MaxPoolX8(node=_label(n), op=op, inputs=(name,), outputs=tuple(n.output), attrs=a, dtype=dt))
             kind[n.output[0]] = dt
         elif op in ("QLinearAveragePool", "QLinearGlobalAveragePool"):
             name, dt = code(n, 0)
@@ -258,7 +258,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
                                             scalar(n, 3, "Y_scale"), zy, a.get("alpha", 0.01), dt, str(zy.dtype))
             else:
                 table = table_fn([n], name, dt, n.output[0], zy.dtype, consts)
-            out.append(units.Table(node=_label(n), op=op, inputs=(name,), outputs=(n.output[0],), table=np.asarray(table)))
+            out.append(units.TableX8(node=_label(n), op=op, inputs=(name,), outputs=(n.output[0],), table=np.asarray(table)))
             kind[n.output[0]] = str(zy.dtype)
         elif op in ("Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze"):
             src = kind.get(ins[0])
@@ -298,7 +298,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
                 if hit.size == 0:
                     raise err(n, f"no code dequantizes to the pad value {float(fval)!r}")
                 moved = f"{n.output[0]}:codes"
-                out.append(units.Pad(node=_label(n), op=op, inputs=(src.source,), outputs=(moved,), attrs=a,
+                out.append(units.PadX8(node=_label(n), op=op, inputs=(src.source,), outputs=(moved,), attrs=a,
                                      pads=tuple(int(v) for v in pads.reshape(-1)), value=int(codes[hit[0]]),
                                      dtype=kind[src.source]))
                 kind[moved] = kind[src.source]
@@ -307,7 +307,7 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             if src not in ("int8", "uint8"):
                 raise err(n, "Pad of a float tensor is not supported")
             value = const(n, 2, "constant_value") if len(ins) > 2 and ins[2] else np.zeros((), src)
-            out.append(units.Pad(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],), attrs=a,
+            out.append(units.PadX8(node=_label(n), op=op, inputs=(ins[0],), outputs=(n.output[0],), attrs=a,
                                  pads=tuple(int(v) for v in pads.reshape(-1)), value=int(np.asarray(value).reshape(())),
                                  dtype=src))
             kind[n.output[0]] = src

@@ -1,7 +1,7 @@
 """Shared geometry of the pooling units (le_pool_shape_t)."""
 from __future__ import annotations
 
-from lenet_edge.compiler.byo.unit import layout_strides
+from lenet_edge.compiler.ir import layout_strides
 
 
 def pool_geometry(attrs, in_shape, out_shape, channels_last) -> str:
