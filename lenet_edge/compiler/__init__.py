@@ -33,7 +33,8 @@ def generate(onnx_path: Path, golden_images: np.ndarray | None = None, kernels: 
     verify.check(graph)
     if fused:
         graph = fuse.fuse(graph)
-    plan = memory.plan(graph)
+    shapes, dtypes = reference.trace(graph)
+    plan = memory.plan(graph, memory.tensor_bytes(shapes, dtypes))
     if golden_images is None:
         n = GOLDEN_COUNT if selftest is None else selftest
         if n < 1:
@@ -62,8 +63,8 @@ def _manifest(graph, plan, golden_source: str, n_golden: int, kernels: str) -> d
     from lenet_edge.compiler import cmake, emit, memory
 
     layers = []
-    for i, lp in enumerate(plan.layers):
-        layer = lp.layer
+    for i, lp in enumerate(plan.ops):
+        layer = lp.op
         layers.append({
             "index": i, "node": layer.node, "tensor": layer.tensor, "kind": type(layer).__name__,
             "in_shape": [1, *layer.in_shape], "out_shape": [1, *layer.out_shape], "dtype": layer.out_dtype,

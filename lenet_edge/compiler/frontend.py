@@ -178,7 +178,9 @@ class _Walker:
             raise LenetEdgeError(f"{self.file}: outputs are named {named[0]!r} (scores) and {named[1]!r} (label); "
                                  f"the contract (docs/onnx-contract.md) names them {contract.SCORES!r} and "
                                  f"{contract.LABEL!r}")
-        return ir.Graph(layers=tuple(self.layers), opset=opset, sha256=self.sha256, source_name=self.file)
+        return ir.Graph(ops=tuple(self.layers), inputs=((inp.name, "uint8", (1, *IMAGE_SHAPE)),),
+                        outputs=((contract.SCORES, "int32"), (contract.LABEL, "int64")),
+                        source_name=self.file, sha256=self.sha256, opset=opset)
 
     def recognise(self, n, tensor, dtype, shape) -> ir.Layer:
         """The first op unit whose pattern starts at node n (see ops/__init__.py)."""

@@ -19,7 +19,7 @@ FUSIONS = ((ConvSubsample, (4,)), (ConvMaxPool, (2,)), (ImageConvSubsample, (3, 
 
 
 def fuse(graph: ir.Graph) -> ir.Graph:
-    layers = list(graph.layers)
+    layers = list(graph.ops)
     for op, widths in FUSIONS:
         out: list[ir.Layer] = []
         i = 0
@@ -34,4 +34,4 @@ def fuse(graph: ir.Graph) -> ir.Graph:
                 out.append(layers[i])
                 i += 1
         layers = out
-    return replace(graph, layers=tuple(layers))
+    return replace(graph, ops=tuple(layers))

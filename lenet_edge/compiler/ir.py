@@ -181,7 +181,7 @@ class Layer(Op):
 @dataclass(eq=False)
 class GraphOp(Op):
     """An op over named tensors of ORT's optimized graph; shapes come from tracing the graph
-    (ir.trace_shapes). `attrs` are the ONNX node's attributes."""
+    (reference.trace). `attrs` are the ONNX node's attributes."""
     node: str                   # ONNX node name (of ORT's optimized graph)
     op: str                     # ONNX op type
     inputs: tuple = ()
@@ -209,7 +209,7 @@ def const(suffix: str, ctype: str, values, comment: str = "") -> CArray:
 # ---- C types and helpers of the GraphOps ------------------------------------------------------
 CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "float32": "float", "int32": "int32_t"}
 SUFFIX = {"int8": "s8", "uint8": "u8"}
-NBYTES = {"int8": 1, "uint8": 1, "float32": 4, "int32": 4}
+NBYTES = {"int8": 1, "uint8": 1, "float32": 4, "int32": 4, "int64": 8}
 
 
 def f32_bits(v) -> int:
@@ -232,16 +232,37 @@ def layout_strides(shape4, channels_last: bool):
 
 @dataclass(frozen=True, eq=False)
 class Graph:
-    """The whole model: the layers in execution order plus provenance."""
-    layers: tuple[Layer, ...]
-    opset: int
-    sha256: str
-    source_name: str                           # file name only, never a path
+    """The whole model: a DAG of ops in execution order, its graph inputs and outputs (the caller's
+    buffers), and provenance. `export --target c` builds a chain (each op reads the previous op's
+    output), `compile` any DAG."""
+    ops: tuple[Op, ...]
+    inputs: tuple[tuple[str, str, tuple], ...]   # (name, dtype, shape with the batch of 1)
+    outputs: tuple[tuple[str, str], ...]         # (name, dtype), in graph order
+    source_name: str                             # file name only, never a path
+    sha256: str = ""
+    opset: int = 0
 
     @property
+    def input_name(self) -> str:
+        return self.inputs[0][0]
+
+    @property
+    def input_dtype(self) -> str:
+        return self.inputs[0][1]
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.inputs[0][2]
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.outputs)
+
+    # the LeNet-5 API's view of a chain that ends in the scores and the label
+    @property
     def head(self) -> Layer:
-        return self.layers[-2]
+        return self.ops[-2]
 
     @property
     def arg(self) -> Layer:
-        return self.layers[-1]
+        return self.ops[-1]

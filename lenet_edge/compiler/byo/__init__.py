@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 
 from lenet_edge.errors import LenetEdgeError
 
@@ -24,28 +23,14 @@ def c_name(stem: str) -> str:
 
 def compile_model(model, *, name: str, kernels: str, table_fn, source_name: str, sha256: str,
                   optimized_sha256: str, ort_version: str) -> dict[str, str]:
+    from lenet_edge.compiler import reference
     from lenet_edge.compiler.byo import emit, frontend
 
     if kernels not in emit.KERNEL_SETS:
         raise LenetEdgeError(f"--kernels {kernels!r}: choose one of {', '.join(emit.KERNEL_SETS)}")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise LenetEdgeError(f"--name {name!r}: not a valid C identifier")
-    parsed = frontend.parse(model, source_name, table_fn)
-    shapes, dtypes = trace_shapes(parsed)
-    return emit.render(parsed, shapes, dtypes, name=name, kernels=kernels, source_name=source_name, sha256=sha256,
+    graph = frontend.parse(model, source_name, table_fn)
+    shapes, dtypes = reference.trace(graph)
+    return emit.render(graph, shapes, dtypes, name=name, kernels=kernels, source_name=source_name, sha256=sha256,
                        optimized_sha256=optimized_sha256, ort_version=ort_version)
-
-
-def run_units(parsed, x: np.ndarray) -> dict[str, np.ndarray]:
-    """The numpy reference of the whole compiled graph on one batch: every tensor by name."""
-    env = {parsed.input_name: x}
-    for u in parsed.units:
-        for name, v in zip(u.outputs, u.evaluate([env[i] for i in u.inputs])):
-            env[name] = v
-    return env
-
-
-def trace_shapes(parsed):
-    x = np.zeros(parsed.input_shape, np.float32 if parsed.input_dtype == "float32" else parsed.input_dtype)
-    env = run_units(parsed, x)
-    return {k: tuple(v.shape) for k, v in env.items()}, {k: str(v.dtype) for k, v in env.items()}

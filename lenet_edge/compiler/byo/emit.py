@@ -9,12 +9,11 @@ import json
 import numpy as np
 
 from lenet_edge import __version__
-from lenet_edge.compiler import cmake
+from lenet_edge.compiler import cmake, memory
 from lenet_edge.compiler.ir import CTYPES, NBYTES, Ctx
 from lenet_edge.compiler.emit import c_comment, c_string, kernel_dir
 
 KERNEL_SETS = ("ref", "opt")
-ALIGN = 4
 # Target names CMake reserves (or, for m, the libm the library links): NAME gets a _lib suffix there.
 CMAKE_RESERVED = {"all", "clean", "depend", "edit_cache", "help", "install", "list_install_components", "m",
                   "package", "package_source", "preinstall", "rebuild_cache", "test"}
@@ -27,34 +26,6 @@ def cmake_target(name: str) -> str:
 
 def _nbytes(shape, dtype) -> int:
     return int(np.prod(shape)) * NBYTES[dtype]
-
-
-def plan_arena(parsed, shapes, dtypes):
-    """First-fit offsets for every tensor a unit writes, except graph outputs (the caller's buffers),
-    over the tensor's live range [producer, last consumer]."""
-    outputs = {name for name, _ in parsed.outputs}
-    last = {}
-    for i, u in enumerate(parsed.units):
-        for t in u.inputs:
-            last[t] = i
-    placed = []          # (offset, size, start, end)
-    offsets = {}
-    for i, u in enumerate(parsed.units):
-        for t in u.outputs:
-            if not t or t in outputs:
-                continue
-            size = -(-_nbytes(shapes[t], dtypes[t]) // ALIGN) * ALIGN
-            end = last.get(t, i)
-            busy = sorted((o, o + s) for o, s, a, b in placed if not (b < i or a > end))
-            off = 0
-            for lo, hi in busy:
-                if off + size <= lo:
-                    break
-                off = max(off, hi)
-            placed.append((off, size, i, end))
-            offsets[t] = off
-    arena = max((o + s for o, s, _, _ in placed), default=0)
-    return offsets, arena
 
 
 def _c_values(values, ctype) -> str:
@@ -77,8 +48,8 @@ def _kernel_source(stem: str, kernels: str) -> tuple[str, str]:
 
 
 def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimized_sha256, ort_version):
-    units = parsed.units
-    offsets, arena = plan_arena(parsed, shapes, dtypes)
+    plan = memory.plan(parsed, memory.tensor_bytes(shapes, dtypes))
+    units, offsets, arena = parsed.ops, plan.offsets, plan.arena_bytes
     outs = parsed.outputs
     in_t = CTYPES[parsed.input_dtype]
     up = name.upper()
@@ -91,10 +62,10 @@ def render(parsed, shapes, dtypes, *, name, kernels, source_name, sha256, optimi
 
     weights, calls, manifest_units, used = [], [], [], {}
     flash_total = 0
-    for i, u in enumerate(units):
+    for i, (u, lp) in enumerate(zip(units, plan.ops)):
         syms = {}
         flash = 0
-        packed = u.pack()
+        packed = lp.packed
         for c in packed.arrays:
             sym = f"{name}_u{i}_{c.suffix}"
             syms[c.suffix] = sym

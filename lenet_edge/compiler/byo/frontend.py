@@ -16,6 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from lenet_edge.compiler import ortmath as om
+from lenet_edge.compiler import ir
 from lenet_edge.compiler import ops as units
 from lenet_edge.errors import LenetEdgeError
 
@@ -45,15 +46,6 @@ class Chain:
         self.feed = self.feed or self.source
 
 
-@dataclass
-class Parsed:
-    units: list
-    input_name: str
-    input_dtype: str
-    input_shape: tuple
-    outputs: list                    # [(name, dtype)]
-
-
 def _attrs(n) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in n.attribute}
 
@@ -67,7 +59,7 @@ def _label(n) -> str:
     return n.name or n.output[0]
 
 
-def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
+def parse(model: onnx.ModelProto, file_name: str, table_fn) -> ir.Graph:
     g = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     for n in g.node:
@@ -328,4 +320,4 @@ def parse(model: onnx.ModelProto, file_name: str, table_fn) -> Parsed:
             materialise(None, o.name)
             k = "float"
         outputs.append((o.name, "float32" if k == "float" else k))
-    return Parsed(out, inp.name, in_dtype, shape, outputs)
+    return ir.Graph(ops=tuple(out), inputs=((inp.name, in_dtype, shape),), outputs=tuple(outputs), source_name=file_name)
