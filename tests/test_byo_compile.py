@@ -362,7 +362,7 @@ def test_compiler_imports_neither_torch_nor_onnxruntime():
     import sys
 
     code = ("import sys; import lenet_edge.compiler.byo, lenet_edge.compiler.byo.frontend, "
-            "lenet_edge.compiler.byo.emit, lenet_edge.compiler.ops, lenet_edge.compiler.ortmath; "
+            "lenet_edge.compiler.emit, lenet_edge.compiler.ops, lenet_edge.compiler.ortmath; "
             "bad = [m for m in ('torch', 'onnxruntime') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -54,7 +54,7 @@ def generate(onnx_path: Path, golden_images: np.ndarray | None = None, kernels: 
     if kernels not in emit.KERNEL_SETS:
         raise LenetEdgeError(f"unknown kernel set {kernels!r} (choose from {', '.join(emit.KERNEL_SETS)})")
     manifest = _manifest(graph, plan, source, len(images), kernels)
-    files = emit.render(graph, plan, goldens, manifest, kernels)
+    files = emit.render_lenet5(graph, plan, goldens, manifest, kernels)
     files.update(cmake.render(files))  # CMakeLists.txt: a static library of the C files just rendered
     return files
 

@@ -51,6 +51,16 @@ def render(files: Iterable[str], target: str = TARGET, command: str = "export --
     return {name: env.get_template(f"{name}.j2").render(**ctx) for name in OUTPUT_FILES}
 
 
+# Target names CMake reserves (or, for m, the libm the library links): NAME gets a _lib suffix there.
+CMAKE_RESERVED = {"all", "clean", "depend", "edit_cache", "help", "install", "list_install_components", "m",
+                  "package", "package_source", "preinstall", "rebuild_cache", "test"}
+
+
+def cmake_target(name: str) -> str:
+    """The CMake library target of model NAME (alias NAME::NAME): NAME itself unless CMake reserves it."""
+    return f"{name}_lib" if name.lower() in CMAKE_RESERVED else name
+
+
 def for_compiled_model(files: Iterable[str], target: str, name: str) -> dict[str, str]:
     """The CMake files for model `name` compiled by `lenet-edge compile` (library `target`, entry
     name_run). Its kernels call fmaf and floorf; on FPU-less cores they requantize with integers

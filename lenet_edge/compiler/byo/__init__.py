@@ -3,15 +3,16 @@ Runtime (docs/byo.md). Imports onnx and numpy; never torch or onnxruntime.
 
 The input is the graph the pinned ORT session really runs (its optimized model, made by
 lenet_edge.check.byo together with `table_fn`, which computes ORT's own tables). frontend.parse
-turns it into units (ops/, one module per op kind); a numpy pass through the units' references
-(lenet_edge.compiler.ortmath) gives every tensor's shape; emit prints NAME.h, NAME.c,
-NAME_weights.h and manifest.json.
+turns it into an ir.Graph of GraphOps (ops/); reference.trace gives every tensor's shape;
+memory.plan places the arena and emit.render_run prints NAME.h, NAME.c, NAME_weights.h: the same
+IR, planner and emitter as `export --target c`.
 """
 from __future__ import annotations
 
+import json
 import re
 
-
+from lenet_edge import __version__
 from lenet_edge.errors import LenetEdgeError
 
 
@@ -23,8 +24,10 @@ def c_name(stem: str) -> str:
 
 def compile_model(model, *, name: str, kernels: str, table_fn, source_name: str, sha256: str,
                   optimized_sha256: str, ort_version: str) -> dict[str, str]:
-    from lenet_edge.compiler import reference
-    from lenet_edge.compiler.byo import emit, frontend
+    """ORT's optimized graph -> {file name: text}: NAME.h, NAME.c, NAME_weights.h, CMake files and
+    manifest.json, through the same IR, planner and emitter as `export --target c`."""
+    from lenet_edge.compiler import cmake, emit, memory, reference
+    from lenet_edge.compiler.byo import frontend
 
     if kernels not in emit.KERNEL_SETS:
         raise LenetEdgeError(f"--kernels {kernels!r}: choose one of {', '.join(emit.KERNEL_SETS)}")
@@ -32,5 +35,28 @@ def compile_model(model, *, name: str, kernels: str, table_fn, source_name: str,
         raise LenetEdgeError(f"--name {name!r}: not a valid C identifier")
     graph = frontend.parse(model, source_name, table_fn)
     shapes, dtypes = reference.trace(graph)
-    return emit.render(graph, shapes, dtypes, name=name, kernels=kernels, source_name=source_name, sha256=sha256,
-                       optimized_sha256=optimized_sha256, ort_version=ort_version)
+    plan = memory.plan(graph, memory.tensor_bytes(shapes, dtypes))
+    sources, units = emit.render_run(graph, plan, shapes, dtypes, name=name, kernels=kernels,
+                                     source_name=source_name, sha256=sha256, ort_version=ort_version)
+    target = cmake.cmake_target(name)
+    build_files = cmake.for_compiled_model(sources, target, name)
+    manifest = {
+        "format": "lenet-edge-compile/1",
+        "tool": {"name": "lenet-edge", "version": __version__},
+        "name": name,
+        "onnx": {"file": source_name, "sha256": sha256},
+        "reference": {"onnxruntime": ort_version, "optimized_graph_sha256": optimized_sha256,
+                      "session": "CPU, ORT_ENABLE_ALL, session.qdqisint8allowed=1, 1 thread"},
+        "input": {"name": graph.input_name, "dtype": graph.input_dtype, "shape": list(graph.input_shape)},
+        "outputs": [{"name": o, "dtype": d, "shape": list(shapes[o])} for o, d in graph.outputs],
+        "kernels": {"set": kernels, "files": {k: emit.kernel_source_set(k, kernels)
+                                              for k in dict.fromkeys(op.kernel for op in graph.ops)}},
+        "files": sorted([*sources, *cmake.OUTPUT_FILES, "manifest.json"]),
+        "cmake_target": target,
+        "units": units,
+        "macs": sum(u["macs"] for u in units),
+        "flash_bytes": {"constants": sum(u["flash_bytes"] for u in units)},
+        "ram_bytes": {"arena": plan.arena_bytes,
+                      "scratch": 4 * max((op.scratch_floats(shapes) for op in graph.ops), default=0)},
+    }
+    return {**sources, **build_files, "manifest.json": json.dumps(manifest, indent=1, sort_keys=False) + "\n"}
