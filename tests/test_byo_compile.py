@@ -21,7 +21,7 @@ from lenet_edge.check import ort as ort_oracle
 from lenet_edge.check.quantize import quantize
 from lenet_edge.cli import main
 from lenet_edge.compiler import reference
-from lenet_edge.compiler.byo import c_name, frontend
+from lenet_edge.compiler import c_name, frontend
 from lenet_edge.check import tables
 
 IDS = [f"{n}-{f}-{a}-{'pc' if p else 'pt'}" for n, f, a, p in all_configs()]
@@ -361,7 +361,7 @@ def test_compiler_imports_neither_torch_nor_onnxruntime():
     import subprocess
     import sys
 
-    code = ("import sys; import lenet_edge.compiler.byo, lenet_edge.compiler.byo.frontend, "
+    code = ("import sys; import lenet_edge.compiler, lenet_edge.compiler.frontend, "
             "lenet_edge.compiler.emit, lenet_edge.compiler.ops, lenet_edge.compiler.ortmath; "
             "bad = [m for m in ('torch', 'onnxruntime') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
