@@ -40,7 +40,7 @@ def generate(onnx_path: Path, golden_images: np.ndarray | None = None, kernels: 
     if fused:
         graph = fuse.fuse(graph)
     shapes, dtypes = reference.trace(graph)
-    plan = memory.plan(graph, memory.tensor_bytes(shapes, dtypes))
+    plan = memory.plan(graph, memory.tensor_bytes(shapes, dtypes), "two-ended")
     if golden_images is None:
         n = GOLDEN_COUNT if selftest is None else selftest
         if n < 1:
@@ -170,7 +170,7 @@ def compile_model(model, *, name: str, kernels: str, table_fn, source_name: str,
         raise LenetEdgeError(f"--name {name!r}: not a valid C identifier")
     graph = frontend.parse(model, source_name, table_fn)
     shapes, dtypes = reference.trace(graph)
-    plan = memory.plan(graph, memory.tensor_bytes(shapes, dtypes))
+    plan = memory.plan(graph, memory.tensor_bytes(shapes, dtypes), "first-fit")
     sources, units = emit.render_run(graph, plan, shapes, dtypes, name=name, kernels=kernels,
                                      source_name=source_name, sha256=sha256, ort_version=ort_version)
     target = cmake.cmake_target(name)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import jinja2
-
 from lenet_edge import __version__
 from lenet_edge.errors import LenetEdgeError
 
@@ -23,13 +21,6 @@ OUTPUT_FILES = ("CMakeLists.txt", "arm-none-eabi.cmake")
 TARGET = "lenet5"
 # Cortex-M4F by default; a user picks another core with -DARM_CPU_FLAGS="..." at configure time.
 DEFAULT_ARM_CPU_FLAGS = "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
-
-
-def _env() -> jinja2.Environment:
-    from lenet_edge.compiler.emit import template_dir
-
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
 def render(files: Iterable[str], target: str = TARGET, command: str = "export --target c",
@@ -47,7 +38,9 @@ def render(files: Iterable[str], target: str = TARGET, command: str = "export --
     ctx = {"version": __version__, "target": target, "sources": sources, "headers": headers,
            "arm_cpu_flags": DEFAULT_ARM_CPU_FLAGS, "command": command, "entry": entry,
            "header": header or f"{target}.h", "int_requant": int_requant, "libm": libm}
-    env = _env()
+    from lenet_edge.compiler.emit import template_env
+
+    env = template_env()
     return {name: env.get_template(f"{name}.j2").render(**ctx) for name in OUTPUT_FILES}
 
 

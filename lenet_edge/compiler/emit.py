@@ -53,7 +53,8 @@ def kernel_dir() -> Path:
     return _package_dir("lenet_edge.kernels", "kernels")
 
 
-def _env() -> jinja2.Environment:
+def template_env() -> jinja2.Environment:
+    """The jinja2 environment of codegen_templates/ (every generated file is printed through it)."""
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), undefined=jinja2.StrictUndefined,
                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                               autoescape=False)
@@ -225,7 +226,7 @@ def render_lenet5(graph: ir.Graph, plan: memory.Plan, goldens: dict, manifest_ex
                         for img, sc, lb in zip(goldens["images"], goldens["scores"], goldens["labels"])],
         "golden_labels": ", ".join(str(int(v)) for v in goldens["labels"]),
     }
-    env = _env()
+    env = template_env()
     files = {name: env.get_template(f"{name}.j2").render(**ctx) for name in OUTPUT_FILES}
     files["manifest.json"] = json.dumps(manifest_extra, indent=2) + "\n"
     return files
@@ -291,6 +292,6 @@ def render_run(graph: ir.Graph, plan: memory.Plan, shapes: dict, dtypes: dict, *
         "arena_bytes": plan.arena_bytes, "scratch_floats": max((u.scratch_floats(shapes) for u in graph.ops), default=0),
         "units": units, "arrays": arrays, "flash_total": sum(e["flash_bytes"] for e in entries),
     }
-    env = _env()
+    env = template_env()
     files = {f.replace("NAME", name): env.get_template(f"{f}.j2").render(**ctx) for f in RUN_FILES}
     return files, entries

@@ -8,12 +8,16 @@ writes it to the last op that reads it. An in-place op (tables, flatten) writes 
 input and output are one block. An op's scratch (`scratch_bytes`, a fused kernel's row buffer)
 lives only while the op runs. Every block is rounded up to 4 bytes (alignment).
 
-Two placement rules; the plan is the smaller arena (the two-ended one on a tie):
-  two-ended - the arena is the lower bound, max over ops of the bytes live while it runs; an op's
-              output goes to the end opposite its input (the first output to the low end), its
-              scratch to the top of the gap between the two ends. For a chain (LeNet-5) this always
-              fits: max over layers of in + out + scratch.
-  first-fit - each block at the lowest offset free over its whole live range (any DAG).
+Two placement rules; the caller picks one (RULES):
+  two-ended - for a chain (every op reads the output of the op before it; the LeNet-5 API, whose
+              lenet5.c and manifest describe this plan). The arena is the lower bound, max over ops
+              of the bytes live while it runs; an op's output goes to the end opposite its input
+              (the first output to the low end), its scratch to the top of the gap between the two
+              ends: max over layers of in + out + scratch.
+  first-fit - for any DAG (the NAME_run API): each block at the lowest offset free over its whole
+              live range. (two-ended also fits some of the byo test models in less, acts 2,648 ->
+              2,008 B and mobile 8,192 -> 6,152 B, but its high offsets cost Thumb-2 code: +56 B of
+              .text and +0.02% instructions on acts-qdq, benchmarks/byo.py.)
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from lenet_edge.compiler import ir
 STACK_FRAME_BUDGET = 192
 STACK_DEPTH = 2
 ALIGN = 4
+RULES = ("two-ended", "first-fit")
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,9 +97,9 @@ def tensor_bytes(shapes: dict, dtypes: dict) -> dict[str, int]:
     return {t: int(np.prod(shapes[t])) * ir.NBYTES[dtypes[t]] for t in shapes}
 
 
-def plan(graph: ir.Graph, nbytes: dict[str, int]) -> Plan:
+def plan(graph: ir.Graph, nbytes: dict[str, int], rule: str) -> Plan:
     """Place every tensor an op of `graph` writes (except graph outputs; sizes in `nbytes`) and
-    every op's scratch in one arena."""
+    every op's scratch in one arena, by `rule` (RULES)."""
     outputs = set(graph.output_names)
     block_of: dict[str, _Block] = {}
     blocks: list[_Block] = []
@@ -111,8 +116,14 @@ def plan(graph: ir.Graph, nbytes: dict[str, int]) -> Plan:
             block_of[t] = _Block(_round4(nbytes[t]), i, i, op)
             blocks.append(block_of[t])
     scratch = {i: _round4(op.scratch_bytes) for i, op in enumerate(graph.ops) if op.scratch_bytes}
-    candidates = [c for c in (_two_ended(graph, blocks, block_of, scratch), _first_fit(blocks, scratch)) if c]
-    where, scratch_at, arena, rule = min(candidates, key=lambda c: c[2])   # min keeps the first on a tie
+    if rule == "two-ended":
+        if not is_chain(graph):
+            raise ValueError("the two-ended arena plan is for chains")
+        where, scratch_at, arena = _two_ended(graph, blocks, block_of, scratch)
+    elif rule == "first-fit":
+        where, scratch_at, arena = _first_fit(blocks, scratch)
+    else:
+        raise ValueError(f"unknown arena rule {rule!r}")
     _check(graph, blocks, where, scratch, scratch_at, arena)
     offsets = {t: where[id(b)] for t, b in block_of.items()}
     plans = []
@@ -122,6 +133,16 @@ def plan(graph: ir.Graph, nbytes: dict[str, int]) -> Plan:
         plans.append(OpPlan(op, op.pack(), offsets.get(ins[0]) if ins else None,
                             offsets.get(outs[0]) if outs else None, scratch_at.get(i)))
     return Plan(tuple(plans), offsets, arena, rule)
+
+
+def is_chain(graph: ir.Graph) -> bool:
+    """Every op reads exactly one tensor, the graph input or the previous op's first output."""
+    prev = graph.input_name
+    for op in graph.ops:
+        if tuple(t for t in op.inputs if t) != (prev,):
+            return False
+        prev = op.outputs[0]
+    return True
 
 
 def _check(graph, blocks, where, scratch, scratch_at, arena) -> None:
@@ -139,8 +160,8 @@ def _live(blocks: list[_Block], i: int) -> list[_Block]:
 
 
 def _two_ended(graph, blocks, block_of, scratch):
-    """Outputs at the end opposite the op's input, in an arena of the lower bound; None if a block
-    does not fit there (a DAG whose tensors interleave badly)."""
+    """Outputs at the end opposite the op's input, in an arena of the lower bound (a chain always
+    fits; _check proves it)."""
     arena = max((sum(b.size for b in _live(blocks, i)) + scratch.get(i, 0) for i in range(len(graph.ops))),
                 default=0)
     where: dict[int, int] = {}
@@ -154,17 +175,15 @@ def _two_ended(graph, blocks, block_of, scratch):
             low = True if src is None else not low_end[id(src)]
             busy = sorted((where[id(x)], where[id(x)] + x.size) for x in live if x.end >= i)
             off = _fit_low(busy, b.size) if low else _fit_high(busy, b.size, arena)
-            if off is None or off + b.size > arena:
-                return None
+            assert off is not None and off + b.size <= arena, "two-ended arena plan: no room"
             where[id(b)], low_end[id(b)] = off, low
             live.append(b)
         if i in scratch:
             busy = sorted((where[id(x)], where[id(x)] + x.size) for x in live)
             off = _fit_high(busy, scratch[i], arena)
-            if off is None:
-                return None
+            assert off is not None, "two-ended arena plan: no room for the scratch"
             scratch_at[i] = off
-    return where, scratch_at, arena, "two-ended"
+    return where, scratch_at, arena
 
 
 def _first_fit(blocks, scratch):
@@ -181,7 +200,7 @@ def _first_fit(blocks, scratch):
             busy = sorted((where[id(x)], where[id(x)] + x.size) for x in _live(blocks, i) if id(x) in where)
             scratch_at[i] = _fit_low(busy, scratch[i])
             top = max(top, scratch_at[i] + scratch[i])
-    return where, scratch_at, top, "first-fit"
+    return where, scratch_at, top
 
 
 def _fit_low(busy: list[tuple[int, int]], size: int) -> int:
