@@ -5,7 +5,7 @@
     arm-none-eabi.cmake   a toolchain file for cross builds with the GNU Arm Embedded compiler
 
 The source list is taken from the compiler's output set (`render(files)`), never written here.
-Two compilers use it: `export --target c` (LeNet-5: target lenet5, entry lenet5_predict, the
+Both APIs of the compiler use it: `export --target c` (LeNet-5: target lenet5, entry lenet5_predict, the
 LENET5_INT_REQUANT option) and `lenet-edge compile` (a user's model: target NAME, entry NAME_run,
 float32 steps that need libm's fmaf/floorf; see `for_compiled_model`).
 Printed through codegen_templates/CMakeLists.txt.j2 and arm-none-eabi.cmake.j2 (docs/integration.md).
