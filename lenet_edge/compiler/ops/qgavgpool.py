@@ -6,22 +6,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.ir import SUFFIX, GraphOp, f32_bits
+from lenet_edge.compiler.ir import SUFFIX, f32_bits
+from lenet_edge.compiler.ops._pool import QPool
 
 
 @dataclass
-class QGlobalAvgPool(GraphOp):
-    x_scale: np.float32 = np.float32(1)
-    x_zp: int = 0
-    y_scale: np.float32 = np.float32(1)
-    y_zp: int = 0
-    dtype: str = "int8"
+class QGlobalAvgPool(QPool):
     onnx_ops = ("QLinearGlobalAveragePool",)
-    kernel = "le_pool_generic_x8"
-
-    @property
-    def channels_last(self):
-        return bool(self.attrs.get("channels_last", 0))
 
     def evaluate(self, xs, int_requant=False):
         x = xs[0].transpose(0, 3, 1, 2) if self.channels_last else xs[0]
