@@ -18,7 +18,7 @@ from conftest import require_tool
 from lenet_edge.check import byo
 from lenet_edge.cli import main
 from lenet_edge.compiler import cmake
-from lenet_edge.compiler.byo.emit import cmake_target
+from lenet_edge.compiler.cmake import cmake_target
 
 # (model, format, activations, per-channel, --name or None): blocks has QLinearAdd (fmaf: the library
 # must link libm); "m" is a name CMake cannot use as is (it is libm), so the target becomes m_lib.

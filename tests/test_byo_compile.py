@@ -20,7 +20,8 @@ from lenet_edge.check import byo
 from lenet_edge.check import ort as ort_oracle
 from lenet_edge.check.quantize import quantize
 from lenet_edge.cli import main
-from lenet_edge.compiler.byo import c_name, run_units, frontend
+from lenet_edge.compiler import reference
+from lenet_edge.compiler import c_name, frontend
 from lenet_edge.check import tables
 
 IDS = [f"{n}-{f}-{a}-{'pc' if p else 'pt'}" for n, f, a, p in all_configs()]
@@ -90,10 +91,10 @@ def test_compiler_reference_equals_ort_on_the_optimized_graph(byo_models):
     prep = byo.prepare(built.path)
     parsed = frontend.parse(prep.optimized, built.path.name, tables.chain_table)
     x = _inputs("acts", parsed.input_shape, 600, seed=3)
-    ours = run_units(parsed, x)["y"]
+    ours = reference.run_graph(parsed, x)["y"]
     (theirs,) = ort_oracle.run_in_memory(prep.model, {"x": x})
     assert np.array_equal(ours, theirs)
-    assert {u.op for u in parsed.units} >= {"FTable", "AveragePool", "Table", "QLinearConv", "QGemm", "QLinearMul"}
+    assert {u.op for u in parsed.ops} >= {"FTable", "AveragePool", "Table", "QLinearConv", "QGemm", "QLinearMul"}
 
 
 @pytest.mark.parametrize("flags", [["-O0"], ["-O3", "-march=native", "-ffp-contract=fast"], ["-Os"],
@@ -360,8 +361,8 @@ def test_compiler_imports_neither_torch_nor_onnxruntime():
     import subprocess
     import sys
 
-    code = ("import sys; import lenet_edge.compiler.byo, lenet_edge.compiler.byo.frontend, "
-            "lenet_edge.compiler.byo.emit, lenet_edge.compiler.byo.ops, lenet_edge.compiler.ortmath; "
+    code = ("import sys; import lenet_edge.compiler, lenet_edge.compiler.frontend, "
+            "lenet_edge.compiler.emit, lenet_edge.compiler.ops, lenet_edge.compiler.ortmath; "
             "bad = [m for m in ('torch', 'onnxruntime') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

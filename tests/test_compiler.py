@@ -136,9 +136,10 @@ def test_masked_c3_kernels_are_not_stored(tmp_path):
     b = paper_builder(0)
     path = tmp_path / "lenet5_int8.onnx"
     path.write_bytes(b.bytes())
-    plan = memory.plan(frontend.load_graph(path))
-    c3 = next(lp for lp in plan.layers if lp.layer.node == "c3")
-    assert c3.layer.weight.shape == (16, 6, 5, 5)
+    graph = frontend.load_graph(path)
+    plan = memory.plan(graph, memory.tensor_bytes(*reference.trace(graph)), "two-ended")
+    c3 = next(lp for lp in plan.ops if lp.op.node == "c3")
+    assert c3.op.weight.shape == (16, 6, 5, 5)
     assert c3.flash("float")["weights"] == 60 * 25          # Table I: 60 of the 96 kernels
     assert c3.taps == 60 * 25 * 100                         # 150,000 MACs, not 240,000
     manifest = json.loads(generate(path)["manifest.json"])

@@ -211,7 +211,7 @@ def test_fast_int_requant_at_every_step(c_requant, tmp_path):
     (tmp_path / "m.onnx").write_bytes(paper_model(0, wide_s4=True))
     graph = frontend.load_graph(tmp_path / "m.onnx")
     n_fast = n_all = 0
-    for layer in (lay for lay in graph.layers if isinstance(lay, Conv)):
+    for layer in (lay for lay in graph.ops if isinstance(lay, Conv)):
         rq = requant.conv_requant(layer)
         steps, valid, _ = requant.staircase_steps(rq.mant, rq.shift, layer.y_zp, -rq.acc_bound, rq.acc_bound, rq.wide)
         n_all += len(rq.mant)

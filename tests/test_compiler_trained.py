@@ -72,7 +72,7 @@ def test_trained_paper_c_matches_ort(trained_paper, digits, requant, tmp_path):
 
     model = trained_paper / "lenet5_int8.onnx"
     graph = frontend.load_graph(model)
-    tensors = [l.tensor for l in graph.layers if l.out_dtype == "int8"]
+    tensors = [l.tensor for l in graph.ops if l.out_dtype == "int8"]
     want = ort.run_with_intermediates(model, digits, tensors)
     exe = hostbuild.build(trained_paper / "c", ["-DLENET5_TRACE", *REQUANT_FLAGS[requant]], work_dir=tmp_path)
     got = hostbuild.run_images(exe, digits, trace=True)

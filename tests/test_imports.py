@@ -15,7 +15,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 BREACHES = [
     ("model/lenet5.py", "from lenet_edge.check import ort", "model does not import check"),
     ("compiler/ir.py", "import torch", "compiler imports neither torch nor onnxruntime (nor anything that does)"),
-    ("compiler/emit.py", "import onnx", "inside the compiler only the frontends and op recognisers read ONNX"),
+    ("compiler/emit.py", "import onnx", "inside the compiler only the frontend and op recognisers read ONNX"),
     ("device/flash.py", "import onnxruntime", "only check.ort builds ONNX Runtime sessions"),
     ("data/idx.py", "import torch", "torch is imported only in lenet_edge.model"),
 ]

@@ -169,7 +169,7 @@ def test_cases_cover_every_kernel():
     """Every kernel has a reference file, every kernel file of both sets is exercised (a new kernel
     needs a case here), and kernels/opt holds only faster versions of reference kernels (a kernel
     it does not hold is taken from kernels/ref)."""
-    calls = {layer.call(layer.pack(), ir.IO("x", "y", {a.suffix: a.suffix for a in layer.pack().arrays})).kernel
+    calls = {layer.call(layer.pack(), ir.Ctx({}, {a.suffix: a.suffix for a in layer.pack().arrays}, "x", "y")).kernel
              for layer, _ in make_cases()}
     ref = {p.stem for p in (emit.kernel_dir() / "ref").glob("le_*.c")}
     opt = {p.stem for p in (emit.kernel_dir() / "opt").glob("le_*.c")}
@@ -184,7 +184,7 @@ def harness(kernel_set: str, cases, host: bool) -> str:
     calls = []
     for layer, _ in cases:
         packed = layer.pack()
-        calls.append(layer.call(packed, ir.IO("x", "y", {a.suffix: a.suffix for a in packed.arrays})).kernel)
+        calls.append(layer.call(packed, ir.Ctx({}, {a.suffix: a.suffix for a in packed.arrays}, "x", "y")).kernel)
     src = [emit.paste_kernels(kernel_set, ["le_common.h"], set()),
            emit.paste_kernels(kernel_set, [f"{k}.c" for k in dict.fromkeys(calls)], {"le_common.h"}),
            f"static int32_t le_out32[{OUT_BYTES // 4}];", "int8_t *const le_out = (int8_t *)le_out32;"]
@@ -207,7 +207,7 @@ def harness(kernel_set: str, cases, host: bool) -> str:
             src.append(f"static int8_t scratch{i}[{layer.scratch_bytes}];")
             scratch = f"scratch{i}"
         dst = f"buf{i}" if layer.in_place else f"(le_out + {off})"
-        call = layer.call(packed, ir.IO(f"buf{i}", dst, syms, scratch))
+        call = layer.call(packed, ir.Ctx({}, syms, f"buf{i}", dst, scratch))
         stmt = f"{call.kernel}({', '.join(call.args)});"
         if call.result:
             stmt = f"{call.result} = {stmt}"

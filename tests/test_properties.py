@@ -163,4 +163,4 @@ def test_contract_check_on_mutated_models(int8_model, data, tmp_path_factory):
     except LenetEdgeError as e:
         _one_line(e, path)
     else:
-        assert (graph.layers[-2].tensor, graph.layers[-1].tensor) == ("scores", "label")
+        assert (graph.ops[-2].tensor, graph.ops[-1].tensor) == ("scores", "label")

@@ -3,7 +3,7 @@ int8 model (docs/byo.md).
 
 compile: the user's model is checked (a float model is sent to `lenet-edge quantize`), the pinned
 session's optimized graph is dumped (ort.optimized_graph), and the compiler
-(lenet_edge.compiler.byo, which never imports onnxruntime) turns that graph into C, calling back
+(lenet_edge.compiler.compile_model, which never imports onnxruntime) turns that graph into C, calling back
 into lenet_edge.check.tables for the tables ORT computes with its own float approximations.
 
 verify: the C is built on the host and run on the given or random inputs; every output must equal
@@ -127,7 +127,7 @@ def prepare(model_path: Path, cut_at: str | None = None) -> Prepared:
 
 def compile_cmd(model_path: Path, out_dir: Path, name: str | None = None, kernels: str = "opt",
                 cut_at: str | None = None, echo=print) -> dict:
-    from lenet_edge.compiler.byo import c_name, compile_model
+    from lenet_edge.compiler import c_name, compile_model
 
     model_path = Path(model_path)
     prep = prepare(model_path, cut_at)

@@ -1,16 +1,22 @@
-"""ONNX -> C. Imports onnx, numpy and jinja2; never torch or onnxruntime.
+"""ONNX -> C, one compiler for both commands. Imports onnx, numpy and jinja2; never torch or
+onnxruntime.
 
-    frontend + ops/*.recognise (ONNX protos -> IR) -> verify (graph rules + ops/*.check)
-      -> fuse (conv -> table -> subsampling -> table becomes one op)
-      -> memory (ops/*.pack: flash arrays, MACs; the arena plan)
-      -> reference (ops/*.reference: numpy interpreter, golden vectors)
-      -> emit (ops/*.call + kernels/<set>/*.c, printed through codegen_templates/)
-      -> cmake (CMakeLists.txt + toolchain file for the emitted C files)
+    generate (`export --target c`, the lenet-edge ONNX)   compile_model (`compile`, ORT's optimized graph)
+      frontend.load_graph + ops/*.recognise                  frontend.parse
+      verify (graph rules + ops/*.check), fuse               (ORT has fused)
+                      -> ir.Graph: a DAG of ir.Op units over named tensors (ops/)
+                      -> reference (ops/*.evaluate: numpy interpreter, shapes, golden vectors)
+                      -> memory (ops/*.pack: flash arrays, MACs; the one arena plan)
+                      -> emit (ops/*.call + kernels, printed through codegen_templates/):
+                         render_lenet5 (lenet5.h API)        render_run (NAME_run API)
+                      -> cmake (CMakeLists.txt + toolchain file for the emitted C files)
 
 Every op kind is one module in ops/ (docs/compiler.md).
 """
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +39,8 @@ def generate(onnx_path: Path, golden_images: np.ndarray | None = None, kernels: 
     verify.check(graph)
     if fused:
         graph = fuse.fuse(graph)
-    plan = memory.plan(graph)
+    shapes, dtypes = reference.trace(graph)
+    plan = memory.plan(graph, memory.tensor_bytes(shapes, dtypes), "two-ended")
     if golden_images is None:
         n = GOLDEN_COUNT if selftest is None else selftest
         if n < 1:
@@ -53,7 +60,7 @@ def generate(onnx_path: Path, golden_images: np.ndarray | None = None, kernels: 
     if kernels not in emit.KERNEL_SETS:
         raise LenetEdgeError(f"unknown kernel set {kernels!r} (choose from {', '.join(emit.KERNEL_SETS)})")
     manifest = _manifest(graph, plan, source, len(images), kernels)
-    files = emit.render(graph, plan, goldens, manifest, kernels)
+    files = emit.render_lenet5(graph, plan, goldens, manifest, kernels)
     files.update(cmake.render(files))  # CMakeLists.txt: a static library of the C files just rendered
     return files
 
@@ -62,8 +69,8 @@ def _manifest(graph, plan, golden_source: str, n_golden: int, kernels: str) -> d
     from lenet_edge.compiler import cmake, emit, memory
 
     layers = []
-    for i, lp in enumerate(plan.layers):
-        layer = lp.layer
+    for i, lp in enumerate(plan.ops):
+        layer = lp.op
         layers.append({
             "index": i, "node": layer.node, "tensor": layer.tensor, "kind": type(layer).__name__,
             "in_shape": [1, *layer.in_shape], "out_shape": [1, *layer.out_shape], "dtype": layer.out_dtype,
@@ -142,3 +149,49 @@ def ensure_c(onnx_path: Path, c_dir: Path, kernels: str | None = None) -> bool:
     if not current:
         export_c_cmd(onnx_path, c_dir, kernels=kernels or "opt")
     return not current
+
+
+# ---- lenet-edge compile ----------------------------------------------------------------------------
+def c_name(stem: str) -> str:
+    """A file stem made a valid C identifier (NAME_run, NAME_INPUT_SIZE)."""
+    s = re.sub(r"[^0-9A-Za-z_]", "_", stem).strip("_").lower() or "model"
+    return f"m_{s}" if s[0].isdigit() else s
+
+
+def compile_model(model, *, name: str, kernels: str, table_fn, source_name: str, sha256: str,
+                  optimized_sha256: str, ort_version: str) -> dict[str, str]:
+    """ORT's optimized graph -> {file name: text}: NAME.h, NAME.c, NAME_weights.h, CMake files and
+    manifest.json, through the same IR, planner and emitter as `export --target c`."""
+    from lenet_edge.compiler import cmake, emit, frontend, memory, reference
+
+    if kernels not in emit.KERNEL_SETS:
+        raise LenetEdgeError(f"--kernels {kernels!r}: choose one of {', '.join(emit.KERNEL_SETS)}")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise LenetEdgeError(f"--name {name!r}: not a valid C identifier")
+    graph = frontend.parse(model, source_name, table_fn)
+    shapes, dtypes = reference.trace(graph)
+    plan = memory.plan(graph, memory.tensor_bytes(shapes, dtypes), "first-fit")
+    sources, units = emit.render_run(graph, plan, shapes, dtypes, name=name, kernels=kernels,
+                                     source_name=source_name, sha256=sha256, ort_version=ort_version)
+    target = cmake.cmake_target(name)
+    build_files = cmake.for_compiled_model(sources, target, name)
+    manifest = {
+        "format": "lenet-edge-compile/1",
+        "tool": {"name": "lenet-edge", "version": __version__},
+        "name": name,
+        "onnx": {"file": source_name, "sha256": sha256},
+        "reference": {"onnxruntime": ort_version, "optimized_graph_sha256": optimized_sha256,
+                      "session": "CPU, ORT_ENABLE_ALL, session.qdqisint8allowed=1, 1 thread"},
+        "input": {"name": graph.input_name, "dtype": graph.input_dtype, "shape": list(graph.input_shape)},
+        "outputs": [{"name": o, "dtype": d, "shape": list(shapes[o])} for o, d in graph.outputs],
+        "kernels": {"set": kernels, "files": {k: emit.kernel_source_set(k, kernels)
+                                              for k in dict.fromkeys(op.kernel for op in graph.ops)}},
+        "files": sorted([*sources, *cmake.OUTPUT_FILES, "manifest.json"]),
+        "cmake_target": target,
+        "units": units,
+        "macs": sum(u["macs"] for u in units),
+        "flash_bytes": {"constants": sum(u["flash_bytes"] for u in units)},
+        "ram_bytes": {"arena": plan.arena_bytes,
+                      "scratch": 4 * max((op.scratch_floats(shapes) for op in graph.ops), default=0)},
+    }
+    return {**sources, **build_files, "manifest.json": json.dumps(manifest, indent=1, sort_keys=False) + "\n"}

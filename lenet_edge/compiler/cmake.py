@@ -5,7 +5,7 @@
     arm-none-eabi.cmake   a toolchain file for cross builds with the GNU Arm Embedded compiler
 
 The source list is taken from the compiler's output set (`render(files)`), never written here.
-Two compilers use it: `export --target c` (LeNet-5: target lenet5, entry lenet5_predict, the
+Both APIs of the compiler use it: `export --target c` (LeNet-5: target lenet5, entry lenet5_predict, the
 LENET5_INT_REQUANT option) and `lenet-edge compile` (a user's model: target NAME, entry NAME_run,
 float32 steps that need libm's fmaf/floorf; see `for_compiled_model`).
 Printed through codegen_templates/CMakeLists.txt.j2 and arm-none-eabi.cmake.j2 (docs/integration.md).
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import jinja2
-
 from lenet_edge import __version__
 from lenet_edge.errors import LenetEdgeError
 
@@ -23,13 +21,6 @@ OUTPUT_FILES = ("CMakeLists.txt", "arm-none-eabi.cmake")
 TARGET = "lenet5"
 # Cortex-M4F by default; a user picks another core with -DARM_CPU_FLAGS="..." at configure time.
 DEFAULT_ARM_CPU_FLAGS = "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
-
-
-def _env() -> jinja2.Environment:
-    from lenet_edge.compiler.emit import template_dir
-
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
 def render(files: Iterable[str], target: str = TARGET, command: str = "export --target c",
@@ -47,8 +38,20 @@ def render(files: Iterable[str], target: str = TARGET, command: str = "export --
     ctx = {"version": __version__, "target": target, "sources": sources, "headers": headers,
            "arm_cpu_flags": DEFAULT_ARM_CPU_FLAGS, "command": command, "entry": entry,
            "header": header or f"{target}.h", "int_requant": int_requant, "libm": libm}
-    env = _env()
+    from lenet_edge.compiler.emit import template_env
+
+    env = template_env()
     return {name: env.get_template(f"{name}.j2").render(**ctx) for name in OUTPUT_FILES}
+
+
+# Target names CMake reserves (or, for m, the libm the library links): NAME gets a _lib suffix there.
+CMAKE_RESERVED = {"all", "clean", "depend", "edit_cache", "help", "install", "list_install_components", "m",
+                  "package", "package_source", "preinstall", "rebuild_cache", "test"}
+
+
+def cmake_target(name: str) -> str:
+    """The CMake library target of model NAME (alias NAME::NAME): NAME itself unless CMake reserves it."""
+    return f"{name}_lib" if name.lower() in CMAKE_RESERVED else name
 
 
 def for_compiled_model(files: Iterable[str], target: str, name: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ FUSIONS = ((ConvSubsample, (4,)), (ConvMaxPool, (2,)), (ImageConvSubsample, (3, 
 
 
 def fuse(graph: ir.Graph) -> ir.Graph:
-    layers = list(graph.layers)
+    layers = list(graph.ops)
     for op, widths in FUSIONS:
         out: list[ir.Layer] = []
         i = 0
@@ -27,11 +27,11 @@ def fuse(graph: ir.Graph) -> ir.Graph:
             for width in widths:
                 window = layers[i:i + width]
                 if len(window) == width and op.matches(*window):
-                    out.append(op.of(*window))
+                    out.append(replace(op.of(*window), source=window[0].source))
                     i += width
                     break
             else:
                 out.append(layers[i])
                 i += 1
         layers = out
-    return replace(graph, layers=tuple(layers))
+    return replace(graph, ops=tuple(layers))

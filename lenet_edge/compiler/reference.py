@@ -1,6 +1,7 @@
-"""Pure-numpy reference interpreter of the IR. It mirrors the generated C operation by operation,
-and the tests check it against ONNX Runtime bit for bit, so its outputs serve as golden vectors
-(the compiler may not import onnxruntime). Each op's semantics is its `reference` method (ops/).
+"""Pure-numpy reference interpreter of the IR, for both commands. It mirrors the generated C
+operation by operation, and the tests check it against ONNX Runtime bit for bit, so its outputs
+serve as golden vectors (the compiler may not import onnxruntime). Each op's semantics is its
+`evaluate` method (ops/); `trace` gives every tensor's shape and dtype the same way.
 
 Also makes the deterministic synthetic digit-like images used when no golden images are given.
 """
@@ -11,15 +12,28 @@ import numpy as np
 from lenet_edge.compiler import ir
 
 
+def run_graph(graph: ir.Graph, x: np.ndarray, int_requant: bool = False) -> dict[str, np.ndarray]:
+    """The graph on one batch of its (single) input: {tensor name: batch array}, the input included."""
+    env = {graph.input_name: x}
+    for op in graph.ops:
+        for name, v in zip(op.outputs, op.evaluate([env[t] for t in op.inputs], int_requant)):
+            env[name] = v
+    return env
+
+
+def trace(graph: ir.Graph) -> tuple[dict, dict]:
+    """Every tensor's shape (batch of 1) and dtype name, by running the graph on zeros."""
+    env = run_graph(graph, np.zeros(graph.input_shape, graph.input_dtype))
+    return {k: tuple(v.shape) for k, v in env.items()}, {k: str(v.dtype) for k, v in env.items()}
+
+
 def run(graph: ir.Graph, images: np.ndarray, int_requant: bool = False) -> dict[str, np.ndarray]:
-    """uint8 images [N,28,28] or [N,1,28,28] -> {ONNX tensor name: batch array} for every layer
-    (int8 maps [N,C,H,W] / [N,K], int32 scores [N,10], int64 label [N])."""
+    """LeNet-5: uint8 images [N,28,28] or [N,1,28,28] -> {ONNX tensor name: batch array} for every
+    layer (int8 maps [N,C,H,W] / [N,K], int32 scores [N,10], int64 label [N])."""
     x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28)
-    out: dict[str, np.ndarray] = {}
-    for layer in graph.layers:
-        x = layer.reference(x, int_requant)
-        out[layer.tensor] = x
-    return out
+    env = run_graph(graph, x, int_requant)
+    del env[graph.input_name]
+    return env
 
 
 def procedural_images(n: int) -> np.ndarray:

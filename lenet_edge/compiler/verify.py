@@ -7,7 +7,7 @@ from lenet_edge.errors import LenetEdgeError
 
 
 def check(graph: ir.Graph) -> None:
-    layers = graph.layers
+    layers = graph.ops
     if not layers or layers[0].in_dtype != "uint8":
         first = layers[0] if layers else None
         raise LenetEdgeError(f"{graph.source_name}: the graph must start with the uint8 input table "

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lenet_edge.compiler.ir import IO, Call, Layer, Packed
+from lenet_edge.compiler.ir import Call, Ctx, Layer, Packed
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,5 +32,5 @@ class Arg(Layer):
     def reference(self, x, int_requant):
         return (np.argmin(x, axis=1) if self.mode == "min" else np.argmax(x, axis=1)).astype(np.int64)
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         return Call(f"le_arg{self.mode}_s32", ("scores", str(self.in_shape[0])), result="label")

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lenet_edge.compiler import requant
-from lenet_edge.compiler.ir import IO, CArray, Call, Layer, Packed
+from lenet_edge.compiler.ir import CArray, Call, Ctx, Layer, Packed
 
 DOT_BLOCK = 6          # output channels per block of the "dot" weight layout: 3 pairs
 PAIR_ACC_LIMIT = 2**23  # le_conv_dot_s8's 64-bit pair accumulators hold a channel in 24 bits
@@ -253,7 +253,7 @@ class Conv(Layer):
         return self.requantize(self.accumulate(x), int_requant)
 
     # ---- C ----
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         ic, ih, iw = self.in_shape
         oc, oh, ow = self.out_shape
         wide = "1" if self.rq.wide else "0"   # |acc| may exceed 2^24: le_requant rounds it first

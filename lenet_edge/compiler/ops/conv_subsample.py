@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lenet_edge.compiler.ir import IO, CArray, Call, Layer, Packed
+from lenet_edge.compiler.ir import CArray, Call, Ctx, Layer, Packed
 from lenet_edge.compiler.ops.conv import Conv
 from lenet_edge.compiler.ops.table import Table
 
@@ -70,7 +70,7 @@ class ConvSubsample(Layer):
             x = part.reference(x, int_requant)
         return x
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         c, oh, ow = self.out_shape
         wide = lambda conv: "1" if conv.rq.wide else "0"     # noqa: E731
         return Call("le_conv_subsample_s8", (
@@ -146,7 +146,7 @@ class ImageConvSubsample(Layer):
                 x = part.reference(x, int_requant)
         return x
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         cs, conv = self.cs, self.cs.conv
         _, img_h, img_w = self.in_shape
         top, left, _, _ = self.pads
@@ -195,7 +195,7 @@ class ConvMaxPool(Layer):
     def reference(self, x, int_requant):
         return self.pool.reference(self.conv.reference(x, int_requant), int_requant)
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         c, oh, ow = self.out_shape
         conv = self.conv
         return Call("le_conv_maxpool_s8", (

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lenet_edge.compiler.ir import IO, CArray, Call, Layer, Packed
+from lenet_edge.compiler.ir import CArray, Call, Ctx, Layer, Packed
 
 INT32_MAX = 2**31 - 1
 
@@ -62,6 +62,6 @@ class Dense(Layer):
         acc = (x.astype(np.int64) - self.a_zp) @ self.weight.astype(np.int64) + self.bias
         return acc.astype(np.int32)
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         return Call("le_dense_s8", (io.src, str(self.in_size), io.sym("w"), io.sym("bias"),
                                     str(self.out_size), "scores"))

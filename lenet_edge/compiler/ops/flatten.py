@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lenet_edge.compiler.ir import IO, Call, Layer, Packed
+from lenet_edge.compiler.ir import Call, Ctx, Layer, Packed
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,5 +31,5 @@ class Flatten(Layer):
     def reference(self, x, int_requant):
         return x.reshape(x.shape[0], -1)
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         return Call(None)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from numpy.lib.stride_tricks import sliding_window_view
 
-from lenet_edge.compiler.ir import IO, Call, Layer, Packed
+from lenet_edge.compiler.ir import Call, Ctx, Layer, Packed
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +45,7 @@ class MaxPool(Layer):
         win = sliding_window_view(x, (self.kernel, self.kernel), axis=(2, 3))[:, :, ::s, ::s]
         return win.max(axis=(4, 5))
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         c, h, w = self.in_shape
         return Call("le_maxpool_s8", (io.src, str(c), str(h), str(w), str(self.kernel), str(self.stride),
                                       io.dst, str(self.out_shape[1]), str(self.out_shape[2])))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lenet_edge.compiler.ir import IO, Call, Layer, Packed
+from lenet_edge.compiler.ir import Call, Ctx, Layer, Packed
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +38,7 @@ class Pad(Layer):
         t, l_, b, r = self.pads
         return np.pad(x, ((0, 0), (0, 0), (t, b), (l_, r)), constant_values=np.int8(self.value))
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         c, h, w = self.in_shape
         t, l_, b, r = self.pads
         return Call("le_pad_s8", (io.src, str(c), str(h), str(w), str(t), str(l_), str(b), str(r),

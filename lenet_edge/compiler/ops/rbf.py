@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import TensorProto
 
-from lenet_edge.compiler.ir import IO, CArray, Call, Layer, Packed
+from lenet_edge.compiler.ir import CArray, Call, Ctx, Layer, Packed
 
 INT32_MAX = 2**31 - 1
 
@@ -84,7 +84,7 @@ class Rbf(Layer):
         d = x.astype(np.int32)[:, None, :] - self.centres[None]
         return (d * d).sum(axis=2, dtype=np.int32)
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         if packed.form == "bits":
             return Call("le_rbf_bits_s8", (io.src, str(self.in_size), io.sym("centres"), str(self.magnitude),
                                            str(self.out_size), "scores"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import TensorProto
 
-from lenet_edge.compiler.ir import IO, CArray, Call, Layer, Packed
+from lenet_edge.compiler.ir import CArray, Call, Ctx, Layer, Packed
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +50,7 @@ class Table(Layer):
     def reference(self, x, int_requant):
         return self.table[x.view(np.uint8)]               # index by the raw byte
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         return Call("le_table_s8", (io.dst, io.sym("table"), str(self.out_size)))
 
 
@@ -62,5 +62,5 @@ class InputTable(Table):
     in_dtype = "uint8"
     in_place = False
 
-    def call(self, packed: Packed, io: IO) -> Call:
+    def call(self, packed: Packed, io: Ctx) -> Call:
         return Call("le_table_u8", ("image", io.sym("table"), io.dst, str(self.out_size)))

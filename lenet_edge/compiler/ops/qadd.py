@@ -7,40 +7,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo.ops._binary import spans
-from lenet_edge.compiler.byo.unit import SUFFIX, Unit, f32_bits
+from lenet_edge.compiler.ir import SUFFIX, f32_bits
+from lenet_edge.compiler.ops._binary import QBinary
 
 f32 = np.float32
 
 
 @dataclass
-class QAdd(Unit):
-    a_scale: np.float32 = f32(1)
-    a_zp: int = 0
-    b_scale: np.float32 = f32(1)
-    b_zp: int = 0
-    c_scale: np.float32 = f32(1)
-    c_zp: int = 0
-    b_const: np.ndarray | None = None     # B as a constant initializer, else None (B is inputs[1])
-    dtype: str = "int8"
+class QAdd(QBinary):
     onnx_ops = ("QLinearAdd",)
-    kernel = "le_qbinary_generic_x8"
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         b = self.b_const if self.b_const is not None else xs[1]
         return [om.qlinear_add(xs[0], self.a_scale, self.a_zp, b, self.b_scale, self.b_zp, self.c_scale,
                                self.c_zp, dtype=self.dtype)]
 
-    def call(self, ctx):
-        a = self.inputs[0]
-        a_shape = ctx.shape[a]
-        b_shape = self.b_const.shape if self.b_const is not None else ctx.shape[self.inputs[1]]
-        sp = spans(a_shape, b_shape)
-        if sp is None:
-            raise self.fail(f"broadcast of {list(a_shape)} with {list(b_shape)} is not supported")
+    def call(self, packed, ctx):
+        a_shape, b_shape, sp, a_buf, b_buf = self.operands(ctx)
         n, inner, a_span, a_elem, b_span, b_elem = sp
-        a_buf = ctx.buf[a]
-        b_buf = ctx.sym["b"] if self.b_const is not None else ctx.buf[self.inputs[1]]
         path = om.broadcast_paths(tuple(a_shape), tuple(b_shape))
         # the kernel's P is the operand that varies along the inner loop (ORT swaps A and B when A is
         # the single value); base = fl(zc - fma(rP, zP, fl(rQ * zQ)))
@@ -54,9 +38,3 @@ class QAdd(Unit):
         base = f32(f32(self.c_zp) - om._fma(rp, f32(p[4]), f32(rq * f32(q[4]))))
         return (f"le_qadd_generic_{SUFFIX[self.dtype]}({p[0]}, {p[1]}, {p[2]}, {q[0]}, {q[1]}, {q[2]}, {n}, {inner}, "
                 f"0x{f32_bits(rp):08x}u, 0x{f32_bits(rq):08x}u, 0x{f32_bits(base):08x}u, {ctx.buf[self.outputs[0]]});")
-
-    def arrays(self):
-        from lenet_edge.compiler.byo.unit import Const
-        if self.b_const is None:
-            return []
-        return [Const("b", "int8_t" if self.dtype == "int8" else "uint8_t", self.b_const.reshape(-1), "constant B codes")]

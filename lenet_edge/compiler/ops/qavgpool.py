@@ -6,28 +6,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo.ops._pool import check_pool_attrs, pool_geometry
-from lenet_edge.compiler.byo.unit import SUFFIX, Unit, f32_bits
+from lenet_edge.compiler.ir import SUFFIX, f32_bits
+from lenet_edge.compiler.ops._pool import QPool, check_pool_attrs, pool_geometry
 
 
 @dataclass
-class QAvgPool(Unit):
-    x_scale: np.float32 = np.float32(1)
-    x_zp: int = 0
-    y_scale: np.float32 = np.float32(1)
-    y_zp: int = 0
-    dtype: str = "int8"
+class QAvgPool(QPool):
     onnx_ops = ("QLinearAveragePool",)
-    kernel = "le_pool_generic_x8"
 
     def __post_init__(self):
         check_pool_attrs(self)
 
-    @property
-    def channels_last(self):
-        return bool(self.attrs.get("channels_last", 0))
-
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         x = xs[0].transpose(0, 3, 1, 2) if self.channels_last else xs[0]
         a = self.attrs
         y = om.qlinear_average_pool(x, self.x_scale, self.x_zp, self.y_scale, self.y_zp, tuple(a["kernel_shape"]),
@@ -39,7 +29,7 @@ class QAvgPool(Unit):
         kh, kw = self.attrs["kernel_shape"]
         return int(np.prod(shape[self.outputs[0]])) * kh * kw
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         geom = pool_geometry(self.attrs, ctx.shape[x], ctx.shape[y], self.channels_last)
         return (f"{{ static const le_pool_shape_t s = {geom};\n"

@@ -5,18 +5,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lenet_edge.compiler.byo.unit import Unit
+from lenet_edge.compiler.ir import GraphOp
 
 
 @dataclass
-class Transpose(Unit):
+class Transpose(GraphOp):
     onnx_ops = ("Transpose",)
     kernel = "le_layout_generic_x8"
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         return [np.ascontiguousarray(np.transpose(xs[0], self.attrs["perm"]))]
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         shp = ctx.shape[x]
         if len(shp) != 4:
@@ -31,7 +31,7 @@ class Transpose(Unit):
 
 
 @dataclass
-class Reshape(Unit):
+class Reshape(GraphOp):
     onnx_ops = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
     kernel = "le_layout_generic_x8"
 
@@ -58,10 +58,10 @@ class Reshape(Unit):
             shape.insert(ax, 1)
         return tuple(shape)
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         return [xs[0].reshape(self.new_shape(xs[0].shape))]
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         n = int(np.prod(ctx.shape[x])) * (4 if ctx.dtype[x] == "float32" else 1)   # bytes
         return f"le_copy_x8((const uint8_t *){ctx.buf[x]}, {n}, (uint8_t *){ctx.buf[y]}, {n}, 1, {n}, NULL);"

@@ -6,18 +6,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lenet_edge.compiler.byo.unit import Unit
+from lenet_edge.compiler.ir import GraphOp
 
 
 @dataclass
-class Pad(Unit):
+class PadX8(GraphOp):
     pads: tuple = ()                 # ONNX order: begins of every axis, then ends
     value: int = 0
     dtype: str = "int8"
     onnx_ops = ("Pad",)
     kernel = "le_layout_generic_x8"
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         x = xs[0]
         r = x.ndim
         width = [(int(self.pads[i]), int(self.pads[i + r])) for i in range(r)]
@@ -25,7 +25,7 @@ class Pad(Unit):
             raise self.fail("negative pads (cropping) are not supported")
         return [np.pad(x, width, constant_values=np.asarray(self.value).astype(x.dtype))]
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         shp, out = ctx.shape[x], ctx.shape[y]
         r = len(shp)

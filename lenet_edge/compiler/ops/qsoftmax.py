@@ -6,11 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo.unit import SUFFIX, Const, Unit, f32_bits
+from lenet_edge.compiler.ir import SUFFIX, GraphOp, Packed, const, f32_bits
 
 
 @dataclass
-class QSoftmax(Unit):
+class QSoftmax(GraphOp):
     x_scale: np.float32 = np.float32(1)
     y_scale: np.float32 = np.float32(1)
     y_zp: int = 0
@@ -27,7 +27,7 @@ class QSoftmax(Unit):
             return int(shape[-1])
         return int(np.prod(shape[axis:]))
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         x = xs[0]
         d = self._d(x.shape)
         return [om.qlinear_softmax(x.reshape(-1, d), self.x_scale, self.y_scale, self.y_zp,
@@ -41,13 +41,13 @@ class QSoftmax(Unit):
             t = s
         return t
 
-    def arrays(self):
-        return []     # the table depends on the row length; emitted with the call
+    def pack(self) -> Packed:
+        return Packed()     # the table depends on the row length; emitted with the call
 
     def macs(self, shape):
         return 2 * int(np.prod(shape[self.inputs[0]]))
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         shape = ctx.shape[x]
         d = self._d(shape)

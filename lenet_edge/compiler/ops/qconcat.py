@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo.unit import Const, Unit
+from lenet_edge.compiler.ir import GraphOp, Packed, const
 
 
 @dataclass
-class QConcat(Unit):
+class QConcat(GraphOp):
     y_scale: np.float32 = np.float32(1)
     y_zp: int = 0
     parts: list = field(default_factory=list)      # [(scale, zp)] per input
@@ -25,15 +25,15 @@ class QConcat(Unit):
             return None
         return om.requant_table(s, z, self.y_scale, self.y_zp, self.dtype)
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         return [om.qlinear_concat([(x, s, z) for x, (s, z) in zip(xs, self.parts)], self.y_scale, self.y_zp,
                                   self.attrs["axis"], dtype=self.dtype)]
 
-    def arrays(self):
-        return [Const(f"t{i}", "uint8_t", np.asarray(t).view(np.uint8), f"requant table of input {i}")
-                for i in range(len(self.parts)) if (t := self._table(i)) is not None]
+    def pack(self) -> Packed:
+        return Packed(tuple(const(f"t{i}", "uint8_t", np.asarray(t).view(np.uint8), f"requant table of input {i}")
+                for i in range(len(self.parts)) if (t := self._table(i)) is not None))
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         y = self.outputs[0]
         out = ctx.shape[y]
         axis = self.attrs["axis"] % len(out)
@@ -42,7 +42,7 @@ class QConcat(Unit):
         lines, offset = [], 0
         for i, x in enumerate(self.inputs):
             inner = int(np.prod(ctx.shape[x][axis:]))
-            table = ctx.sym.get(f"t{i}", "NULL")
+            table = ctx.symbols.get(f"t{i}", "NULL")
             lines.append(f"le_copy_x8((const uint8_t *){ctx.buf[x]}, {inner}, (uint8_t *){ctx.buf[y]} + {offset}, "
                          f"{out_inner}, {outer}, {inner}, {table});")
             offset += inner

@@ -1,7 +1,27 @@
-"""Shared geometry of the pooling units (le_pool_shape_t)."""
+"""Shared parts of the pooling units: the quantized pools' fields (QPool), the geometry
+(le_pool_shape_t) and the attribute checks."""
 from __future__ import annotations
 
-from lenet_edge.compiler.byo.unit import layout_strides
+from dataclasses import dataclass
+
+import numpy as np
+
+from lenet_edge.compiler.ir import GraphOp, layout_strides
+
+
+@dataclass
+class QPool(GraphOp):
+    """A com.microsoft QLinear*AveragePool, NCHW or NHWC (channels_last=1)."""
+    x_scale: np.float32 = np.float32(1)
+    x_zp: int = 0
+    y_scale: np.float32 = np.float32(1)
+    y_zp: int = 0
+    dtype: str = "int8"
+    kernel = "le_pool_generic_x8"
+
+    @property
+    def channels_last(self):
+        return bool(self.attrs.get("channels_last", 0))
 
 
 def pool_geometry(attrs, in_shape, out_shape, channels_last) -> str:

@@ -6,24 +6,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo.unit import SUFFIX, Unit, f32_bits
+from lenet_edge.compiler.ir import SUFFIX, f32_bits
+from lenet_edge.compiler.ops._pool import QPool
 
 
 @dataclass
-class QGlobalAvgPool(Unit):
-    x_scale: np.float32 = np.float32(1)
-    x_zp: int = 0
-    y_scale: np.float32 = np.float32(1)
-    y_zp: int = 0
-    dtype: str = "int8"
+class QGlobalAvgPool(QPool):
     onnx_ops = ("QLinearGlobalAveragePool",)
-    kernel = "le_pool_generic_x8"
 
-    @property
-    def channels_last(self):
-        return bool(self.attrs.get("channels_last", 0))
-
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         x = xs[0].transpose(0, 3, 1, 2) if self.channels_last else xs[0]
         y = om.qlinear_global_average_pool(x, self.x_scale, self.x_zp, self.y_scale, self.y_zp, dtype=self.dtype)
         return [np.ascontiguousarray(y.transpose(0, 2, 3, 1)) if self.channels_last else y]
@@ -31,7 +22,7 @@ class QGlobalAvgPool(Unit):
     def macs(self, shape):
         return int(np.prod(shape[self.inputs[0]]))
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         shp = ctx.shape[x]
         if self.channels_last:

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo.ops._pool import check_pool_attrs, pool_geometry
-from lenet_edge.compiler.byo.unit import SUFFIX, Unit
+from lenet_edge.compiler.ops._pool import check_pool_attrs, pool_geometry
+from lenet_edge.compiler.ir import SUFFIX, GraphOp
 
 
 @dataclass
-class MaxPool(Unit):
+class MaxPoolX8(GraphOp):
     dtype: str = "int8"
     onnx_ops = ("MaxPool", "NhwcMaxPool")
     kernel = "le_pool_generic_x8"
@@ -25,13 +25,13 @@ class MaxPool(Unit):
     def channels_last(self):
         return self.op == "NhwcMaxPool"
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         x = xs[0].transpose(0, 3, 1, 2) if self.channels_last else xs[0]
         a = self.attrs
         y = om.max_pool(x, tuple(a["kernel_shape"]), tuple(a.get("strides", (1, 1))), tuple(a.get("pads", (0, 0, 0, 0))))
         return [np.ascontiguousarray(y.transpose(0, 2, 3, 1)) if self.channels_last else y]
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         geom = pool_geometry(self.attrs, ctx.shape[x], ctx.shape[y], self.channels_last)
         return (f"{{ static const le_pool_shape_t s = {geom};\n"

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo.unit import SUFFIX, Const, Unit, bits_array, layout_strides
+from lenet_edge.compiler.ir import SUFFIX, GraphOp, Packed, bits_array, const, layout_strides
 
 
 @dataclass
-class QConv(Unit):
+class QConv(GraphOp):
     x_scale: np.float32 = np.float32(1)
     x_zp: int = 0
     weight: np.ndarray = field(default=None, repr=False)     # [M, C/group, KH, KW] int8
@@ -36,7 +36,7 @@ class QConv(Unit):
         a = self.attrs
         return (tuple(a.get("strides", (1, 1))), self.pads, tuple(a.get("dilations", (1, 1))), int(a.get("group", 1)))
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         x = xs[0]
         cl = self.channels_last
         x = x.transpose(0, 3, 1, 2) if cl else x
@@ -52,19 +52,19 @@ class QConv(Unit):
         bias = np.zeros(m, np.int32) if self.bias is None else np.asarray(self.bias, np.int32)
         return mult, zw, bias
 
-    def arrays(self):
+    def pack(self) -> Packed:
         mult, zw, bias = self._per_channel()
-        return [Const("w", "int8_t", self.weight.reshape(-1), f"weights {list(self.weight.shape)} OIHW"),
-                Const("zw", "int32_t", np.ascontiguousarray(zw), "weight zero point per output channel"),
-                Const("bias", "int32_t", bias, "int32 bias per output channel"),
-                Const("mult", "uint32_t", bits_array(mult), "float32 bits of fl(fl(sx*sw[m])/sy)")]
+        return Packed((const("w", "int8_t", self.weight.reshape(-1), f"weights {list(self.weight.shape)} OIHW"),
+                const("zw", "int32_t", np.ascontiguousarray(zw), "weight zero point per output channel"),
+                const("bias", "int32_t", bias, "int32 bias per output channel"),
+                const("mult", "uint32_t", bits_array(mult), "float32 bits of fl(fl(sx*sw[m])/sy)"),))
 
     def macs(self, shape):
         y = shape[self.outputs[0]]
         m, cg, kh, kw = self.weight.shape
         return int(np.prod(y[1:])) * cg * kh * kw
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         cl = self.channels_last
         (xc, xy, xx), (c, h, w) = layout_strides(ctx.shape[x], cl)
@@ -74,5 +74,5 @@ class QConv(Unit):
         geom = (f"{{{c}, {h}, {w}, {m}, {group}, {kh}, {kw}, {strides[0]}, {strides[1]}, {dil[0]}, {dil[1]}, "
                 f"{pads[0]}, {pads[1]}, {oh}, {ow}, {xc}, {xy}, {xx}, {yc}, {yy}, {yx}}}")
         return (f"{{ static const le_conv_shape_t s = {geom};\n"
-                f"      le_qconv_generic_{SUFFIX[self.dtype]}({ctx.buf[x]}, {self.x_zp}, {ctx.sym['w']}, "
-                f"{ctx.sym['zw']}, {ctx.sym['bias']}, {ctx.sym['mult']}, {self.y_zp}, &s, {ctx.buf[y]}); }}")
+                f"      le_qconv_generic_{SUFFIX[self.dtype]}({ctx.buf[x]}, {self.x_zp}, {ctx.sym('w')}, "
+                f"{ctx.sym('zw')}, {ctx.sym('bias')}, {ctx.sym('mult')}, {self.y_zp}, &s, {ctx.buf[y]}); }}")

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from lenet_edge.compiler import ortmath as om
-from lenet_edge.compiler.byo.ops._pool import check_pool_attrs
-from lenet_edge.compiler.byo.unit import Unit
+from lenet_edge.compiler.ops._pool import check_pool_attrs
+from lenet_edge.compiler.ir import GraphOp
 
 
 @dataclass
-class AvgPoolF32(Unit):
+class AvgPoolF32(GraphOp):
     onnx_ops = ("AveragePool", "GlobalAveragePool")
     kernel = "le_avgpool_generic_f32"
 
@@ -29,7 +29,7 @@ class AvgPoolF32(Unit):
         return (tuple(a["kernel_shape"]), tuple(a.get("strides", (1, 1))), tuple(a.get("pads", (0, 0, 0, 0))),
                 bool(a.get("count_include_pad", 0)))
 
-    def reference(self, xs):
+    def evaluate(self, xs, int_requant=False):
         return [om.average_pool_float(xs[0], *self._params(xs[0].shape))]
 
     def _mode(self, in_shape):
@@ -50,7 +50,7 @@ class AvgPoolF32(Unit):
     def macs(self, shape):
         return int(np.prod(shape[self.inputs[0]]))
 
-    def call(self, ctx):
+    def call(self, packed, ctx):
         x, y = self.inputs[0], self.outputs[0]
         _, c, h, w = ctx.shape[x]
         _, _, oh, ow = ctx.shape[y]

@@ -1,7 +1,44 @@
-"""Broadcast spans of the binary units, as ORT's broadcast loop walks them."""
+"""The binary units (QLinearAdd, QLinearMul): their shared fields and constants, and the broadcast
+spans of their operands, as ORT's broadcast loop walks them."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from lenet_edge.compiler.ir import GraphOp, Packed, const
+
+f32 = np.float32
+
+
+@dataclass
+class QBinary(GraphOp):
+    """c = requantized (a op b); B is inputs[1], or a constant initializer (b_const)."""
+    a_scale: np.float32 = f32(1)
+    a_zp: int = 0
+    b_scale: np.float32 = f32(1)
+    b_zp: int = 0
+    c_scale: np.float32 = f32(1)
+    c_zp: int = 0
+    b_const: np.ndarray | None = None     # B as a constant initializer, else None (B is inputs[1])
+    dtype: str = "int8"
+    kernel = "le_qbinary_generic_x8"
+
+    def pack(self) -> Packed:
+        if self.b_const is None:
+            return Packed()
+        return Packed((const("b", "int8_t" if self.dtype == "int8" else "uint8_t", self.b_const.reshape(-1),
+                             "constant B codes"),))
+
+    def operands(self, ctx):
+        """-> (a shape, b shape, spans(...), a's C buffer, b's C buffer); refuses other broadcasts."""
+        a_shape = ctx.shape[self.inputs[0]]
+        b_shape = self.b_const.shape if self.b_const is not None else ctx.shape[self.inputs[1]]
+        sp = spans(a_shape, b_shape)
+        if sp is None:
+            raise self.fail(f"broadcast of {list(a_shape)} with {list(b_shape)} is not supported")
+        b_buf = ctx.sym('b') if self.b_const is not None else ctx.buf[self.inputs[1]]
+        return a_shape, b_shape, sp, ctx.buf[self.inputs[0]], b_buf
 
 
 def spans(a_shape, b_shape):
