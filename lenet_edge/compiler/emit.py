@@ -165,7 +165,7 @@ def paste_kernels(kernel_set: str, files: list[str], done: set[str], family: str
 
 
 # ---- layers -----------------------------------------------------------------------------------------
-def _layer_context(index: int, ident: str, lp: memory.LayerPlan) -> dict:
+def _layer_context(index: int, ident: str, lp: memory.OpPlan) -> dict:
     layer = lp.op
     arena = "lenet5_arena"
     src = "image" if lp.in_offset is None else f"{arena} + {lp.in_offset}"
