@@ -401,6 +401,8 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
 {
     static const uint16_t off0[1] = {0};          /* the one input map's offset */
     int8_t xb[LE_IMG_XH][LE_IMG_XW];              /* the band's input rows */
+    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band, one channel */
+    const int8_t *const tc = table + 128, *const sc = stable + 128; /* the tables at code 0 */
     int oy0;
     for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
         const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
@@ -409,9 +411,23 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
                        2 * out_w + k - 1, xb);
         for (o = 0; o < out_c; ++o) {
             const int nk = kstart[o + 1] - kstart[o]; /* 1, or 0: all its weights were 0 */
-            le_subsample_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w,
-                                   rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
-                                   y + (o * out_h + oy0) * out_w);
+            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
+            const int32_t sb = sbias[o];
+            const le_rq_t cr = rq[o], sr = srq[o];
+            int8_t *yo = y + (o * out_h + oy0) * out_w;
+            int oy;
+            le_conv_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w, c);
+            for (oy = 0; oy < nb; ++oy) {
+                int ox;
+                for (ox = 0; ox < out_w; ++ox) {
+                    const le_acc4_t a = le_band_window(c, oy, ox);
+                    const int32_t s = sb + tc[le_requant32(a.a0, cr, zp, wide)] * sw0
+                                    + tc[le_requant32(a.a1, cr, zp, wide)] * sw1
+                                    + tc[le_requant32(a.a2, cr, zp, wide)] * sw2
+                                    + tc[le_requant32(a.a3, cr, zp, wide)] * sw3;
+                    yo[oy * out_w + ox] = sc[le_requant32(s, sr, szp, swide)];
+                }
+            }
         }
     }
 }
@@ -419,8 +435,9 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
 #undef LE_IMG_XH
 #endif
 
-/* table[requant(acc)]: one conv output through its requant and the table after it */
-#define LE_IMG_T(acc) ((int32_t)table[(uint8_t)le_requant((acc), cr, zp, wide)])
+/* table[requant(acc) + 128]: one conv output through its requant and the table after it (tc: the
+ * table at code 0; the tables are stored by code + 128, see kernels/ref/le_conv_subsample_u8.c) */
+#define LE_IMG_T(acc) ((int32_t)tc[le_requant32((acc), cr, zp, wide)])
 
 static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
                                            int top, int left, int32_t pad_value, int8_t *scratch, int in_w, int k,
@@ -433,6 +450,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     const int bs = LE_IMG_BS(k);
     const int nb = (in_w + 3) / 4;
     int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
+    const int8_t *const tc = table + 128, *const sc = stable + 128; /* the tables at code 0 */
     int oy;
 #if LE_SSE2
     if (le_sse2_fits(k, out_w)) {
@@ -516,10 +534,8 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
 #if LE_SIMD && defined(LE_REQUANT_VCVTR)
                         { /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
                             a = le_img_vcvtr4(a, cm);
-                            s0 = le_smlad(le_pkh_lo_lo(table[(uint8_t)le_img_sat8(a.a0, zp)],
-                                                       table[(uint8_t)le_img_sat8(a.a1, zp)]), swp, s0);
-                            s1 = le_smlad(le_pkh_lo_lo(table[(uint8_t)le_img_sat8(a.a2, zp)],
-                                                       table[(uint8_t)le_img_sat8(a.a3, zp)]), swp, s1);
+                            s0 = le_smlad(le_pkh_lo_lo(tc[le_img_sat8(a.a0, zp)], tc[le_img_sat8(a.a1, zp)]), swp, s0);
+                            s1 = le_smlad(le_pkh_lo_lo(tc[le_img_sat8(a.a2, zp)], tc[le_img_sat8(a.a3, zp)]), swp, s1);
                         }
 #elif LE_SIMD
                         { /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
@@ -542,11 +558,11 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                     }
 #if LE_SIMD && defined(LE_REQUANT_VCVTR)
                     le_img_vcvtr2(&s0, &s1, sm);
-                    yo[ox] = stable[(uint8_t)le_img_sat8(s0, szp)];
-                    yo[ox + 1] = stable[(uint8_t)le_img_sat8(s1, szp)];
+                    yo[ox] = sc[le_img_sat8(s0, szp)];
+                    yo[ox + 1] = sc[le_img_sat8(s1, szp)];
 #else
-                    yo[ox] = stable[(uint8_t)le_requant(s0, sr, szp, swide)];
-                    yo[ox + 1] = stable[(uint8_t)le_requant(s1, sr, szp, swide)];
+                    yo[ox] = sc[le_requant32(s0, sr, szp, swide)];
+                    yo[ox + 1] = sc[le_requant32(s1, sr, szp, swide)];
 #endif
                 }
             }
@@ -560,7 +576,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                         a.a0 = a.a1 = a.a2 = a.a3 = b;
                     }
                     s += LE_IMG_T(a.a0) * sw0 + LE_IMG_T(a.a1) * sw1 + LE_IMG_T(a.a2) * sw2 + LE_IMG_T(a.a3) * sw3;
-                    yo[ox] = stable[(uint8_t)le_requant(s, sr, szp, swide)];
+                    yo[ox] = sc[le_requant32(s, sr, szp, swide)];
                 }
             }
         }
