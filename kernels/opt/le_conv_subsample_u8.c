@@ -388,6 +388,70 @@ static LE_INLINE void le_img_band_s8(const uint8_t *image, int img_h, int img_w,
     }
 }
 
+#if !LENET5_REQUANT_INT
+/* The float requant of kernels/le_requant.h (portable float path) on 4 int32 lanes, each lane the
+ * same IEEE operations as the scalar code: float(acc) (CVTDQ2PS, round to nearest like C's
+ * conversion), * M, clamp to [-128 - zp, 127 - zp] (no NaN: MAX then MIN is the scalar's
+ * v < lo ? lo : (v > hi ? hi : v)), + 1.5 * 2^23, bits. Returns code + 128 in [0, 255]: the
+ * index into the C1 tables (stored by code + 128). mz = (float)-128 - zp and (float)127 - zp. */
+static LE_INLINE __m128i le_img_requant4_sse2(__m128i acc, __m128 m, __m128 lo, __m128 hi, __m128i bias)
+{
+    __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(acc), m);
+    v = _mm_min_ps(_mm_max_ps(v, lo), hi);
+    v = _mm_add_ps(v, _mm_set1_ps(12582912.0f)); /* 1.5 * 2^23: bits 0x4B400000 */
+    return _mm_sub_epi32(_mm_castps_si128(v), bias); /* bias = 0x4B400000 - zp - 128 */
+}
+
+/* One channel's band epilogue, vectorized: c[oy][dy][cx] (le_conv_band_sse2) -> per conv row
+ * 4 lanes at a time through the requant (le_img_requant4_sse2), the table lookups scalar into t
+ * as int16, then per 4 subsampled outputs: (t[0][2ox], t[0][2ox + 1]) . (sw0, sw1) +
+ * (t[1][2ox], t[1][2ox + 1]) . (sw2, sw3) in one PMADDWD each (|t|, |sw| <= 128), + sb, the
+ * requant and the table. m, sm: the float32 bit patterns of the two multipliers. */
+static LE_INLINE void le_img_out_sse2(int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG], int nb, int out_w, int32_t m,
+                                      int32_t zp, const int8_t *table, int32_t sw0, int32_t sw1, int32_t sw2,
+                                      int32_t sw3, int32_t sb, int32_t sm, int32_t szp, const int8_t *stable,
+                                      int8_t *y)
+{
+    const int ng = (2 * out_w + 3) / 4;          /* conv column groups (lanes) */
+    const int no = (out_w + 3) / 4;              /* subsampled output groups */
+    const __m128 cm = _mm_castsi128_ps(_mm_set1_epi32(m)), csm = _mm_castsi128_ps(_mm_set1_epi32(sm));
+    const __m128 clo = _mm_set1_ps((float)(-128 - zp)), chi = _mm_set1_ps((float)(127 - zp));
+    const __m128 slo = _mm_set1_ps((float)(-128 - szp)), shi = _mm_set1_ps((float)(127 - szp));
+    const __m128i cb = _mm_set1_epi32(0x4B400000 - zp - 128), sbb = _mm_set1_epi32(0x4B400000 - szp - 128);
+    const __m128i w01 = _mm_set1_epi32((int32_t)((uint32_t)(sw0 & 0xFFFF) | (uint32_t)sw1 << 16));
+    const __m128i w23 = _mm_set1_epi32((int32_t)((uint32_t)(sw2 & 0xFFFF) | (uint32_t)sw3 << 16));
+    const __m128i vsb = _mm_set1_epi32(sb);
+    int16_t t[2][4 * LE_SSE2_MAXG];              /* table values of conv rows 2oy, 2oy + 1 */
+    int32_t q[4];
+    int oy;
+    memset(t, 0, sizeof t);                      /* lanes past 2 out_w: read, never used */
+    for (oy = 0; oy < nb; ++oy) {
+        int dy, g;
+        for (dy = 0; dy < 2; ++dy) {
+            for (g = 0; g < ng; ++g) {
+                const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(c[oy][dy] + 4 * g));
+                _mm_storeu_si128((__m128i *)(void *)q, le_img_requant4_sse2(a, cm, clo, chi, cb));
+                t[dy][4 * g] = table[q[0]];
+                t[dy][4 * g + 1] = table[q[1]];
+                t[dy][4 * g + 2] = table[q[2]];
+                t[dy][4 * g + 3] = table[q[3]];
+            }
+        }
+        for (g = 0; g < no; ++g) {
+            const int n = out_w - 4 * g < 4 ? out_w - 4 * g : 4;
+            const __m128i t0 = _mm_loadu_si128((const __m128i *)(const void *)(t[0] + 8 * g));
+            const __m128i t1 = _mm_loadu_si128((const __m128i *)(const void *)(t[1] + 8 * g));
+            const __m128i s = _mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(t0, w01), _mm_madd_epi16(t1, w23)), vsb);
+            int i;
+            _mm_storeu_si128((__m128i *)(void *)q, le_img_requant4_sse2(s, csm, slo, shi, sbb));
+            for (i = 0; i < n; ++i) {
+                y[oy * out_w + 4 * g + i] = stable[q[i]];
+            }
+        }
+    }
+}
+#endif
+
 /* The whole layer on x86: per band of nb <= LE_SSE2_MAXH output rows, its 2 nb + k - 1 input rows
  * once, then per channel le_conv_band_sse2 over its one kernel or none (at input offset 0) and
  * le_subsample_out per output. Stack: 0.5 KB here, 1.3 KB for c, le_conv_band_sse2's 2.8 KB. */
@@ -417,6 +481,19 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
             int8_t *yo = y + (o * out_h + oy0) * out_w;
             int oy;
             le_conv_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w, c);
+#if !LENET5_REQUANT_INT
+            {
+                int32_t m, sm;
+                memcpy(&m, &cr, sizeof m);
+                memcpy(&sm, &sr, sizeof sm);
+                le_img_out_sse2(c, nb, out_w, m, zp, table, sw0, sw1, sw2, sw3, sb, sm, szp, stable, yo);
+            }
+            (void)oy;
+            (void)wide;
+            (void)swide;
+            (void)tc;
+            (void)sc;
+#else
             for (oy = 0; oy < nb; ++oy) {
                 int ox;
                 for (ox = 0; ox < out_w; ++ox) {
@@ -428,6 +505,7 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
                     yo[oy * out_w + ox] = sc[le_requant32(s, sr, szp, swide)];
                 }
             }
+#endif
         }
     }
 }
