@@ -1013,9 +1013,6 @@ static LE_INLINE int16_t *le_img_rows(int8_t *scratch)
     return (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
 }
 
-/* the kernel of a channel without one (all its weights were 0) */
-static const int8_t le_img_zeros5[25] LE_UNUSED = {0};
-
 /* An empty asm that makes two pointers opaque to gcc: loads through them cannot move above it. */
 #if defined(__GNUC__)
 #define LE_IMG_FENCE(p, q) __asm__("" : "+r"(p), "+r"(q))
@@ -1037,15 +1034,39 @@ static LE_INLINE void le_st16(int16_t *p, int32_t v)
     memcpy(p, &h, sizeof h);
 }
 
-/* padded row r of the quantized image into scratch row i (columns 0 .. in_w - 1), int16 */
+/* (lo, hi) as two int16 halves of one word, lo at the lower address (little-endian) */
+static LE_INLINE int32_t le_img_pack16(int32_t lo, int32_t hi)
+{
+#if LE_SIMD
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+#else
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+#endif
+}
+
+/* one word (two int16 of one block row) into the scratch at p (4-byte aligned) */
+static LE_INLINE void le_st32(int16_t *p, int32_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* padded row r of the quantized image into scratch row i (columns 0 .. in_w - 1), int16.
+ * Inside the image, two pixels per word store; with an even left padding (C1: 2) the pixel pairs
+ * fall on word boundaries of the blocks, and 4 pixels (two words) fill one block row. */
 static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
                            int left, int32_t pad_value, int in_w, int r, int16_t *rows, int bs, int i)
 {
     const int ir = r - top;
     int c;
-    if (ir < 0 || ir >= img_h) {
-        for (c = 0; c < in_w; ++c) {
-            le_st16(le_img_at(rows, bs, i, c), pad_value);
+    if (ir < 0 || ir >= img_h) { /* a padding row: two words per block (in_w + 3) / 4 blocks */
+        const int32_t pw = le_img_pack16(pad_value, pad_value);
+        int16_t *d = rows + 4 * i;
+        for (c = 0; c < in_w; c += 4) {
+            le_st32(d, pw);
+            le_st32(d + 2, pw);
+            d += bs;
         }
         return;
     }
@@ -1053,15 +1074,19 @@ static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int
     for (c = 0; c < left; ++c) {
         le_st16(le_img_at(rows, bs, i, c), pad_value);
     }
-    if ((left & 1) == 0) { /* two pixels per step: columns c, c + 1 (c even) share a block */
-        for (c = 0; c + 2 <= img_w; c += 2) {
-            int16_t *p = le_img_at(rows, bs, i, left + c);
-            const int32_t lo = itable[image[c]], hi = itable[image[c + 1]];
-            le_st16(p, lo);
-            le_st16(p + 1, hi);
+    c = 0; /* image column */
+    if ((left & 1) == 0) {
+        int16_t *d = le_img_at(rows, bs, i, left); /* a word boundary: block offset 0 or 2 */
+        if ((left & 2) && img_w >= 2) {            /* the first pair ends its block */
+            le_st32(d, le_img_pack16(itable[image[0]], itable[image[1]]));
+            d += bs - 2;
+            c = 2;
         }
-    } else {
-        c = 0;
+        for (; c + 4 <= img_w; c += 4) {           /* one block row: image columns c .. c + 3 */
+            le_st32(d, le_img_pack16(itable[image[c]], itable[image[c + 1]]));
+            le_st32(d + 2, le_img_pack16(itable[image[c + 2]], itable[image[c + 3]]));
+            d += bs;
+        }
     }
     for (; c < img_w; ++c) {
         le_st16(le_img_at(rows, bs, i, left + c), itable[image[c]]);
@@ -1215,42 +1240,108 @@ static LE_INLINE int32_t le_img_sat8(int32_t q, int32_t zp)
 }
 #endif
 
-/* One kernel row of 5 taps for the conv outputs at columns c .. c + 3 of one conv row, portable:
- * the inputs slide through x0..x3, each loaded once (8 input and 5 weight loads, 20 MACs). */
-static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, int bs, const int8_t *wp, le_acc4_t a)
+#if !LE_SIMD
+/* Column pairs (portable path, Cortex-M3: one SMLAL is 2 multiply-accumulates; le_cs_prow5 of
+ * le_conv_subsample_row.h does the same for C3). The conv sums of columns c and c + 1 share one
+ * 64-bit sum A = 2^22 + a_c + a_c+1 * 2^23 (no bias): input x_c+t (t = 0..5) is multiplied once by
+ *   W_t = w_t + w_t-1 * 2^23   (w_-1 = w_5 = 0),
+ * which feeds w_t to column c and w_t-1 to column c + 1. Exact: one conv sum of 25 products
+ * |x w| <= 2^14 has |a| <= 409,600 < 2^22, so 2^22 + a_c is in (0, 2^23): the low 23 bits of A are
+ * 2^22 + a_c and A >> 23 (floor) is a_c+1; |W| <= 2^30 + 127 < 2^31, |A| < 2^46. */
+#define LE_IMG_PAIR_SHIFT 23
+
+/* The 25 int8 weights wp[5][5] of one channel as W[5][6] (above), per kernel row. */
+static LE_INLINE void le_img_wcols5(const int8_t *wp, int32_t *W)
 {
-    int32_t w = wp[0];
-    int32_t x0 = le_ld16(xp), x1 = le_ld16(xp + 1), x2 = le_ld16(xp + 2), x3 = le_ld16(xp + 3);
-    a.a0 += x0 * w;
-    a.a1 += x1 * w;
-    a.a2 += x2 * w;
-    a.a3 += x3 * w;
-    w = wp[1];
-    x0 = le_ld16(xp + bs + 0);
-    a.a0 += x1 * w;
-    a.a1 += x2 * w;
-    a.a2 += x3 * w;
-    a.a3 += x0 * w;
-    w = wp[2];
-    x1 = le_ld16(xp + bs + 1);
-    a.a0 += x2 * w;
-    a.a1 += x3 * w;
-    a.a2 += x0 * w;
-    a.a3 += x1 * w;
-    w = wp[3];
-    x2 = le_ld16(xp + bs + 2);
-    a.a0 += x3 * w;
-    a.a1 += x0 * w;
-    a.a2 += x1 * w;
-    a.a3 += x2 * w;
-    w = wp[4];
-    x3 = le_ld16(xp + bs + 3);
-    a.a0 += x0 * w;
-    a.a1 += x1 * w;
-    a.a2 += x2 * w;
-    a.a3 += x3 * w;
+    int ky;
+    for (ky = 0; ky < 5; ++ky) {
+        const int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3], w4 = wp[4];
+        W[0] = w0;
+        W[1] = (int32_t)((uint32_t)w0 << LE_IMG_PAIR_SHIFT) + w1;
+        W[2] = (int32_t)((uint32_t)w1 << LE_IMG_PAIR_SHIFT) + w2;
+        W[3] = (int32_t)((uint32_t)w2 << LE_IMG_PAIR_SHIFT) + w3;
+        W[4] = (int32_t)((uint32_t)w3 << LE_IMG_PAIR_SHIFT) + w4;
+        W[5] = (int32_t)((uint32_t)w4 << LE_IMG_PAIR_SHIFT);
+        wp += 5;
+        W += 6;
+    }
+}
+
+/* One kernel row for the column pairs (c, c + 1) in *pa and (c + 2, c + 3) in *pb: inputs
+ * x_c .. x_c+3 at xp, x_c+4 .. x_c+7 at xp + bs (int16), each loaded once; W: the row's 6 W_t.
+ * 8 input and 6 W loads for 12 multiply-accumulates (20 MACs); W_t-2, W_t-1, W_t live. */
+static LE_INLINE void le_img_krow4_pairs(const int16_t *xp, int bs, const int32_t *W, int64_t *pa, int64_t *pb)
+{
+    int64_t a = *pa, b = *pb;
+    int32_t x, w0, w1, w2;
+    w0 = W[0];
+    x = le_ld16(xp);
+    a += (int64_t)x * w0;
+    w1 = W[1];
+    x = le_ld16(xp + 1);
+    a += (int64_t)x * w1;
+    w2 = W[2];
+    x = le_ld16(xp + 2);
+    a += (int64_t)x * w2;
+    b += (int64_t)x * w0;
+    w0 = W[3];
+    x = le_ld16(xp + 3);
+    a += (int64_t)x * w0;
+    b += (int64_t)x * w1;
+    w1 = W[4];
+    x = le_ld16(xp + bs);
+    a += (int64_t)x * w1;
+    b += (int64_t)x * w2;
+    w2 = W[5];
+    x = le_ld16(xp + bs + 1);
+    a += (int64_t)x * w2;
+    b += (int64_t)x * w0;
+    x = le_ld16(xp + bs + 2);
+    b += (int64_t)x * w1;
+    x = le_ld16(xp + bs + 3);
+    b += (int64_t)x * w2;
+    *pa = a;
+    *pb = b;
+}
+
+/* Conv outputs (r, c .. c + 3) of one conv row, k == 5, from the column pairs; W: [5][6]. */
+static LE_INLINE le_acc4_t le_img_row4_pairs(const int16_t *xp, int bs, const int32_t *W, int32_t b)
+{
+    const int64_t base = (int64_t)1 << (LE_IMG_PAIR_SHIFT - 1); /* 2^22 */
+    const int32_t b0 = b - (int32_t)base;
+    int64_t pa = base, pb = base;
+    le_acc4_t a;
+    /* the 5 kernel rows one after the other, LE_IMG_FENCE between them (else gcc hoists the loads
+     * of all rows and spills them) */
+#if defined(__arm__)
+    LE_IMG_FENCE(xp, W); /* also: W's values are not known here (gcc would then not use SMLAL) */
+    le_img_krow4_pairs(xp, bs, W, &pa, &pb);
+    LE_IMG_FENCE(xp, W);
+    le_img_krow4_pairs(xp + 4, bs, W + 6, &pa, &pb);
+    LE_IMG_FENCE(xp, W);
+    le_img_krow4_pairs(xp + 8, bs, W + 12, &pa, &pb);
+    LE_IMG_FENCE(xp, W);
+    le_img_krow4_pairs(xp + 12, bs, W + 18, &pa, &pb);
+    LE_IMG_FENCE(xp, W);
+    le_img_krow4_pairs(xp + 16, bs, W + 24, &pa, &pb);
+#else
+    {
+        int ky;
+        for (ky = 0; ky < 5; ++ky) {
+            LE_IMG_FENCE(xp, W);
+            le_img_krow4_pairs(xp, bs, W, &pa, &pb);
+            xp += 4;
+            W += 6;
+        }
+    }
+#endif
+    a.a0 = (int32_t)((uint32_t)pa & 0x7FFFFFu) + b0;
+    a.a1 = (int32_t)(pa >> LE_IMG_PAIR_SHIFT) + b;
+    a.a2 = (int32_t)((uint32_t)pb & 0x7FFFFFu) + b0;
+    a.a3 = (int32_t)(pb >> LE_IMG_PAIR_SHIFT) + b;
     return a;
 }
+#endif
 
 /* Conv outputs (r, c .. c + 3) of one conv row, k == 5: a_i = b + sum over the 5 kernel rows.
  * xp: row r's x_c in the scratch (c divisible by 4); bs: LE_IMG_BS(5); wp: [5][5] int8; wq: its
@@ -1262,38 +1353,8 @@ static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int bs, const int8_t *
     (void)wp;
     return le_img_row4_dsp(xp, wq, b);
 #else
-    le_acc4_t a;
-    (void)wq;
-    a.a0 = b;
-    a.a1 = b;
-    a.a2 = b;
-    a.a3 = b;
-    /* the 5 kernel rows one after the other (rows of a block are 4 int16 apart): LE_IMG_FENCE
-     * between them makes the pointers opaque, else gcc hoists the loads of all rows and spills
-     * them. Unrolled on Arm (Cortex-M3: 20,000 instructions per inference less than the loop), a
-     * loop elsewhere (x86-64: unrolled costs 117,000 more; measured with gcc 12/13) */
-#if defined(__arm__)
-    a = le_img_krow4_c(xp, bs, wp, a);
-    LE_IMG_FENCE(xp, wp);
-    a = le_img_krow4_c(xp + 4, bs, wp + 5, a);
-    LE_IMG_FENCE(xp, wp);
-    a = le_img_krow4_c(xp + 8, bs, wp + 10, a);
-    LE_IMG_FENCE(xp, wp);
-    a = le_img_krow4_c(xp + 12, bs, wp + 15, a);
-    LE_IMG_FENCE(xp, wp);
-    return le_img_krow4_c(xp + 16, bs, wp + 20, a);
-#else
-    {
-        int ky;
-        for (ky = 0; ky < 5; ++ky) {
-            LE_IMG_FENCE(xp, wp);
-            a = le_img_krow4_c(xp, bs, wp, a);
-            xp += 4;
-            wp += 5;
-        }
-    }
-    return a;
-#endif
+    (void)wp;
+    return le_img_row4_pairs(xp, bs, wq, b);
 #endif
 }
 
@@ -1547,9 +1608,12 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                     memset(wpairs, 0, sizeof wpairs);
                 }
 #else
-                const int32_t *wq = 0;
-                if (!has) {
-                    wp = le_img_zeros5;
+                int32_t wcols[30]; /* [5][6] column-pair weights W_t of channel o */
+                const int32_t *wq = wcols;
+                if (has) {
+                    le_img_wcols5(wp, wcols);
+                } else {
+                    memset(wcols, 0, sizeof wcols);
                 }
 #endif
                 for (; ox + 2 <= out_w; ox += 2) {
