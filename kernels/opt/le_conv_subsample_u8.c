@@ -554,7 +554,7 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
                                                 const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                                 int8_t *y, int out_c, int out_h, int out_w)
 {
-    static const uint16_t off0[1] = {0};          /* the one input map's offset */
+    le_sse2_q_t q;                                /* the band's input rows paired (le_sse2_band_q) */
     int8_t xb[LE_IMG_XH][LE_IMG_XW];              /* the band's input rows */
     int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band, one channel */
     const int8_t *const tc = table + 128, *const sc = stable + 128; /* the tables at code 0 */
@@ -564,6 +564,7 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
         int o;
         le_img_band_s8(image, img_h, img_w, itable, top, left, pad_value, 2 * oy0, 2 * nb + k - 1,
                        2 * out_w + k - 1, xb);
+        le_sse2_band_q(xb[0], LE_IMG_XW, k, nb, out_w, q); /* once for the 6 channels */
         for (o = 0; o < out_c; ++o) {
             const int nk = kstart[o + 1] - kstart[o]; /* 1, or 0: all its weights were 0 */
             const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
@@ -571,7 +572,10 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
             const le_rq_t cr = rq[o], sr = srq[o];
             int8_t *yo = y + (o * out_h + oy0) * out_w;
             int oy;
-            le_conv_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w, c);
+            le_sse2_band_bias(bias[o], nb, out_w, c);
+            if (nk) { /* its one kernel, over the band's Q rows */
+                le_sse2_band_acc(q, w + kstart[o] * k * k, k, nb, out_w, c);
+            }
 #if !LENET5_REQUANT_INT
             {
                 int32_t m, sm;
