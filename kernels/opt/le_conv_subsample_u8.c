@@ -1,11 +1,14 @@
 /* le_conv_subsample_u8: le_conv_subsample_s8 reading the caller's uint8 image directly (arguments
- * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1).
+ * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1). Its two tables
+ * are stored by int8 code + 128 (tc, sc below: the tables at code 0), so the clamped requant result
+ * indexes them as it is.
  *
  * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
  * quantized image are kept in `scratch` as int16, already sign-extended, in blocks of 4 columns
  * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start (the op's
  * scratch_bytes in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move
- * up from the previous output row, two are translated through the input table.
+ * up from the previous output row, two are translated through the input table (two pixels per
+ * word store).
  *
  * Then, per channel, passes over one conv row compute 4 neighbouring conv outputs (columns
  * c .. c + 3, c = 2ox); two passes (conv rows 2oy, 2oy + 1) give the 2x2 windows of subsampled
@@ -18,18 +21,21 @@
  * pairs on the stack, per kernel row (w0..w4):
  *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at an even column c (inputs (x_c,x_c+1) ...)
  *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1     (the same input words)
- * A pass is 5 x (5 LDRD + 12 SMLAD): 85 instructions for 100 MACs (le_img_row4_dsp). Sums are
- * exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an output's |acc| stays far below
- * 2^31.
+ * A pass is 5 x (5 LDRD + 12 SMLAD) and a load of the bias: 86 instructions for 100 MACs
+ * (le_img_row4_dsp). Sums are exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an
+ * output's |acc| stays far below 2^31. With the float requant (M4F, M7) the 4 outputs of a pass
+ * are requantized in one asm block (le_img_vcvtr4: 16 instructions, VMOV of register pairs), then
+ * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums.
  *
- * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; one kernel row
- * slides the inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
- * (le_img_krow4_c).
+ * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; the conv sums of
+ * two neighbouring columns share one 64-bit sum (le_img_row4_pairs: one SMLAL is 2 MACs), 8 input
+ * and 6 weight loads for 12 SMLAL per kernel row.
  *
  * x86 (SSE2, le_conv_sse2.h; never compiled for Arm): the padded, quantized image is translated
- * band by band into int8 rows on the stack (le_img_band_s8), then each channel is the C3 kernel's
- * le_conv_band_sse2 with one input map and the same epilogue (le_subsample_out); the scratch is
- * unused there. */
+ * band by band into int8 rows on the stack (le_img_band_s8) and paired into the Q rows once
+ * (le_sse2_band_q); each channel is le_sse2_band_acc over them, then a vectorized epilogue
+ * (le_img_out_sse2: requant 4 lanes at a time, the subsampling as PMADDWD); the scratch is unused
+ * there. */
 #include "le_conv_core.h"
 #include "le_opt.h"
 #include "le_conv_subsample_row.h"
@@ -484,16 +490,17 @@ static LE_INLINE void le_img_band_s8(const uint8_t *image, int img_h, int img_w,
  * same IEEE operations as the scalar code: float(acc) (CVTDQ2PS, round to nearest like C's
  * conversion), * M, clamp to [-128 - zp, 127 - zp] (no NaN: MAX then MIN is the scalar's
  * v < lo ? lo : (v > hi ? hi : v)), + 1.5 * 2^23, bits. Returns code + 128 in [0, 255]: the
- * index into the C1 tables (stored by code + 128). mz = (float)-128 - zp and (float)127 - zp. */
+ * index into the C1 tables (stored by code + 128). lo, hi: (float)(-128 - zp), (float)(127 - zp) in
+ * all lanes; bias: 0x4B400000 - zp - 128. */
 static LE_INLINE __m128i le_img_requant4_sse2(__m128i acc, __m128 m, __m128 lo, __m128 hi, __m128i bias)
 {
     __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(acc), m);
     v = _mm_min_ps(_mm_max_ps(v, lo), hi);
     v = _mm_add_ps(v, _mm_set1_ps(12582912.0f)); /* 1.5 * 2^23: bits 0x4B400000 */
-    return _mm_sub_epi32(_mm_castps_si128(v), bias); /* bias = 0x4B400000 - zp - 128 */
+    return _mm_sub_epi32(_mm_castps_si128(v), bias);
 }
 
-/* One channel's band epilogue, vectorized: c[oy][dy][cx] (le_conv_band_sse2) -> per conv row
+/* One channel's band epilogue, vectorized: c[oy][dy][cx] (le_sse2_band_acc) -> per conv row
  * 4 lanes at a time through the requant (le_img_requant4_sse2), the table lookups scalar into t
  * as int16, then per 4 subsampled outputs: (t[0][2ox], t[0][2ox + 1]) . (sw0, sw1) +
  * (t[1][2ox], t[1][2ox + 1]) . (sw2, sw3) in one PMADDWD each (|t|, |sw| <= 128), + sb, the
@@ -544,8 +551,10 @@ static LE_INLINE void le_img_out_sse2(int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAX
 #endif
 
 /* The whole layer on x86: per band of nb <= LE_SSE2_MAXH output rows, its 2 nb + k - 1 input rows
- * once, then per channel le_conv_band_sse2 over its one kernel or none (at input offset 0) and
- * le_subsample_out per output. Stack: 0.5 KB here, 1.3 KB for c, le_conv_band_sse2's 2.8 KB. */
+ * translated and paired into Q rows once, then per channel its bias, le_sse2_band_acc over its one
+ * kernel (none: all its weights were 0) and the epilogue: le_img_out_sse2 on the float requant
+ * path, le_requant32 per output on the integer one. Stack (host only): 0.5 KB for the rows, 2.2 KB
+ * for Q, 1.3 KB for c, 0.7 KB in le_sse2_band_acc. */
 static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
                                                 int top, int left, int32_t pad_value, int k, const int8_t *w,
                                                 const uint16_t *kstart, const int32_t *bias, const le_rq_t *rq,
@@ -713,6 +722,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 }
                 ox = out_w & ~1;
 #endif
+                /* the other paths: M4 with the integer requant, the portable path */
                 for (; ox + 2 <= out_w; ox += 2) {
                     const int16_t *xp = rows + (ox >> 1) * bs; /* row 0, column 2ox (ox even) */
                     int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
@@ -728,16 +738,10 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                         /* the portable path loads its weights and inputs per pass: gcc would
                          * otherwise keep all 25 weights and the inputs the next pass shares live
                          * across passes, and spill them (measured) */
-                        LE_IMG_FENCE(wp, xp);
+                        LE_IMG_FENCE(wq, xp);
 #endif
                         a = le_img_row4(xp, bs, wp, wq, b);
-#if LE_SIMD && defined(LE_REQUANT_VCVTR)
-                        { /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
-                            a = le_img_vcvtr4(a, cm);
-                            s0 = le_smlad(le_pkh_lo_lo(tc[le_img_sat8(a.a0, zp)], tc[le_img_sat8(a.a1, zp)]), swp, s0);
-                            s1 = le_smlad(le_pkh_lo_lo(tc[le_img_sat8(a.a2, zp)], tc[le_img_sat8(a.a3, zp)]), swp, s1);
-                        }
-#elif LE_SIMD
+#if LE_SIMD
                         { /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
                             s0 = le_smlad(le_pkh_lo_lo(LE_IMG_T(a.a0), LE_IMG_T(a.a1)), swp, s0);
                             s1 = le_smlad(le_pkh_lo_lo(LE_IMG_T(a.a2), LE_IMG_T(a.a3)), swp, s1);
@@ -756,14 +760,8 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                         swb = sw3;
 #endif
                     }
-#if LE_SIMD && defined(LE_REQUANT_VCVTR)
-                    le_img_vcvtr2(&s0, &s1, sm);
-                    yo[ox] = sc[le_img_sat8(s0, szp)];
-                    yo[ox + 1] = sc[le_img_sat8(s1, szp)];
-#else
                     yo[ox] = sc[le_requant32(s0, sr, szp, swide)];
                     yo[ox + 1] = sc[le_requant32(s1, sr, szp, swide)];
-#endif
                 }
             }
             if (k != 5 || (out_w & 1)) { /* k != 5, or an odd out_w's last output */
