@@ -1140,33 +1140,36 @@ static LE_INLINE int32_t le_pkh_lo_lo(int32_t lo, int32_t hi)
     return r;
 }
 
-/* (lo[31:16], hi[31:16]) */
-static LE_INLINE int32_t le_pkh_hi_hi(int32_t lo, int32_t hi)
-{
-    int32_t r;
-    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
-    return r;
-}
-
 /* The 25 int8 weights wp[5][5] of one channel as wq[5][6] int16 pairs: per kernel row
- * even0, odd0, even1, odd1, even2, odd2 (see the top of this file). */
+ * even0, odd0, even1, odd1, even2, odd2 (see the top of this file). One asm loop over the 5 rows:
+ * per row LDR (w0..w3, unaligned) and LDRSB (w4), two SXTB16, 7 packs and 3 STRD with
+ * post-increment, then the loop's SUBS and BNE: 16 instructions (gcc made 20 of the C). */
 static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
 {
-    int ky;
-    for (ky = 0; ky < 5; ++ky) {
-        const int32_t v = le_load4(wp);          /* bytes w0 w1 w2 w3 */
-        const int32_t e = le_even16(v);          /* (w0, w2) */
-        const int32_t od = le_odd16(v);          /* (w1, w3) */
-        const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
-        wq[0] = le_pkh_lo_lo(e, od);             /* (w0, w1) */
-        wq[1] = (int32_t)((uint32_t)e << 16);    /* (0, w0) */
-        wq[2] = le_pkh_hi_hi(e, od);             /* (w2, w3) */
-        wq[3] = le_pack16(od, e);                /* (w1, w2) */
-        wq[4] = (int32_t)((uint32_t)w4 >> 16);   /* (w4, 0) */
-        wq[5] = le_pkh_hi_hi(od, w4);            /* (w3, w4) */
-        wp += 5;
-        wq += 6;
-    }
+    int32_t v, w4, e, od, t0, t1;
+    int n = 5;
+    /* volatile: its only effect is the stores (gcc deletes an asm whose outputs are unused) */
+    __asm__ __volatile__("1:\n\t"
+                         "ldr %[v], [%[wp]], #5\n\t"                /* bytes w0 w1 w2 w3 */
+                         "ldrsb %[w4], [%[wp], #-1]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"                     /* (w0, w2) */
+                         "sxtb16 %[od], %[v], ror #8\n\t"            /* (w1, w3) */
+                         "pkhbt %[t0], %[e], %[od], lsl #16\n\t"     /* (w0, w1) */
+                         "lsl %[t1], %[e], #16\n\t"                  /* (0, w0) */
+                         "strd %[t0], %[t1], [%[wq]], #8\n\t"
+                         "pkhtb %[t0], %[od], %[e], asr #16\n\t"     /* (w2, w3) */
+                         "pkhbt %[t1], %[od], %[e]\n\t"              /* (w1, w2) */
+                         "strd %[t0], %[t1], [%[wq]], #8\n\t"
+                         "uxth %[t0], %[w4]\n\t"                     /* (w4, 0) */
+                         "lsl %[w4], %[w4], #16\n\t"
+                         "pkhtb %[t1], %[w4], %[od], asr #16\n\t"    /* (w3, w4) */
+                         "strd %[t0], %[t1], [%[wq]], #8\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [wp] "+r"(wp), [wq] "+r"(wq), [n] "+r"(n), [v] "=&r"(v), [w4] "=&r"(w4), [e] "=&r"(e),
+                           [od] "=&r"(od), [t0] "=&r"(t0), [t1] "=&r"(t1)
+                         :
+                         : "memory", "cc");
 }
 
 /* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
