@@ -649,8 +649,28 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         int o;
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
             int16_t *blk = rows;
-            int j;
-            for (j = 0; j < nb; ++j) { /* per block: (k - 1) * 4 int16 move down by 8 (two rows) */
+            int j, nb_done = 0;
+#if defined(__GNUC__) && defined(__thumb2__)
+            if (k == 5) { /* per block 32 bytes move down by 16: 4 LDRD + 4 STRD */
+                for (j = 0; j < nb; ++j) {
+                    int32_t v0, v1;
+                    __asm__ __volatile__("ldrd %[v0], %[v1], [%[p], #16]\n\t"
+                                         "strd %[v0], %[v1], [%[p]]\n\t"
+                                         "ldrd %[v0], %[v1], [%[p], #24]\n\t"
+                                         "strd %[v0], %[v1], [%[p], #8]\n\t"
+                                         "ldrd %[v0], %[v1], [%[p], #32]\n\t"
+                                         "strd %[v0], %[v1], [%[p], #16]\n\t"
+                                         "ldrd %[v0], %[v1], [%[p], #40]\n\t"
+                                         "strd %[v0], %[v1], [%[p], #24]"
+                                         : [v0] "=&r"(v0), [v1] "=&r"(v1)
+                                         : [p] "r"(blk)
+                                         : "memory");
+                    blk += bs;
+                }
+                nb_done = nb;
+            }
+#endif
+            for (j = nb_done; j < nb; ++j) { /* per block: (k - 1) * 4 int16 move down by 8 (two rows) */
                 int i;
                 for (i = 0; i < 2 * (k - 1); i += 2) { /* words, two per step (dst < src) */
                     int32_t v[2];
