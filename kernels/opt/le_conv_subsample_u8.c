@@ -330,6 +330,32 @@ static LE_INLINE int32_t le_img_sat8(int32_t q, int32_t zp)
 /* The 25 int8 weights wp[5][5] of one channel as W[5][6] (above), per kernel row. */
 static LE_INLINE void le_img_wcols5(const int8_t *wp, int32_t *W)
 {
+#if defined(__GNUC__) && defined(__thumb2__)
+    /* one asm loop over the rows: 5 LDRSB, 5 ADD/LSL, 3 STRD (post-increment), SUBS, BNE: 15
+     * instructions per row (gcc made 20 of the C below); volatile: its effect is the stores */
+    int32_t w0, w1, w2, w3, w4, t0, t1;
+    int n = 5;
+    __asm__ __volatile__("1:\n\t"
+                         "ldrsb %[w0], [%[wp]], #5\n\t"
+                         "ldrsb %[w1], [%[wp], #-4]\n\t"
+                         "ldrsb %[w2], [%[wp], #-3]\n\t"
+                         "ldrsb %[w3], [%[wp], #-2]\n\t"
+                         "ldrsb %[w4], [%[wp], #-1]\n\t"
+                         "add %[t0], %[w1], %[w0], lsl #23\n\t"   /* W1 */
+                         "strd %[w0], %[t0], [%[W]], #8\n\t"      /* W0 = w0, W1 */
+                         "add %[t0], %[w2], %[w1], lsl #23\n\t"   /* W2 */
+                         "add %[t1], %[w3], %[w2], lsl #23\n\t"   /* W3 */
+                         "strd %[t0], %[t1], [%[W]], #8\n\t"
+                         "add %[t0], %[w4], %[w3], lsl #23\n\t"   /* W4 */
+                         "lsl %[t1], %[w4], #23\n\t"              /* W5 */
+                         "strd %[t0], %[t1], [%[W]], #8\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [wp] "+r"(wp), [W] "+r"(W), [n] "+r"(n), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                           [w2] "=&r"(w2), [w3] "=&r"(w3), [w4] "=&r"(w4), [t0] "=&r"(t0), [t1] "=&r"(t1)
+                         :
+                         : "memory", "cc");
+#else
     int ky;
     for (ky = 0; ky < 5; ++ky) {
         const int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3], w4 = wp[4];
@@ -342,6 +368,7 @@ static LE_INLINE void le_img_wcols5(const int8_t *wp, int32_t *W)
         wp += 5;
         W += 6;
     }
+#endif
 }
 
 /* One kernel row for the column pairs (c, c + 1) in *pa and (c + 2, c + 3) in *pb: inputs
