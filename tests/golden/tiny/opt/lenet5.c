@@ -1637,6 +1637,78 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
 #undef LE_IMG_XH
 #endif
 
+#if LENET5_REQUANT_INT && !LE_SIMD && defined(__GNUC__) && defined(__thumb2__)
+#define LE_IMG_RQ_T2 1
+/* le_requant32_fast (kernels/le_requant.h) and the table lookup of one accumulator X, Thumb-2:
+ * |X| (EOR/SUB with X >> 31), the 64-bit r loaded by LDRD and SMLAL |X| * a into it, ASR sh,
+ * the sign back, + zp (ZP: an ADD or nothing), SSAT; X = tc[q]. a, sh: registers; p: the le_rq_t
+ * (r at offset 0). */
+#define LE_IMG_RQ1(X, ZP)                                                \
+    "eor %[u], %[" X "], %[" X "], asr #31\n\t"                           \
+    "sub %[u], %[u], %[" X "], asr #31\n\t"                               \
+    "ldrd %[lo], %[hi], [%[p]]\n\t"                                       \
+    "smlal %[lo], %[hi], %[u], %[a]\n\t"                                  \
+    "asr %[hi], %[hi], %[sh]\n\t"                                         \
+    "eor %[hi], %[hi], %[" X "], asr #31\n\t"                             \
+    "sub %[hi], %[hi], %[" X "], asr #31\n\t"                             \
+    ZP                                                                   \
+    "ssat %[hi], #8, %[hi]\n\t"                                           \
+    "ldrsb %[" X "], [%[tc], %[hi]]\n\t"
+
+/* The 4 conv outputs of a pass through the fast integer requant of channel rq (rq->a != 0) and
+ * the table tc (by code): 9 instructions each (10 with a zero point) and 2 to load a and sh, where
+ * gcc, short of registers around the passes, made about 14 of le_requant32 and the lookup. */
+static LE_INLINE le_acc4_t le_img_rq4_t2(le_acc4_t v, const le_rq_t *rq, const int8_t *tc, int32_t zp)
+{
+    int32_t u, lo, hi, a, sh;
+    if (zp == 0) { /* a literal at the inlined call */
+        __asm__("ldr %[a], [%[p], #8]\n\t"
+                "ldr %[sh], [%[p], #12]\n\t"
+                LE_IMG_RQ1("x0", "") LE_IMG_RQ1("x1", "") LE_IMG_RQ1("x2", "") LE_IMG_RQ1("x3", "")
+                : [x0] "+r"(v.a0), [x1] "+r"(v.a1), [x2] "+r"(v.a2), [x3] "+r"(v.a3), [u] "=&r"(u),
+                  [lo] "=&r"(lo), [hi] "=&r"(hi), [a] "=&r"(a), [sh] "=&r"(sh)
+                : [p] "r"(rq), [tc] "r"(tc)
+                : "memory");
+    } else {
+        __asm__("ldr %[a], [%[p], #8]\n\t"
+                "ldr %[sh], [%[p], #12]\n\t"
+                LE_IMG_RQ1("x0", "add %[hi], %[hi], %[zp]\n\t") LE_IMG_RQ1("x1", "add %[hi], %[hi], %[zp]\n\t")
+                LE_IMG_RQ1("x2", "add %[hi], %[hi], %[zp]\n\t") LE_IMG_RQ1("x3", "add %[hi], %[hi], %[zp]\n\t")
+                : [x0] "+r"(v.a0), [x1] "+r"(v.a1), [x2] "+r"(v.a2), [x3] "+r"(v.a3), [u] "=&r"(u),
+                  [lo] "=&r"(lo), [hi] "=&r"(hi), [a] "=&r"(a), [sh] "=&r"(sh)
+                : [p] "r"(rq), [tc] "r"(tc), [zp] "r"(zp)
+                : "memory");
+    }
+    return v;
+}
+
+/* the same for the two subsampling sums of a pair of outputs: *p0 = sc[q0], *p1 = sc[q1] */
+static LE_INLINE void le_img_rq2_t2(int32_t *p0, int32_t *p1, const le_rq_t *rq, const int8_t *tc, int32_t zp)
+{
+    int32_t x0 = *p0, x1 = *p1, u, lo, hi, a, sh;
+    if (zp == 0) {
+        __asm__("ldr %[a], [%[p], #8]\n\t"
+                "ldr %[sh], [%[p], #12]\n\t"
+                LE_IMG_RQ1("x0", "") LE_IMG_RQ1("x1", "")
+                : [x0] "+r"(x0), [x1] "+r"(x1), [u] "=&r"(u), [lo] "=&r"(lo), [hi] "=&r"(hi), [a] "=&r"(a),
+                  [sh] "=&r"(sh)
+                : [p] "r"(rq), [tc] "r"(tc)
+                : "memory");
+    } else {
+        __asm__("ldr %[a], [%[p], #8]\n\t"
+                "ldr %[sh], [%[p], #12]\n\t"
+                LE_IMG_RQ1("x0", "add %[hi], %[hi], %[zp]\n\t") LE_IMG_RQ1("x1", "add %[hi], %[hi], %[zp]\n\t")
+                : [x0] "+r"(x0), [x1] "+r"(x1), [u] "=&r"(u), [lo] "=&r"(lo), [hi] "=&r"(hi), [a] "=&r"(a),
+                  [sh] "=&r"(sh)
+                : [p] "r"(rq), [tc] "r"(tc), [zp] "r"(zp)
+                : "memory");
+    }
+    *p0 = x0;
+    *p1 = x1;
+}
+#undef LE_IMG_RQ1
+#endif
+
 /* table[requant(acc) + 128]: one conv output through its requant and the table after it (tc: the
  * table at code 0; the tables are stored by code + 128, see kernels/ref/le_conv_subsample_u8.c) */
 #define LE_IMG_T(acc) ((int32_t)tc[le_requant32((acc), cr, zp, wide)])
@@ -1731,6 +1803,9 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 }
                 wpairs[30] = b;
 #else
+#if defined(LE_IMG_RQ_T2)
+                const int fast = cr.a != 0 && sr.a != 0;
+#endif
                 int32_t wcols[30]; /* [5][6] column-pair weights W_t of channel o */
                 const int32_t *wq = wcols;
                 if (has) {
@@ -1787,10 +1862,21 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                             s1 = le_smlad(le_pkh_lo_lo(LE_IMG_T(a.a2), LE_IMG_T(a.a3)), swp, s1);
                         }
 #else
-                        s0 += LE_IMG_T(a.a0) * swa; /* one multiply-accumulate each */
-                        s0 += LE_IMG_T(a.a1) * swb;
-                        s1 += LE_IMG_T(a.a2) * swa;
-                        s1 += LE_IMG_T(a.a3) * swb;
+#if defined(LE_IMG_RQ_T2)
+                        if (fast) { /* both requants of the channel have the fast constants */
+                            a = le_img_rq4_t2(a, &rq[o], tc, zp);
+                            s0 += a.a0 * swa; /* one multiply-accumulate each */
+                            s0 += a.a1 * swb;
+                            s1 += a.a2 * swa;
+                            s1 += a.a3 * swb;
+                        } else
+#endif
+                        {
+                            s0 += LE_IMG_T(a.a0) * swa; /* one multiply-accumulate each */
+                            s0 += LE_IMG_T(a.a1) * swb;
+                            s1 += LE_IMG_T(a.a2) * swa;
+                            s1 += LE_IMG_T(a.a3) * swb;
+                        }
 #endif
                         xp += 4; /* row 1 */
 #if LE_SIMD
@@ -1800,6 +1886,14 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                         swb = sw3;
 #endif
                     }
+#if defined(LE_IMG_RQ_T2)
+                    if (fast) {
+                        le_img_rq2_t2(&s0, &s1, &srq[o], sc, szp);
+                        yo[ox] = (int8_t)s0;
+                        yo[ox + 1] = (int8_t)s1;
+                        continue;
+                    }
+#endif
                     yo[ox] = sc[le_requant32(s0, sr, szp, swide)];
                     yo[ox + 1] = sc[le_requant32(s1, sr, szp, swide)];
                 }
