@@ -1709,6 +1709,29 @@ static LE_INLINE void le_img_rq2_t2(int32_t *p0, int32_t *p1, const le_rq_t *rq,
 #undef LE_IMG_RQ1
 #endif
 
+#if !LE_SIMD
+/* The 4 conv outputs of a pass through the requant of channel cr and the table tc (by code):
+ * the asm of le_img_rq4_t2 when the channel has the fast integer constants (fast), else
+ * le_requant32 per output. */
+static LE_INLINE le_acc4_t le_img_t4(le_acc4_t a, int32_t zp, int wide, const int8_t *tc, const le_rq_t *rqp,
+                                     int fast)
+{
+#if defined(LE_IMG_RQ_T2)
+    if (fast) {
+        return le_img_rq4_t2(a, rqp, tc, zp);
+    }
+#else
+    (void)rqp;
+    (void)fast;
+#endif
+    a.a0 = tc[le_requant32(a.a0, *rqp, zp, wide)];
+    a.a1 = tc[le_requant32(a.a1, *rqp, zp, wide)];
+    a.a2 = tc[le_requant32(a.a2, *rqp, zp, wide)];
+    a.a3 = tc[le_requant32(a.a3, *rqp, zp, wide)];
+    return a;
+}
+#endif
+
 /* table[requant(acc) + 128]: one conv output through its requant and the table after it (tc: the
  * table at code 0; the tables are stored by code + 128, see kernels/ref/le_conv_subsample_u8.c) */
 #define LE_IMG_T(acc) ((int32_t)tc[le_requant32((acc), cr, zp, wide)])
@@ -1804,7 +1827,9 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 wpairs[30] = b;
 #else
 #if defined(LE_IMG_RQ_T2)
-                const int fast = cr.a != 0 && sr.a != 0;
+                const int fast = rq[o].a != 0 && srq[o].a != 0;
+#else
+                const int fast = 0;
 #endif
                 int32_t wcols[30]; /* [5][6] column-pair weights W_t of channel o */
                 const int32_t *wq = wcols;
@@ -1837,7 +1862,41 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 }
                 ox = out_w & ~1;
 #endif
-                /* the other paths: M4 with the integer requant, the portable path */
+#if !LE_SIMD
+                { /* portable: the two passes of a pair written out (code is not scarce on the M3) */
+                    const int16_t *xq = rows; /* row 0, column 2ox: one block per pair of outputs */
+                    int8_t *yp = yo;
+                    int8_t *const yend = yo + (out_w & ~1);
+                    for (; yp != yend; yp += 2, xq += bs) {
+                        /* the subsampling weights and bias are read from flash here, not held:
+                         * held, gcc spills them (the stack peak is at its limit on the M3) */
+                        const int8_t *swo = sw + 4 * o;
+                        int32_t s0, s1; /* subsampling sums of the two outputs */
+                        le_acc4_t a = le_img_t4(le_img_row4_pairs(xq, bs, wq, b), zp, wide, tc, &rq[o], fast);
+                        s0 = sb + a.a0 * swo[0]; /* one multiply-accumulate each */
+                        s0 += a.a1 * swo[1];
+                        s1 = sb + a.a2 * swo[0];
+                        s1 += a.a3 * swo[1];
+                        a = le_img_t4(le_img_row4_pairs(xq + 4, bs, wq, b), zp, wide, tc, &rq[o], fast);
+                        s0 += a.a0 * swo[2];
+                        s0 += a.a1 * swo[3];
+                        s1 += a.a2 * swo[2];
+                        s1 += a.a3 * swo[3];
+#if defined(LE_IMG_RQ_T2)
+                        if (fast) {
+                            le_img_rq2_t2(&s0, &s1, &srq[o], sc, szp);
+                            yp[0] = (int8_t)s0;
+                            yp[1] = (int8_t)s1;
+                            continue;
+                        }
+#endif
+                        yp[0] = sc[le_requant32(s0, srq[o], szp, swide)];
+                        yp[1] = sc[le_requant32(s1, srq[o], szp, swide)];
+                    }
+                    ox = out_w & ~1;
+                }
+#endif
+                /* the other paths: M4 with the integer requant */
                 for (; ox + 2 <= out_w; ox += 2) {
                     const int16_t *xp = rows + (ox >> 1) * bs; /* row 0, column 2ox (ox even) */
                     int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
@@ -1849,12 +1908,6 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                     int dy;
                     for (dy = 0; dy < 2; ++dy) { /* conv rows 2oy, 2oy + 1 */
                         le_acc4_t a;
-#if !LE_SIMD
-                        /* the portable path loads its weights and inputs per pass: gcc would
-                         * otherwise keep all 25 weights and the inputs the next pass shares live
-                         * across passes, and spill them (measured) */
-                        LE_IMG_FENCE(wq, xp);
-#endif
                         a = le_img_row4(xp, bs, wp, wq, b);
 #if LE_SIMD
                         { /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
