@@ -80,7 +80,9 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  *
  * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; the conv sums of
  * two neighbouring columns share one 64-bit sum (le_img_row4_pairs: one SMLAL is 2 MACs), 8 input
- * and 6 weight loads for 12 SMLAL per kernel row.
+ * and 3 LDRD weight loads for 12 SMLAL per kernel row (one asm block on Thumb-2). With the integer
+ * requant's fast constants, the requant and table of the 4 conv outputs and of the 2 sums are asm
+ * too (le_img_rq4_t2, le_img_rq2_t2).
  *
  * x86 (SSE2, le_conv_sse2.h; never compiled for Arm): the padded, quantized image is translated
  * band by band into int8 rows on the stack (le_img_band_s8) and paired into the Q rows once
