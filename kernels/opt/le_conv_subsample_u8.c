@@ -221,9 +221,9 @@ static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq)
 {
     le_acc4_t a;
     int32_t x0, x1, we, wo;
-#if defined(__clang__)
-    /* clang puts every memory operand's address in a register of its own: there the weights
-     * stream through one pointer (11 registers) */
+#if defined(__clang__) || !defined(__OPTIMIZE__)
+    /* clang (and gcc at -O0) put every memory operand's address in a register of its own: there
+     * the weights stream through one pointer (11 registers) */
 #define LE_IMG_W(n) "[%[q]], #8"
     __asm__("ldr %[a3], [%[q], #120]\n\t"
             LE_IMG_KROW4("0", "48", LE_IMG_W(0), LE_IMG_W(1), LE_IMG_W(2), "a3", "a3", "a3", "a3")
