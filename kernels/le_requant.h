@@ -99,7 +99,7 @@ static int8_t le_requant_exact_wide(int32_t acc, le_rq_t rq, int32_t zp)
  * every step over the layer's whole accumulator range): the float path is odd in acc, so
  * raw = floor((|acc| * a + r) / 2^(32 + sh)) and q = clamp(sign(acc) * raw + zp). Channels without
  * such constants (a == 0) replay section 3b. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     int32_t s;
     int32_t u;
@@ -113,9 +113,9 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     q = ((q ^ s) - s) + zp;                                    /* sign(acc) * q + zp */
 #if defined(__GNUC__) && defined(__ARM_FEATURE_SAT)
     __asm__("ssat %0, #8, %1" : "=r"(q) : "r"(q)); /* the clamp in one instruction (ARMv6, ARMv7-M) */
-    return (int8_t)q;
+    return q;
 #else
-    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+    return q < -128 ? -128 : (q > 127 ? 127 : q);
 #endif
 }
 #elif defined(LE_REQUANT_VCVTR)
@@ -123,7 +123,7 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
  * product, VCVTR rounds it to the nearest int32, ties to even (FPSCR default mode; saturating),
  * QADD adds the zero point without overflow, SSAT clamps to [-128, 127]. The product only feeds the
  * asm, so it cannot be fused into an addition. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     float m;
     float v;
@@ -137,14 +137,14 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
         __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
     }
     __asm__("ssat %0, #8, %0" : "+r"(q));
-    return (int8_t)q;
+    return q;
 }
 #else
 /* Float path (section 3a): one binary32 multiply, clamp to the integer bounds (so clamping before
  * rounding is exact), then round half to even by adding 1.5 * 2^23 and reading the low mantissa
  * bits (valid for |v| < 2^22; needs the default round-to-nearest mode). (float)acc already rounds a
  * wide acc the way ORT does, so `wide` changes nothing here. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     float m;
     float v;
@@ -157,8 +157,15 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     v = v < lo ? lo : (v > hi ? hi : v);
     v += 12582912.0f; /* 1.5 * 2^23: bits 0x4B400000 */
     memcpy(&bits, &v, sizeof bits);
-    return (int8_t)((int32_t)bits - (int32_t)0x4B400000 + zp);
+    return (int32_t)bits - (int32_t)0x4B400000 + zp;
 }
 #endif
+
+/* le_requant32 returns the code as an int32 already in [-128, 127] (so a table indexed by code + 128
+ * needs no extension instruction); le_requant as an int8_t. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    return (int8_t)le_requant32(acc, rq, zp, wide);
+}
 
 #endif /* LE_REQUANT_H */

@@ -59,18 +59,14 @@ static LE_INLINE LE_UNUSED void le_sse2_tap(const int32_t *qc, const __m128i *wk
     *u = d;
 }
 
-/* The conv rows under a band of nb <= LE_SSE2_MAXH output rows oy0 .. oy0 + nb - 1 of one output
- * channel, over the stored kernels j0 .. j1 - 1, with bias b: c[oy - oy0][0][cx] (conv row 2oy)
- * and c[oy - oy0][1][cx] (2oy + 1) for cx < 2 out_w (the lanes up to 4 ng - 1 are ignored).
- * xrow: input map 0 at row 2 oy0; in_off[j]: kernel j's input map.
- * Per kernel: its input rows are paired into Q once for the whole band (Q_r = rows r, r + 1 of
- * the band; the rows past the conv's last input row are zero) and its weight pairs are built once;
- * then always LE_SSE2_MAXP = 3 row pairs per conv row (kernel rows >= k are zero), so the inner
- * loop is straight-line code: per tap column kx and 4 columns, 6 x (MOVDQU, PMADDWD, PADDD) for
- * 48 MACs. Stack: about 2.8 KB here, 1.3 KB for c at the caller (host only). */
-static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
-                                                  int j1, const uint16_t *in_off, int32_t b, int nb, int out_w,
-                                                  int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+/* Q row pairs of one input map for a band of nb <= LE_SSE2_MAXH output rows (out_w outputs per
+ * row): Q_r[cx] = (x[r][cx], x[r + 1][cx]) as int16 pairs in q[r][cx] (low half: row r, high:
+ * r + 1) for r < 2 (nb - 1) + 2 LE_SSE2_MAXP and cx < 8 ceil((4 ng + k - 1) / 8); the rows past
+ * the conv's last input row (2 nb + k - 1 of them, from xp, rows in_w apart) are zero. */
+typedef int32_t le_sse2_q_t[2 * LE_SSE2_MAXH + 4][LE_SSE2_QW];
+
+static LE_INLINE LE_UNUSED void le_sse2_band_q(const int8_t *xp, int in_w, int k, int nb, int out_w,
+                                               le_sse2_q_t q)
 {
     const int nc = 2 * out_w;                 /* conv columns */
     const int ng = (nc + 3) / 4;              /* column groups of 4 lanes */
@@ -79,65 +75,98 @@ static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, 
     const int nr = 2 * nb + k - 1;            /* input rows read */
     const int nq = 2 * (nb - 1) + 2 * LE_SSE2_MAXP; /* Q rows used: Q_{2 oy + i}, i < 6 */
     int8_t row[LE_SSE2_QW];                   /* one input row, zero-padded */
-    int32_t q[2 * LE_SSE2_MAXH + 4][LE_SSE2_QW]; /* Q_r[cx] as int32 (low half: row r, high: r + 1) */
-    int8_t wk[LE_SSE2_MAXK * LE_SSE2_MAXK + 16]; /* one kernel [k][k], then zeros (rows >= k) */
-    int oy, g, j;
+    __m128i s0[(LE_SSE2_QW + 7) / 8], s1[(LE_SSE2_QW + 7) / 8]; /* rows r, r + 1 as int16 */
+    int r, h;
     memset(row, 0, sizeof row);
+    memcpy(row, xp, (size_t)nx);
+    for (h = 0; h < nh; ++h) {
+        s0[h] = le_sse2_s16x8(row + 8 * h);
+    }
+    for (r = 0; r < nq; ++r) {
+        if (r + 1 < nr) {
+            memcpy(row, xp + (r + 1) * in_w, (size_t)nx);
+        } else if (r + 1 == nr) {
+            memset(row, 0, sizeof row);
+        }
+        for (h = 0; h < nh; ++h) {
+            s1[h] = le_sse2_s16x8(row + 8 * h);
+            _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h), _mm_unpacklo_epi16(s0[h], s1[h]));
+            _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h + 4), _mm_unpackhi_epi16(s0[h], s1[h]));
+            s0[h] = s1[h];
+        }
+    }
+}
+
+/* c (as in le_conv_band_sse2) += one k x k kernel wp [k][k] over the band's Q rows q
+ * (le_sse2_band_q of its input map). Its weight pairs are built once; then always LE_SSE2_MAXP = 3
+ * row pairs per conv row (kernel rows >= k are zero), so the inner loop is straight-line code: per
+ * tap column kx and 4 columns, 6 x (MOVDQU, PMADDWD, PADDD) for 48 MACs. */
+static LE_INLINE LE_UNUSED void le_sse2_band_acc(le_sse2_q_t q, const int8_t *wp, int k, int nb, int out_w,
+                                                 int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+{
+    const int ng = (2 * out_w + 3) / 4;       /* column groups of 4 lanes */
+    int8_t wk[LE_SSE2_MAXK * LE_SSE2_MAXK + 16]; /* the kernel [k][k], then zeros (rows >= k) */
+    __m128i wv[5][LE_SSE2_MAXP]; /* W_p[kx] in all lanes, kx < 5 (kx >= k unused) */
+    int oy, g, kx, p;
+    /* kernel rows 2p, 2p + 1 as int16 (8 columns, kx < k real) -> int32 lanes (w[2p][kx],
+     * w[2p + 1][kx]): kx 0..3 in lo, kx 4 in lane 0 of hi; each lane broadcast */
     memset(wk, 0, sizeof wk);
-    for (oy = 0; oy < nb; ++oy) { /* c accumulates, from the bias */
+    memcpy(wk, wp, (size_t)(k * k));
+    for (p = 0; p < LE_SSE2_MAXP; ++p) {
+        const __m128i a = le_sse2_s16x8(wk + 2 * p * k);
+        const __m128i d = le_sse2_s16x8(wk + (2 * p + 1) * k);
+        const __m128i lo = _mm_unpacklo_epi16(a, d);
+        wv[0][p] = _mm_shuffle_epi32(lo, 0x00);
+        wv[1][p] = _mm_shuffle_epi32(lo, 0x55);
+        wv[2][p] = _mm_shuffle_epi32(lo, 0xAA);
+        wv[3][p] = _mm_shuffle_epi32(lo, 0xFF);
+        wv[4][p] = _mm_shuffle_epi32(_mm_unpackhi_epi16(a, d), 0x00);
+    }
+    for (oy = 0; oy < nb; ++oy) {
+        for (g = 0; g < ng; ++g) {
+            const int32_t *qg = q[2 * oy] + 4 * g; /* Q_{2 oy} at column 4g */
+            __m128i *tp = (__m128i *)(void *)(c[oy][0] + 4 * g);
+            __m128i *up = (__m128i *)(void *)(c[oy][1] + 4 * g);
+            __m128i t = _mm_loadu_si128(tp), u = _mm_loadu_si128(up);
+            for (kx = 0; kx < k; ++kx) {
+                le_sse2_tap(qg + kx, wv[kx], &t, &u);
+            }
+            _mm_storeu_si128(tp, t);
+            _mm_storeu_si128(up, u);
+        }
+    }
+}
+
+/* c[oy][dy][cx] = b for the band's conv rows (the lanes le_sse2_band_acc adds to) */
+static LE_INLINE LE_UNUSED void le_sse2_band_bias(int32_t b, int nb, int out_w,
+                                                  int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+{
+    const int ng = (2 * out_w + 3) / 4;
+    int oy, g;
+    for (oy = 0; oy < nb; ++oy) {
         for (g = 0; g < ng; ++g) {
             _mm_storeu_si128((__m128i *)(void *)(c[oy][0] + 4 * g), _mm_set1_epi32(b));
             _mm_storeu_si128((__m128i *)(void *)(c[oy][1] + 4 * g), _mm_set1_epi32(b));
         }
     }
+}
+
+/* The conv rows under a band of nb <= LE_SSE2_MAXH output rows oy0 .. oy0 + nb - 1 of one output
+ * channel, over the stored kernels j0 .. j1 - 1, with bias b: c[oy - oy0][0][cx] (conv row 2oy)
+ * and c[oy - oy0][1][cx] (2oy + 1) for cx < 2 out_w (the lanes up to 4 ng - 1 are ignored).
+ * xrow: input map 0 at row 2 oy0; in_off[j]: kernel j's input map. Per kernel: its input rows
+ * are paired into Q once for the whole band (le_sse2_band_q), then le_sse2_band_acc.
+ * Stack: about 2.8 KB here, 1.3 KB for c at the caller (host only). */
+static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
+                                                  int j1, const uint16_t *in_off, int32_t b, int nb, int out_w,
+                                                  int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+{
+    le_sse2_q_t q; /* Q_r[cx] as int32 (low half: row r, high: r + 1) */
+    int j;
+    le_sse2_band_bias(b, nb, out_w, c);
     for (j = j0; j < j1; ++j) {
-        const int8_t *xp = xrow + in_off[j];
-        __m128i wv[5][LE_SSE2_MAXP]; /* W_p[kx] in all lanes, kx < 5 (kx >= k unused) */
-        __m128i s0[(LE_SSE2_QW + 7) / 8], s1[(LE_SSE2_QW + 7) / 8]; /* rows r, r + 1 as int16 */
-        int r, h, kx, p;
-        memcpy(row, xp, (size_t)nx);
-        for (h = 0; h < nh; ++h) {
-            s0[h] = le_sse2_s16x8(row + 8 * h);
-        }
-        for (r = 0; r < nq; ++r) {
-            if (r + 1 < nr) {
-                memcpy(row, xp + (r + 1) * in_w, (size_t)nx);
-            } else if (r + 1 == nr) {
-                memset(row, 0, sizeof row);
-            }
-            for (h = 0; h < nh; ++h) {
-                s1[h] = le_sse2_s16x8(row + 8 * h);
-                _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h), _mm_unpacklo_epi16(s0[h], s1[h]));
-                _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h + 4), _mm_unpackhi_epi16(s0[h], s1[h]));
-                s0[h] = s1[h];
-            }
-        }
-        /* kernel rows 2p, 2p + 1 as int16 (8 columns, kx < k real) -> int32 lanes (w[2p][kx],
-         * w[2p + 1][kx]): kx 0..3 in lo, kx 4 in lane 0 of hi; each lane broadcast */
-        memcpy(wk, w + j * k * k, (size_t)(k * k));
-        for (p = 0; p < LE_SSE2_MAXP; ++p) {
-            const __m128i a = le_sse2_s16x8(wk + 2 * p * k);
-            const __m128i d = le_sse2_s16x8(wk + (2 * p + 1) * k);
-            const __m128i lo = _mm_unpacklo_epi16(a, d);
-            wv[0][p] = _mm_shuffle_epi32(lo, 0x00);
-            wv[1][p] = _mm_shuffle_epi32(lo, 0x55);
-            wv[2][p] = _mm_shuffle_epi32(lo, 0xAA);
-            wv[3][p] = _mm_shuffle_epi32(lo, 0xFF);
-            wv[4][p] = _mm_shuffle_epi32(_mm_unpackhi_epi16(a, d), 0x00);
-        }
-        for (oy = 0; oy < nb; ++oy) {
-            for (g = 0; g < ng; ++g) {
-                const int32_t *qg = q[2 * oy] + 4 * g; /* Q_{2 oy} at column 4g */
-                __m128i *tp = (__m128i *)(void *)(c[oy][0] + 4 * g);
-                __m128i *up = (__m128i *)(void *)(c[oy][1] + 4 * g);
-                __m128i t = _mm_loadu_si128(tp), u = _mm_loadu_si128(up);
-                for (kx = 0; kx < k; ++kx) {
-                    le_sse2_tap(qg + kx, wv[kx], &t, &u);
-                }
-                _mm_storeu_si128(tp, t);
-                _mm_storeu_si128(up, u);
-            }
-        }
+        le_sse2_band_q(xrow + in_off[j], in_w, k, nb, out_w, q);
+        le_sse2_band_acc(q, w + j * k * k, k, nb, out_w, c);
     }
 }
 

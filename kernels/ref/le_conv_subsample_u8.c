@@ -7,6 +7,8 @@
  *             X[r][c] = itable[image[r - top][c - left]] inside the image, pad_value (an int8
  *             code) outside it
  *   rows      scratch [(k + 1) * in_w] int8 in the arena (the optimized set's row buffer)
+ *   table, stable [256] int8 as in le_conv_subsample_s8, but stored in the order of the int8 code:
+ *             the entry of code q is at q + 128 (not at the raw byte (uint8_t)q)
  *   the rest  as le_conv_subsample_s8 with one input channel (so no in_off list: every kernel reads
  *             input offset 0) */
 #include "le_requant.h"
@@ -61,11 +63,11 @@ static void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, con
                                 }
                             }
                         }
-                        a = table[(uint8_t)le_requant(acc, rq[o], zp, wide)];
+                        a = table[le_requant(acc, rq[o], zp, wide) + 128];
                         sacc += (int32_t)a * (int32_t)sw[(o * 2 + dy) * 2 + dx];
                     }
                 }
-                y[(o * out_h + oy) * out_w + ox] = stable[(uint8_t)le_requant(sacc, srq[o], szp, swide)];
+                y[(o * out_h + oy) * out_w + ox] = stable[le_requant(sacc, srq[o], szp, swide) + 128];
             }
         }
     }

@@ -7,7 +7,7 @@ integer sum and the same requant of its own op (docs/int8-arithmetic.md).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -80,6 +80,15 @@ class ConvSubsample(Layer):
             io.dst, str(c), str(oh), str(ow)))
 
 
+def _by_signed_code(table: CArray) -> CArray:
+    """A [256] table indexed by the raw byte of its int8 code, re-stored in the order of the code
+    itself: entry code + 128 (code -128 first). le_conv_subsample_u8 then indexes it with the
+    requant result as it comes out of the clamp, without the zero-extension to a byte (one
+    instruction per conv output on Arm). Same bytes, reordered."""
+    return replace(table, values=np.roll(table.values, 128),
+                   comment=table.comment.replace("indexed by the raw byte of its code", "indexed by its code + 128"))
+
+
 @dataclass(frozen=True, eq=False)
 class ImageConvSubsample(Layer):
     """Fused op (fuse.py): input table -> [constant Pad] -> ConvSubsample with one input channel,
@@ -137,7 +146,8 @@ class ImageConvSubsample(Layer):
                     "fused_tensors": fused_tensors + inner.manifest["fused_tensors"],
                     "scratch_bytes": self.scratch_bytes}
         # one input channel: every kernel reads input offset 0, so the kernel takes no in_off list
-        arrays = tuple(a for a in inner.arrays if a.suffix != "in_off")
+        arrays = tuple(_by_signed_code(a) if a.suffix in ("table", "stable") else a
+                       for a in inner.arrays if a.suffix != "in_off")
         return Packed((itable, *arrays), inner.macs, inner.form, manifest)
 
     def reference(self, x, int_requant):

@@ -50,13 +50,16 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
 
 /* ---- kernels/opt/le_conv_subsample_u8.c ---- */
 /* le_conv_subsample_u8: le_conv_subsample_s8 reading the caller's uint8 image directly (arguments
- * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1).
+ * as in kernels/ref/le_conv_subsample_u8.c), for a conv with ONE input channel (C1). Its two tables
+ * are stored by int8 code + 128 (tc, sc below: the tables at code 0), so the clamped requant result
+ * indexes them as it is.
  *
  * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
  * quantized image are kept in `scratch` as int16, already sign-extended, in blocks of 4 columns
  * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start (the op's
  * scratch_bytes in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move
- * up from the previous output row, two are translated through the input table.
+ * up from the previous output row, two are translated through the input table (two pixels per
+ * word store).
  *
  * Then, per channel, passes over one conv row compute 4 neighbouring conv outputs (columns
  * c .. c + 3, c = 2ox); two passes (conv rows 2oy, 2oy + 1) give the 2x2 windows of subsampled
@@ -69,18 +72,23 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * pairs on the stack, per kernel row (w0..w4):
  *   even  (w0,w1) (w2,w3) (w4,0)   for the conv output at an even column c (inputs (x_c,x_c+1) ...)
  *   odd   (0,w0)  (w1,w2) (w3,w4)  for the conv output at column c + 1     (the same input words)
- * A pass is 5 x (5 LDRD + 12 SMLAD): 85 instructions for 100 MACs (le_img_row4_dsp). Sums are
- * exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an output's |acc| stays far below
- * 2^31.
+ * A pass is 5 x (5 LDRD + 12 SMLAD) and a load of the bias: 86 instructions for 100 MACs
+ * (le_img_row4_dsp). Sums are exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an
+ * output's |acc| stays far below 2^31. With the float requant (M4F, M7) the 4 outputs of a pass
+ * are requantized in one asm block (le_img_vcvtr4: 16 instructions, VMOV of register pairs), then
+ * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums.
  *
- * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; one kernel row
- * slides the inputs through four registers: 8 input and 5 weight loads for 20 multiply-accumulates
- * (le_img_krow4_c).
+ * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; the conv sums of
+ * two neighbouring columns share one 64-bit sum (le_img_row4_pairs: one SMLAL is 2 MACs), 8 input
+ * and 3 LDRD weight loads for 12 SMLAL per kernel row (one asm block on Thumb-2). With the integer
+ * requant's fast constants, the requant and table of the 4 conv outputs and of the 2 sums are asm
+ * too (le_img_rq4_t2, le_img_rq2_t2).
  *
  * x86 (SSE2, le_conv_sse2.h; never compiled for Arm): the padded, quantized image is translated
- * band by band into int8 rows on the stack (le_img_band_s8), then each channel is the C3 kernel's
- * le_conv_band_sse2 with one input map and the same epilogue (le_subsample_out); the scratch is
- * unused there. */
+ * band by band into int8 rows on the stack (le_img_band_s8) and paired into the Q rows once
+ * (le_sse2_band_q); each channel is le_sse2_band_acc over them, then a vectorized epilogue
+ * (le_img_out_sse2: requant 4 lanes at a time, the subsampling as PMADDWD); the scratch is unused
+ * there. */
 /* ---- kernels/opt/le_conv_core.h ---- */
 #ifndef LE_CONV_CORE_H
 #define LE_CONV_CORE_H
@@ -417,7 +425,7 @@ static int8_t le_requant_exact_wide(int32_t acc, le_rq_t rq, int32_t zp)
  * every step over the layer's whole accumulator range): the float path is odd in acc, so
  * raw = floor((|acc| * a + r) / 2^(32 + sh)) and q = clamp(sign(acc) * raw + zp). Channels without
  * such constants (a == 0) replay section 3b. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     int32_t s;
     int32_t u;
@@ -431,9 +439,9 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     q = ((q ^ s) - s) + zp;                                    /* sign(acc) * q + zp */
 #if defined(__GNUC__) && defined(__ARM_FEATURE_SAT)
     __asm__("ssat %0, #8, %1" : "=r"(q) : "r"(q)); /* the clamp in one instruction (ARMv6, ARMv7-M) */
-    return (int8_t)q;
+    return q;
 #else
-    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+    return q < -128 ? -128 : (q > 127 ? 127 : q);
 #endif
 }
 #elif defined(LE_REQUANT_VCVTR)
@@ -441,7 +449,7 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
  * product, VCVTR rounds it to the nearest int32, ties to even (FPSCR default mode; saturating),
  * QADD adds the zero point without overflow, SSAT clamps to [-128, 127]. The product only feeds the
  * asm, so it cannot be fused into an addition. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     float m;
     float v;
@@ -455,14 +463,14 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
         __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
     }
     __asm__("ssat %0, #8, %0" : "+r"(q));
-    return (int8_t)q;
+    return q;
 }
 #else
 /* Float path (section 3a): one binary32 multiply, clamp to the integer bounds (so clamping before
  * rounding is exact), then round half to even by adding 1.5 * 2^23 and reading the low mantissa
  * bits (valid for |v| < 2^22; needs the default round-to-nearest mode). (float)acc already rounds a
  * wide acc the way ORT does, so `wide` changes nothing here. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     float m;
     float v;
@@ -475,9 +483,16 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     v = v < lo ? lo : (v > hi ? hi : v);
     v += 12582912.0f; /* 1.5 * 2^23: bits 0x4B400000 */
     memcpy(&bits, &v, sizeof bits);
-    return (int8_t)((int32_t)bits - (int32_t)0x4B400000 + zp);
+    return (int32_t)bits - (int32_t)0x4B400000 + zp;
 }
 #endif
+
+/* le_requant32 returns the code as an int32 already in [-128, 127] (so a table indexed by code + 128
+ * needs no extension instruction); le_requant as an int8_t. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    return (int8_t)le_requant32(acc, rq, zp, wide);
+}
 
 #endif /* LE_REQUANT_H */
 
@@ -865,18 +880,14 @@ static LE_INLINE LE_UNUSED void le_sse2_tap(const int32_t *qc, const __m128i *wk
     *u = d;
 }
 
-/* The conv rows under a band of nb <= LE_SSE2_MAXH output rows oy0 .. oy0 + nb - 1 of one output
- * channel, over the stored kernels j0 .. j1 - 1, with bias b: c[oy - oy0][0][cx] (conv row 2oy)
- * and c[oy - oy0][1][cx] (2oy + 1) for cx < 2 out_w (the lanes up to 4 ng - 1 are ignored).
- * xrow: input map 0 at row 2 oy0; in_off[j]: kernel j's input map.
- * Per kernel: its input rows are paired into Q once for the whole band (Q_r = rows r, r + 1 of
- * the band; the rows past the conv's last input row are zero) and its weight pairs are built once;
- * then always LE_SSE2_MAXP = 3 row pairs per conv row (kernel rows >= k are zero), so the inner
- * loop is straight-line code: per tap column kx and 4 columns, 6 x (MOVDQU, PMADDWD, PADDD) for
- * 48 MACs. Stack: about 2.8 KB here, 1.3 KB for c at the caller (host only). */
-static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
-                                                  int j1, const uint16_t *in_off, int32_t b, int nb, int out_w,
-                                                  int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+/* Q row pairs of one input map for a band of nb <= LE_SSE2_MAXH output rows (out_w outputs per
+ * row): Q_r[cx] = (x[r][cx], x[r + 1][cx]) as int16 pairs in q[r][cx] (low half: row r, high:
+ * r + 1) for r < 2 (nb - 1) + 2 LE_SSE2_MAXP and cx < 8 ceil((4 ng + k - 1) / 8); the rows past
+ * the conv's last input row (2 nb + k - 1 of them, from xp, rows in_w apart) are zero. */
+typedef int32_t le_sse2_q_t[2 * LE_SSE2_MAXH + 4][LE_SSE2_QW];
+
+static LE_INLINE LE_UNUSED void le_sse2_band_q(const int8_t *xp, int in_w, int k, int nb, int out_w,
+                                               le_sse2_q_t q)
 {
     const int nc = 2 * out_w;                 /* conv columns */
     const int ng = (nc + 3) / 4;              /* column groups of 4 lanes */
@@ -885,65 +896,98 @@ static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, 
     const int nr = 2 * nb + k - 1;            /* input rows read */
     const int nq = 2 * (nb - 1) + 2 * LE_SSE2_MAXP; /* Q rows used: Q_{2 oy + i}, i < 6 */
     int8_t row[LE_SSE2_QW];                   /* one input row, zero-padded */
-    int32_t q[2 * LE_SSE2_MAXH + 4][LE_SSE2_QW]; /* Q_r[cx] as int32 (low half: row r, high: r + 1) */
-    int8_t wk[LE_SSE2_MAXK * LE_SSE2_MAXK + 16]; /* one kernel [k][k], then zeros (rows >= k) */
-    int oy, g, j;
+    __m128i s0[(LE_SSE2_QW + 7) / 8], s1[(LE_SSE2_QW + 7) / 8]; /* rows r, r + 1 as int16 */
+    int r, h;
     memset(row, 0, sizeof row);
+    memcpy(row, xp, (size_t)nx);
+    for (h = 0; h < nh; ++h) {
+        s0[h] = le_sse2_s16x8(row + 8 * h);
+    }
+    for (r = 0; r < nq; ++r) {
+        if (r + 1 < nr) {
+            memcpy(row, xp + (r + 1) * in_w, (size_t)nx);
+        } else if (r + 1 == nr) {
+            memset(row, 0, sizeof row);
+        }
+        for (h = 0; h < nh; ++h) {
+            s1[h] = le_sse2_s16x8(row + 8 * h);
+            _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h), _mm_unpacklo_epi16(s0[h], s1[h]));
+            _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h + 4), _mm_unpackhi_epi16(s0[h], s1[h]));
+            s0[h] = s1[h];
+        }
+    }
+}
+
+/* c (as in le_conv_band_sse2) += one k x k kernel wp [k][k] over the band's Q rows q
+ * (le_sse2_band_q of its input map). Its weight pairs are built once; then always LE_SSE2_MAXP = 3
+ * row pairs per conv row (kernel rows >= k are zero), so the inner loop is straight-line code: per
+ * tap column kx and 4 columns, 6 x (MOVDQU, PMADDWD, PADDD) for 48 MACs. */
+static LE_INLINE LE_UNUSED void le_sse2_band_acc(le_sse2_q_t q, const int8_t *wp, int k, int nb, int out_w,
+                                                 int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+{
+    const int ng = (2 * out_w + 3) / 4;       /* column groups of 4 lanes */
+    int8_t wk[LE_SSE2_MAXK * LE_SSE2_MAXK + 16]; /* the kernel [k][k], then zeros (rows >= k) */
+    __m128i wv[5][LE_SSE2_MAXP]; /* W_p[kx] in all lanes, kx < 5 (kx >= k unused) */
+    int oy, g, kx, p;
+    /* kernel rows 2p, 2p + 1 as int16 (8 columns, kx < k real) -> int32 lanes (w[2p][kx],
+     * w[2p + 1][kx]): kx 0..3 in lo, kx 4 in lane 0 of hi; each lane broadcast */
     memset(wk, 0, sizeof wk);
-    for (oy = 0; oy < nb; ++oy) { /* c accumulates, from the bias */
+    memcpy(wk, wp, (size_t)(k * k));
+    for (p = 0; p < LE_SSE2_MAXP; ++p) {
+        const __m128i a = le_sse2_s16x8(wk + 2 * p * k);
+        const __m128i d = le_sse2_s16x8(wk + (2 * p + 1) * k);
+        const __m128i lo = _mm_unpacklo_epi16(a, d);
+        wv[0][p] = _mm_shuffle_epi32(lo, 0x00);
+        wv[1][p] = _mm_shuffle_epi32(lo, 0x55);
+        wv[2][p] = _mm_shuffle_epi32(lo, 0xAA);
+        wv[3][p] = _mm_shuffle_epi32(lo, 0xFF);
+        wv[4][p] = _mm_shuffle_epi32(_mm_unpackhi_epi16(a, d), 0x00);
+    }
+    for (oy = 0; oy < nb; ++oy) {
+        for (g = 0; g < ng; ++g) {
+            const int32_t *qg = q[2 * oy] + 4 * g; /* Q_{2 oy} at column 4g */
+            __m128i *tp = (__m128i *)(void *)(c[oy][0] + 4 * g);
+            __m128i *up = (__m128i *)(void *)(c[oy][1] + 4 * g);
+            __m128i t = _mm_loadu_si128(tp), u = _mm_loadu_si128(up);
+            for (kx = 0; kx < k; ++kx) {
+                le_sse2_tap(qg + kx, wv[kx], &t, &u);
+            }
+            _mm_storeu_si128(tp, t);
+            _mm_storeu_si128(up, u);
+        }
+    }
+}
+
+/* c[oy][dy][cx] = b for the band's conv rows (the lanes le_sse2_band_acc adds to) */
+static LE_INLINE LE_UNUSED void le_sse2_band_bias(int32_t b, int nb, int out_w,
+                                                  int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+{
+    const int ng = (2 * out_w + 3) / 4;
+    int oy, g;
+    for (oy = 0; oy < nb; ++oy) {
         for (g = 0; g < ng; ++g) {
             _mm_storeu_si128((__m128i *)(void *)(c[oy][0] + 4 * g), _mm_set1_epi32(b));
             _mm_storeu_si128((__m128i *)(void *)(c[oy][1] + 4 * g), _mm_set1_epi32(b));
         }
     }
+}
+
+/* The conv rows under a band of nb <= LE_SSE2_MAXH output rows oy0 .. oy0 + nb - 1 of one output
+ * channel, over the stored kernels j0 .. j1 - 1, with bias b: c[oy - oy0][0][cx] (conv row 2oy)
+ * and c[oy - oy0][1][cx] (2oy + 1) for cx < 2 out_w (the lanes up to 4 ng - 1 are ignored).
+ * xrow: input map 0 at row 2 oy0; in_off[j]: kernel j's input map. Per kernel: its input rows
+ * are paired into Q once for the whole band (le_sse2_band_q), then le_sse2_band_acc.
+ * Stack: about 2.8 KB here, 1.3 KB for c at the caller (host only). */
+static LE_INLINE LE_UNUSED void le_conv_band_sse2(const int8_t *xrow, int in_w, int k, const int8_t *w, int j0,
+                                                  int j1, const uint16_t *in_off, int32_t b, int nb, int out_w,
+                                                  int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG])
+{
+    le_sse2_q_t q; /* Q_r[cx] as int32 (low half: row r, high: r + 1) */
+    int j;
+    le_sse2_band_bias(b, nb, out_w, c);
     for (j = j0; j < j1; ++j) {
-        const int8_t *xp = xrow + in_off[j];
-        __m128i wv[5][LE_SSE2_MAXP]; /* W_p[kx] in all lanes, kx < 5 (kx >= k unused) */
-        __m128i s0[(LE_SSE2_QW + 7) / 8], s1[(LE_SSE2_QW + 7) / 8]; /* rows r, r + 1 as int16 */
-        int r, h, kx, p;
-        memcpy(row, xp, (size_t)nx);
-        for (h = 0; h < nh; ++h) {
-            s0[h] = le_sse2_s16x8(row + 8 * h);
-        }
-        for (r = 0; r < nq; ++r) {
-            if (r + 1 < nr) {
-                memcpy(row, xp + (r + 1) * in_w, (size_t)nx);
-            } else if (r + 1 == nr) {
-                memset(row, 0, sizeof row);
-            }
-            for (h = 0; h < nh; ++h) {
-                s1[h] = le_sse2_s16x8(row + 8 * h);
-                _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h), _mm_unpacklo_epi16(s0[h], s1[h]));
-                _mm_storeu_si128((__m128i *)(void *)(q[r] + 8 * h + 4), _mm_unpackhi_epi16(s0[h], s1[h]));
-                s0[h] = s1[h];
-            }
-        }
-        /* kernel rows 2p, 2p + 1 as int16 (8 columns, kx < k real) -> int32 lanes (w[2p][kx],
-         * w[2p + 1][kx]): kx 0..3 in lo, kx 4 in lane 0 of hi; each lane broadcast */
-        memcpy(wk, w + j * k * k, (size_t)(k * k));
-        for (p = 0; p < LE_SSE2_MAXP; ++p) {
-            const __m128i a = le_sse2_s16x8(wk + 2 * p * k);
-            const __m128i d = le_sse2_s16x8(wk + (2 * p + 1) * k);
-            const __m128i lo = _mm_unpacklo_epi16(a, d);
-            wv[0][p] = _mm_shuffle_epi32(lo, 0x00);
-            wv[1][p] = _mm_shuffle_epi32(lo, 0x55);
-            wv[2][p] = _mm_shuffle_epi32(lo, 0xAA);
-            wv[3][p] = _mm_shuffle_epi32(lo, 0xFF);
-            wv[4][p] = _mm_shuffle_epi32(_mm_unpackhi_epi16(a, d), 0x00);
-        }
-        for (oy = 0; oy < nb; ++oy) {
-            for (g = 0; g < ng; ++g) {
-                const int32_t *qg = q[2 * oy] + 4 * g; /* Q_{2 oy} at column 4g */
-                __m128i *tp = (__m128i *)(void *)(c[oy][0] + 4 * g);
-                __m128i *up = (__m128i *)(void *)(c[oy][1] + 4 * g);
-                __m128i t = _mm_loadu_si128(tp), u = _mm_loadu_si128(up);
-                for (kx = 0; kx < k; ++kx) {
-                    le_sse2_tap(qg + kx, wv[kx], &t, &u);
-                }
-                _mm_storeu_si128(tp, t);
-                _mm_storeu_si128(up, u);
-            }
-        }
+        le_sse2_band_q(xrow + in_off[j], in_w, k, nb, out_w, q);
+        le_sse2_band_acc(q, w + j * k * k, k, nb, out_w, c);
     }
 }
 
@@ -1006,9 +1050,6 @@ static LE_INLINE int16_t *le_img_rows(int8_t *scratch)
     return (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
 }
 
-/* the kernel of a channel without one (all its weights were 0) */
-static const int8_t le_img_zeros5[25] LE_UNUSED = {0};
-
 /* An empty asm that makes two pointers opaque to gcc: loads through them cannot move above it. */
 #if defined(__GNUC__)
 #define LE_IMG_FENCE(p, q) __asm__("" : "+r"(p), "+r"(q))
@@ -1030,15 +1071,39 @@ static LE_INLINE void le_st16(int16_t *p, int32_t v)
     memcpy(p, &h, sizeof h);
 }
 
-/* padded row r of the quantized image into scratch row i (columns 0 .. in_w - 1), int16 */
+/* (lo, hi) as two int16 halves of one word, lo at the lower address (little-endian) */
+static LE_INLINE int32_t le_img_pack16(int32_t lo, int32_t hi)
+{
+#if LE_SIMD
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+#else
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+#endif
+}
+
+/* one word (two int16 of one block row) into the scratch at p (4-byte aligned) */
+static LE_INLINE void le_st32(int16_t *p, int32_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* padded row r of the quantized image into scratch row i (columns 0 .. in_w - 1), int16.
+ * Inside the image, two pixels per word store; with an even left padding (C1: 2) the pixel pairs
+ * fall on word boundaries of the blocks, and 4 pixels (two words) fill one block row. */
 static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int8_t *itable, int top,
                            int left, int32_t pad_value, int in_w, int r, int16_t *rows, int bs, int i)
 {
     const int ir = r - top;
     int c;
-    if (ir < 0 || ir >= img_h) {
-        for (c = 0; c < in_w; ++c) {
-            le_st16(le_img_at(rows, bs, i, c), pad_value);
+    if (ir < 0 || ir >= img_h) { /* a padding row: two words per block (in_w + 3) / 4 blocks */
+        const int32_t pw = le_img_pack16(pad_value, pad_value);
+        int16_t *d = rows + 4 * i;
+        for (c = 0; c < in_w; c += 4) {
+            le_st32(d, pw);
+            le_st32(d + 2, pw);
+            d += bs;
         }
         return;
     }
@@ -1046,15 +1111,19 @@ static void le_image_row16(const uint8_t *image, int img_h, int img_w, const int
     for (c = 0; c < left; ++c) {
         le_st16(le_img_at(rows, bs, i, c), pad_value);
     }
-    if ((left & 1) == 0) { /* two pixels per step: columns c, c + 1 (c even) share a block */
-        for (c = 0; c + 2 <= img_w; c += 2) {
-            int16_t *p = le_img_at(rows, bs, i, left + c);
-            const int32_t lo = itable[image[c]], hi = itable[image[c + 1]];
-            le_st16(p, lo);
-            le_st16(p + 1, hi);
+    c = 0; /* image column */
+    if ((left & 1) == 0) {
+        int16_t *d = le_img_at(rows, bs, i, left); /* a word boundary: block offset 0 or 2 */
+        if ((left & 2) && img_w >= 2) {            /* the first pair ends its block */
+            le_st32(d, le_img_pack16(itable[image[0]], itable[image[1]]));
+            d += bs - 2;
+            c = 2;
         }
-    } else {
-        c = 0;
+        for (; c + 4 <= img_w; c += 4) {           /* one block row: image columns c .. c + 3 */
+            le_st32(d, le_img_pack16(itable[image[c]], itable[image[c + 1]]));
+            le_st32(d + 2, le_img_pack16(itable[image[c + 2]], itable[image[c + 3]]));
+            d += bs;
+        }
     }
     for (; c < img_w; ++c) {
         le_st16(le_img_at(rows, bs, i, left + c), itable[image[c]]);
@@ -1073,51 +1142,55 @@ static LE_INLINE int32_t le_pkh_lo_lo(int32_t lo, int32_t hi)
     return r;
 }
 
-/* (lo[31:16], hi[31:16]) */
-static LE_INLINE int32_t le_pkh_hi_hi(int32_t lo, int32_t hi)
-{
-    int32_t r;
-    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
-    return r;
-}
-
 /* The 25 int8 weights wp[5][5] of one channel as wq[5][6] int16 pairs: per kernel row
- * even0, odd0, even1, odd1, even2, odd2 (see the top of this file). */
+ * even0, odd0, even1, odd1, even2, odd2 (see the top of this file). One asm loop over the 5 rows:
+ * per row LDR (w0..w3, unaligned) and LDRSB (w4), two SXTB16, 7 packs and 3 STRD with
+ * post-increment, then the loop's SUBS and BNE: 16 instructions (gcc made 20 of the C). */
 static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
 {
-    int ky;
-    for (ky = 0; ky < 5; ++ky) {
-        const int32_t v = le_load4(wp);          /* bytes w0 w1 w2 w3 */
-        const int32_t e = le_even16(v);          /* (w0, w2) */
-        const int32_t od = le_odd16(v);          /* (w1, w3) */
-        const int32_t w4 = (int32_t)((uint32_t)(int32_t)wp[4] << 16); /* (0, w4) */
-        wq[0] = le_pkh_lo_lo(e, od);             /* (w0, w1) */
-        wq[1] = (int32_t)((uint32_t)e << 16);    /* (0, w0) */
-        wq[2] = le_pkh_hi_hi(e, od);             /* (w2, w3) */
-        wq[3] = le_pack16(od, e);                /* (w1, w2) */
-        wq[4] = (int32_t)((uint32_t)w4 >> 16);   /* (w4, 0) */
-        wq[5] = le_pkh_hi_hi(od, w4);            /* (w3, w4) */
-        wp += 5;
-        wq += 6;
-    }
+    int32_t v, w4, e, od, t0, t1;
+    int n = 5;
+    /* volatile: its only effect is the stores (gcc deletes an asm whose outputs are unused) */
+    __asm__ __volatile__("1:\n\t"
+                         "ldr %[v], [%[wp]], #5\n\t"                /* bytes w0 w1 w2 w3 */
+                         "ldrsb %[w4], [%[wp], #-1]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"                     /* (w0, w2) */
+                         "sxtb16 %[od], %[v], ror #8\n\t"            /* (w1, w3) */
+                         "pkhbt %[t0], %[e], %[od], lsl #16\n\t"     /* (w0, w1) */
+                         "lsl %[t1], %[e], #16\n\t"                  /* (0, w0) */
+                         "strd %[t0], %[t1], [%[wq]], #8\n\t"
+                         "pkhtb %[t0], %[od], %[e], asr #16\n\t"     /* (w2, w3) */
+                         "pkhbt %[t1], %[od], %[e]\n\t"              /* (w1, w2) */
+                         "strd %[t0], %[t1], [%[wq]], #8\n\t"
+                         "uxth %[t0], %[w4]\n\t"                     /* (w4, 0) */
+                         "lsl %[w4], %[w4], #16\n\t"
+                         "pkhtb %[t1], %[w4], %[od], asr #16\n\t"    /* (w3, w4) */
+                         "strd %[t0], %[t1], [%[wq]], #8\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [wp] "+r"(wp), [wq] "+r"(wq), [n] "+r"(n), [v] "=&r"(v), [w4] "=&r"(w4), [e] "=&r"(e),
+                           [od] "=&r"(od), [t0] "=&r"(t0), [t1] "=&r"(t1)
+                         :
+                         : "memory", "cc");
 }
 
 /* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
- * C0..C3: what the first four SMLAD add to (the bias b in row 0, else a0..a3) */
-#define LE_IMG_KROW4(XA, XB, C0, C1, C2, C3)                           \
+ * W0, W1, W2: the operands of its 3 LDRD of weight pairs (LE_IMG_W);
+ * C0..C3: what the first four SMLAD add to (the bias, loaded into a3, in row 0, else a0..a3) */
+#define LE_IMG_KROW4(XA, XB, W0, W1, W2, C0, C1, C2, C3)               \
     "ldrd %[x0], %[x1], [%[xp], #" XA "]\n\t"                          \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "ldrd %[we], %[wo], " W0 "\n\t"                                     \
     "smlad %[a0], %[x0], %[we], %[" C0 "]\n\t"                        \
     "smlad %[a1], %[x0], %[wo], %[" C1 "]\n\t"                        \
     "smlad %[a2], %[x1], %[we], %[" C2 "]\n\t"                        \
     "smlad %[a3], %[x1], %[wo], %[" C3 "]\n\t"                        \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "ldrd %[we], %[wo], " W1 "\n\t"                                     \
     "smlad %[a0], %[x1], %[we], %[a0]\n\t"                             \
     "smlad %[a1], %[x1], %[wo], %[a1]\n\t"                             \
     "ldrd %[x0], %[x1], [%[xp], #" XB "]\n\t"                          \
     "smlad %[a2], %[x0], %[we], %[a2]\n\t"                             \
     "smlad %[a3], %[x0], %[wo], %[a3]\n\t"                             \
-    "ldrd %[we], %[wo], [%[q]], #8\n\t"                                \
+    "ldrd %[we], %[wo], " W2 "\n\t"                                     \
     "smlad %[a0], %[x0], %[we], %[a0]\n\t"                             \
     "smlad %[a1], %[x0], %[wo], %[a1]\n\t"                             \
     "smlad %[a2], %[x1], %[we], %[a2]\n\t"                             \
@@ -1128,61 +1201,289 @@ static LE_INLINE void le_img_wpairs5(const int8_t *wp, int32_t *wq)
  *   a0 (c)     = X0.even0 + X1.even1 + X2.even2     a1 (c + 1) = X0.odd0 + X1.odd1 + X2.odd2
  *   a2 (c + 2) = X1.even0 + X2.even1 + X3.even2     a3 (c + 3) = X1.odd0 + X2.odd1 + X3.odd2
  * in an order that keeps 2 inputs and 2 weights live: 5 LDRD + 12 SMLAD per kernel row, 85
- * instructions for the 100 MACs. xp: row r's x_c in the scratch (c divisible by 4: 4-byte
- * aligned, offsets constant); wq: [5][6] pairs. One asm block: written in C, gcc hoists the loads
- * of all five rows, spills them, and never pairs them into LDRD (measured). */
-static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq, int32_t b)
+ * instructions for the 100 MACs, plus one load of the bias. xp: row r's x_c in the scratch (c
+ * divisible by 4: 4-byte aligned, offsets constant); wq: [5][6] pairs, then the bias (wq[30]).
+ * One asm block: written in C, gcc hoists the loads of all five rows, spills them, and never
+ * pairs them into LDRD (measured). With gcc the weights and the bias are memory operands (the
+ * stack array at constant offsets: [sp, #n]), so the block needs 9 registers, not 11, and fewer
+ * values of the loop around it are spilled (measured: 5,000 instructions per inference less). */
+static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq)
 {
     le_acc4_t a;
     int32_t x0, x1, we, wo;
-    __asm__(LE_IMG_KROW4("0", "48", "b", "b", "b", "b") LE_IMG_KROW4("8", "56", "a0", "a1", "a2", "a3")
-            LE_IMG_KROW4("16", "64", "a0", "a1", "a2", "a3") LE_IMG_KROW4("24", "72", "a0", "a1", "a2", "a3")
-            LE_IMG_KROW4("32", "80", "a0", "a1", "a2", "a3")
+#if defined(__clang__) || !defined(__OPTIMIZE__)
+    /* clang (and gcc at -O0) put every memory operand's address in a register of its own: there
+     * the weights stream through one pointer (11 registers) */
+#define LE_IMG_W(n) "[%[q]], #8"
+    __asm__("ldr %[a3], [%[q], #120]\n\t"
+            LE_IMG_KROW4("0", "48", LE_IMG_W(0), LE_IMG_W(1), LE_IMG_W(2), "a3", "a3", "a3", "a3")
+            LE_IMG_KROW4("8", "56", LE_IMG_W(3), LE_IMG_W(4), LE_IMG_W(5), "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("16", "64", LE_IMG_W(6), LE_IMG_W(7), LE_IMG_W(8), "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("24", "72", LE_IMG_W(9), LE_IMG_W(10), LE_IMG_W(11), "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("32", "80", LE_IMG_W(12), LE_IMG_W(13), LE_IMG_W(14), "a0", "a1", "a2", "a3")
             : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [q] "+r"(wq),
               [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
-            : [xp] "r"(xp), [b] "r"(b)
+            : [xp] "r"(xp)
             : "memory");
+#else
+    const uint64_t *wd = (const uint64_t *)(const void *)wq; /* the 15 LDRD operands */
+#define LE_IMG_W(n) "%[w" #n "]"
+    __asm__("ldr %[a3], %[bias]\n\t"
+            LE_IMG_KROW4("0", "48", LE_IMG_W(0), LE_IMG_W(1), LE_IMG_W(2), "a3", "a3", "a3", "a3")
+            LE_IMG_KROW4("8", "56", LE_IMG_W(3), LE_IMG_W(4), LE_IMG_W(5), "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("16", "64", LE_IMG_W(6), LE_IMG_W(7), LE_IMG_W(8), "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("24", "72", LE_IMG_W(9), LE_IMG_W(10), LE_IMG_W(11), "a0", "a1", "a2", "a3")
+            LE_IMG_KROW4("32", "80", LE_IMG_W(12), LE_IMG_W(13), LE_IMG_W(14), "a0", "a1", "a2", "a3")
+            : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3),
+              [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
+            : [xp] "r"(xp), [bias] "m"(wq[30]), [w0] "m"(wd[0]), [w1] "m"(wd[1]), [w2] "m"(wd[2]),
+              [w3] "m"(wd[3]), [w4] "m"(wd[4]), [w5] "m"(wd[5]), [w6] "m"(wd[6]), [w7] "m"(wd[7]),
+              [w8] "m"(wd[8]), [w9] "m"(wd[9]), [w10] "m"(wd[10]), [w11] "m"(wd[11]), [w12] "m"(wd[12]),
+              [w13] "m"(wd[13]), [w14] "m"(wd[14])
+            : "memory");
+#endif
+#undef LE_IMG_W
     return a;
 }
 #undef LE_IMG_KROW4
 #endif
 
-/* One kernel row of 5 taps for the conv outputs at columns c .. c + 3 of one conv row, portable:
- * the inputs slide through x0..x3, each loaded once (8 input and 5 weight loads, 20 MACs). */
-static LE_INLINE LE_UNUSED le_acc4_t le_img_krow4_c(const int16_t *xp, int bs, const int8_t *wp, le_acc4_t a)
+#if LE_SIMD && defined(LE_REQUANT_VCVTR)
+/* The float requant of kernels/le_requant.h (LE_REQUANT_VCVTR), four conv outputs at once, up to the
+ * zero point: a_i -> RNE(fl(float(a_i) * m)) as int32 (VCVT rounds like C's (float)a for a wide
+ * |a| > 2^24, VMUL rounds to float32, VCVTR to the nearest int32, ties to even; FPSCR default
+ * mode). One VMOV moves two core registers into two consecutive single registers (and back), so
+ * 16 instructions for 4 outputs instead of 20; gcc, left to itself, also spills around them. */
+static LE_INLINE le_acc4_t le_img_vcvtr4(le_acc4_t a, float m)
 {
-    int32_t w = wp[0];
-    int32_t x0 = le_ld16(xp), x1 = le_ld16(xp + 1), x2 = le_ld16(xp + 2), x3 = le_ld16(xp + 3);
-    a.a0 += x0 * w;
-    a.a1 += x1 * w;
-    a.a2 += x2 * w;
-    a.a3 += x3 * w;
-    w = wp[1];
-    x0 = le_ld16(xp + bs + 0);
-    a.a0 += x1 * w;
-    a.a1 += x2 * w;
-    a.a2 += x3 * w;
-    a.a3 += x0 * w;
-    w = wp[2];
-    x1 = le_ld16(xp + bs + 1);
-    a.a0 += x2 * w;
-    a.a1 += x3 * w;
-    a.a2 += x0 * w;
-    a.a3 += x1 * w;
-    w = wp[3];
-    x2 = le_ld16(xp + bs + 2);
-    a.a0 += x3 * w;
-    a.a1 += x0 * w;
-    a.a2 += x1 * w;
-    a.a3 += x2 * w;
-    w = wp[4];
-    x3 = le_ld16(xp + bs + 3);
-    a.a0 += x0 * w;
-    a.a1 += x1 * w;
-    a.a2 += x2 * w;
-    a.a3 += x3 * w;
+    __asm__("vmov s0, s1, %[a0], %[a1]\n\t"
+            "vmov s2, s3, %[a2], %[a3]\n\t"
+            "vcvt.f32.s32 s0, s0\n\t"
+            "vcvt.f32.s32 s1, s1\n\t"
+            "vcvt.f32.s32 s2, s2\n\t"
+            "vcvt.f32.s32 s3, s3\n\t"
+            "vmul.f32 s0, s0, %[m]\n\t"
+            "vmul.f32 s1, s1, %[m]\n\t"
+            "vmul.f32 s2, s2, %[m]\n\t"
+            "vmul.f32 s3, s3, %[m]\n\t"
+            "vcvtr.s32.f32 s0, s0\n\t"
+            "vcvtr.s32.f32 s1, s1\n\t"
+            "vcvtr.s32.f32 s2, s2\n\t"
+            "vcvtr.s32.f32 s3, s3\n\t"
+            "vmov %[a0], %[a1], s0, s1\n\t"
+            "vmov %[a2], %[a3], s2, s3"
+            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3)
+            : [m] "t"(m)
+            : "s0", "s1", "s2", "s3");
     return a;
 }
+
+/* the same for two outputs (the subsampled pair) */
+static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
+{
+    int32_t a0 = *p, a1 = *q;
+    __asm__("vmov s0, s1, %[a0], %[a1]\n\t"
+            "vcvt.f32.s32 s0, s0\n\t"
+            "vcvt.f32.s32 s1, s1\n\t"
+            "vmul.f32 s0, s0, %[m]\n\t"
+            "vmul.f32 s1, s1, %[m]\n\t"
+            "vcvtr.s32.f32 s0, s0\n\t"
+            "vcvtr.s32.f32 s1, s1\n\t"
+            "vmov %[a0], %[a1], s0, s1"
+            : [a0] "+r"(a0), [a1] "+r"(a1)
+            : [m] "t"(m)
+            : "s0", "s1");
+    *p = a0;
+    *q = a1;
+}
+
+/* the rest of le_requant after the rounding: + zp (QADD, saturating; nothing for a literal 0), then
+ * SSAT to [-128, 127] */
+static LE_INLINE int32_t le_img_sat8(int32_t q, int32_t zp)
+{
+    if (zp != 0) {
+        __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    }
+    __asm__("ssat %0, #8, %0" : "+r"(q));
+    return q;
+}
+#endif
+
+#if !LE_SIMD
+/* Column pairs (portable path, Cortex-M3: one SMLAL is 2 multiply-accumulates; le_cs_prow5 of
+ * le_conv_subsample_row.h does the same for C3). The conv sums of columns c and c + 1 share one
+ * 64-bit sum A = 2^22 + a_c + a_c+1 * 2^23 (no bias): input x_c+t (t = 0..5) is multiplied once by
+ *   W_t = w_t + w_t-1 * 2^23   (w_-1 = w_5 = 0),
+ * which feeds w_t to column c and w_t-1 to column c + 1. Exact: one conv sum of 25 products
+ * |x w| <= 2^14 has |a| <= 409,600 < 2^22, so 2^22 + a_c is in (0, 2^23): the low 23 bits of A are
+ * 2^22 + a_c and A >> 23 (floor) is a_c+1; |W| <= 2^30 + 127 < 2^31, |A| < 2^46. */
+#define LE_IMG_PAIR_SHIFT 23
+
+/* The 25 int8 weights wp[5][5] of one channel as W[5][6] (above), per kernel row. */
+static LE_INLINE void le_img_wcols5(const int8_t *wp, int32_t *W)
+{
+#if defined(__GNUC__) && defined(__thumb2__)
+    /* one asm loop over the rows: 5 LDRSB, 5 ADD/LSL, 3 STRD (post-increment), SUBS, BNE: 15
+     * instructions per row (gcc made 20 of the C below); volatile: its effect is the stores */
+    int32_t w0, w1, w2, w3, w4, t0, t1;
+    int n = 5;
+    __asm__ __volatile__("1:\n\t"
+                         "ldrsb %[w0], [%[wp]], #5\n\t"
+                         "ldrsb %[w1], [%[wp], #-4]\n\t"
+                         "ldrsb %[w2], [%[wp], #-3]\n\t"
+                         "ldrsb %[w3], [%[wp], #-2]\n\t"
+                         "ldrsb %[w4], [%[wp], #-1]\n\t"
+                         "add %[t0], %[w1], %[w0], lsl #23\n\t"   /* W1 */
+                         "strd %[w0], %[t0], [%[W]], #8\n\t"      /* W0 = w0, W1 */
+                         "add %[t0], %[w2], %[w1], lsl #23\n\t"   /* W2 */
+                         "add %[t1], %[w3], %[w2], lsl #23\n\t"   /* W3 */
+                         "strd %[t0], %[t1], [%[W]], #8\n\t"
+                         "add %[t0], %[w4], %[w3], lsl #23\n\t"   /* W4 */
+                         "lsl %[t1], %[w4], #23\n\t"              /* W5 */
+                         "strd %[t0], %[t1], [%[W]], #8\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [wp] "+r"(wp), [W] "+r"(W), [n] "+r"(n), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                           [w2] "=&r"(w2), [w3] "=&r"(w3), [w4] "=&r"(w4), [t0] "=&r"(t0), [t1] "=&r"(t1)
+                         :
+                         : "memory", "cc");
+#else
+    int ky;
+    for (ky = 0; ky < 5; ++ky) {
+        const int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3], w4 = wp[4];
+        W[0] = w0;
+        W[1] = (int32_t)((uint32_t)w0 << LE_IMG_PAIR_SHIFT) + w1;
+        W[2] = (int32_t)((uint32_t)w1 << LE_IMG_PAIR_SHIFT) + w2;
+        W[3] = (int32_t)((uint32_t)w2 << LE_IMG_PAIR_SHIFT) + w3;
+        W[4] = (int32_t)((uint32_t)w3 << LE_IMG_PAIR_SHIFT) + w4;
+        W[5] = (int32_t)((uint32_t)w4 << LE_IMG_PAIR_SHIFT);
+        wp += 5;
+        W += 6;
+    }
+#endif
+}
+
+/* One kernel row for the column pairs (c, c + 1) in *pa and (c + 2, c + 3) in *pb: inputs
+ * x_c .. x_c+3 at xp, x_c+4 .. x_c+7 at xp + bs (int16), each loaded once; W: the row's 6 W_t.
+ * 8 input and 6 W loads for 12 multiply-accumulates (20 MACs); W_t-2, W_t-1, W_t live. */
+static LE_INLINE LE_UNUSED void le_img_krow4_pairs(const int16_t *xp, int bs, const int32_t *W, int64_t *pa,
+                                                   int64_t *pb)
+{
+    int64_t a = *pa, b = *pb;
+    int32_t x, w0, w1, w2;
+    w0 = W[0];
+    x = le_ld16(xp);
+    a += (int64_t)x * w0;
+    w1 = W[1];
+    x = le_ld16(xp + 1);
+    a += (int64_t)x * w1;
+    w2 = W[2];
+    x = le_ld16(xp + 2);
+    a += (int64_t)x * w2;
+    b += (int64_t)x * w0;
+    w0 = W[3];
+    x = le_ld16(xp + 3);
+    a += (int64_t)x * w0;
+    b += (int64_t)x * w1;
+    w1 = W[4];
+    x = le_ld16(xp + bs);
+    a += (int64_t)x * w1;
+    b += (int64_t)x * w2;
+    w2 = W[5];
+    x = le_ld16(xp + bs + 1);
+    a += (int64_t)x * w2;
+    b += (int64_t)x * w0;
+    x = le_ld16(xp + bs + 2);
+    b += (int64_t)x * w1;
+    x = le_ld16(xp + bs + 3);
+    b += (int64_t)x * w2;
+    *pa = a;
+    *pb = b;
+}
+
+/* Conv outputs (r, c .. c + 3) of one conv row, k == 5, from the column pairs; W: [5][6]. */
+static LE_INLINE le_acc4_t le_img_row4_pairs(const int16_t *xp, int bs, const int32_t *W, int32_t b)
+{
+    const int64_t base = (int64_t)1 << (LE_IMG_PAIR_SHIFT - 1); /* 2^22 */
+    const int32_t b0 = b - (int32_t)base;
+    int64_t pa = base, pb = base;
+    le_acc4_t a;
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
+    /* Thumb-2 (Cortex-M3): one asm block, 11 registers (the two 64-bit sums, one input, four W,
+     * two pointers); per kernel row 3 LDRD of W, 8 LDRSH of inputs, 12 SMLAL: 23 instructions
+     * (gcc made about 26 of the C below, and moved the 64-bit sums between registers). */
+    {
+        uint32_t alo = (uint32_t)base, blo = (uint32_t)base;
+        int32_t ahi = 0, bhi = 0, x, w0, w1, w2, w3;
+#define LE_IMG_PROW(XA, XB, WA, WB, WC)                                           \
+    "ldrd %[w0], %[w1], [%[W], #" WA "]\n\t"                                       \
+    "ldrsh %[x], [%[xp], #" XA "]\n\t"                                             \
+    "smlal %[alo], %[ahi], %[x], %[w0]\n\t"                                        \
+    "ldrsh %[x], [%[xp], #" XA "+2]\n\t"                                           \
+    "smlal %[alo], %[ahi], %[x], %[w1]\n\t"                                        \
+    "ldrd %[w2], %[w3], [%[W], #" WB "]\n\t"                                       \
+    "ldrsh %[x], [%[xp], #" XA "+4]\n\t"                                           \
+    "smlal %[alo], %[ahi], %[x], %[w2]\n\t"                                        \
+    "smlal %[blo], %[bhi], %[x], %[w0]\n\t"                                        \
+    "ldrsh %[x], [%[xp], #" XA "+6]\n\t"                                           \
+    "smlal %[alo], %[ahi], %[x], %[w3]\n\t"                                        \
+    "smlal %[blo], %[bhi], %[x], %[w1]\n\t"                                        \
+    "ldrd %[w0], %[w1], [%[W], #" WC "]\n\t"                                       \
+    "ldrsh %[x], [%[xp], #" XB "]\n\t"                                             \
+    "smlal %[alo], %[ahi], %[x], %[w0]\n\t"                                        \
+    "smlal %[blo], %[bhi], %[x], %[w2]\n\t"                                        \
+    "ldrsh %[x], [%[xp], #" XB "+2]\n\t"                                           \
+    "smlal %[alo], %[ahi], %[x], %[w1]\n\t"                                        \
+    "smlal %[blo], %[bhi], %[x], %[w3]\n\t"                                        \
+    "ldrsh %[x], [%[xp], #" XB "+4]\n\t"                                           \
+    "smlal %[blo], %[bhi], %[x], %[w0]\n\t"                                        \
+    "ldrsh %[x], [%[xp], #" XB "+6]\n\t"                                           \
+    "smlal %[blo], %[bhi], %[x], %[w1]\n\t"
+        /* row i: x_c .. x_c+3 at byte 8 i, x_c+4 .. x_c+7 at 48 + 8 i (bs 24 int16); W_0..W_5 at
+         * 24 i; A (alo, ahi) gets x_c+t W_t, B (blo, bhi) x_c+2+t W_t */
+        (void)bs;
+        __asm__(LE_IMG_PROW("0", "48", "0", "8", "16") LE_IMG_PROW("8", "56", "24", "32", "40")
+                LE_IMG_PROW("16", "64", "48", "56", "64") LE_IMG_PROW("24", "72", "72", "80", "88")
+                LE_IMG_PROW("32", "80", "96", "104", "112")
+                : [alo] "+r"(alo), [ahi] "+r"(ahi), [blo] "+r"(blo), [bhi] "+r"(bhi), [x] "=&r"(x),
+                  [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
+                : [xp] "r"(xp), [W] "r"(W)
+                : "memory");
+#undef LE_IMG_PROW
+        pa = (int64_t)(((uint64_t)(uint32_t)ahi << 32) | alo);
+        pb = (int64_t)(((uint64_t)(uint32_t)bhi << 32) | blo);
+    }
+#elif defined(__arm__)
+    /* the 5 kernel rows one after the other, LE_IMG_FENCE between them (else gcc hoists the loads
+     * of all rows and spills them) */
+    LE_IMG_FENCE(xp, W); /* also: W's values are not known here (gcc would then not use SMLAL) */
+    le_img_krow4_pairs(xp, bs, W, &pa, &pb);
+    LE_IMG_FENCE(xp, W);
+    le_img_krow4_pairs(xp + 4, bs, W + 6, &pa, &pb);
+    LE_IMG_FENCE(xp, W);
+    le_img_krow4_pairs(xp + 8, bs, W + 12, &pa, &pb);
+    LE_IMG_FENCE(xp, W);
+    le_img_krow4_pairs(xp + 12, bs, W + 18, &pa, &pb);
+    LE_IMG_FENCE(xp, W);
+    le_img_krow4_pairs(xp + 16, bs, W + 24, &pa, &pb);
+#else
+    {
+        int ky;
+        for (ky = 0; ky < 5; ++ky) {
+            LE_IMG_FENCE(xp, W);
+            le_img_krow4_pairs(xp, bs, W, &pa, &pb);
+            xp += 4;
+            W += 6;
+        }
+    }
+#endif
+    a.a0 = (int32_t)((uint32_t)pa & 0x7FFFFFu) + b0;
+    a.a1 = (int32_t)(pa >> LE_IMG_PAIR_SHIFT) + b;
+    a.a2 = (int32_t)((uint32_t)pb & 0x7FFFFFu) + b0;
+    a.a3 = (int32_t)(pb >> LE_IMG_PAIR_SHIFT) + b;
+    return a;
+}
+#endif
 
 /* Conv outputs (r, c .. c + 3) of one conv row, k == 5: a_i = b + sum over the 5 kernel rows.
  * xp: row r's x_c in the scratch (c divisible by 4); bs: LE_IMG_BS(5); wp: [5][5] int8; wq: its
@@ -1192,40 +1493,11 @@ static LE_INLINE le_acc4_t le_img_row4(const int16_t *xp, int bs, const int8_t *
 #if LE_SIMD
     (void)bs;
     (void)wp;
-    return le_img_row4_dsp(xp, wq, b);
+    (void)b;
+    return le_img_row4_dsp(xp, wq);
 #else
-    le_acc4_t a;
-    (void)wq;
-    a.a0 = b;
-    a.a1 = b;
-    a.a2 = b;
-    a.a3 = b;
-    /* the 5 kernel rows one after the other (rows of a block are 4 int16 apart): LE_IMG_FENCE
-     * between them makes the pointers opaque, else gcc hoists the loads of all rows and spills
-     * them. Unrolled on Arm (Cortex-M3: 20,000 instructions per inference less than the loop), a
-     * loop elsewhere (x86-64: unrolled costs 117,000 more; measured with gcc 12/13) */
-#if defined(__arm__)
-    a = le_img_krow4_c(xp, bs, wp, a);
-    LE_IMG_FENCE(xp, wp);
-    a = le_img_krow4_c(xp + 4, bs, wp + 5, a);
-    LE_IMG_FENCE(xp, wp);
-    a = le_img_krow4_c(xp + 8, bs, wp + 10, a);
-    LE_IMG_FENCE(xp, wp);
-    a = le_img_krow4_c(xp + 12, bs, wp + 15, a);
-    LE_IMG_FENCE(xp, wp);
-    return le_img_krow4_c(xp + 16, bs, wp + 20, a);
-#else
-    {
-        int ky;
-        for (ky = 0; ky < 5; ++ky) {
-            LE_IMG_FENCE(xp, wp);
-            a = le_img_krow4_c(xp, bs, wp, a);
-            xp += 4;
-            wp += 5;
-        }
-    }
-    return a;
-#endif
+    (void)wp;
+    return le_img_row4_pairs(xp, bs, wq, b);
 #endif
 }
 
@@ -1281,9 +1553,76 @@ static LE_INLINE void le_img_band_s8(const uint8_t *image, int img_h, int img_w,
     }
 }
 
+#if !LENET5_REQUANT_INT
+/* The float requant of kernels/le_requant.h (portable float path) on 4 int32 lanes, each lane the
+ * same IEEE operations as the scalar code: float(acc) (CVTDQ2PS, round to nearest like C's
+ * conversion), * M, clamp to [-128 - zp, 127 - zp] (no NaN: MAX then MIN is the scalar's
+ * v < lo ? lo : (v > hi ? hi : v)), + 1.5 * 2^23, bits. Returns code + 128 in [0, 255]: the
+ * index into the C1 tables (stored by code + 128). lo, hi: (float)(-128 - zp), (float)(127 - zp) in
+ * all lanes; bias: 0x4B400000 - zp - 128. */
+static LE_INLINE __m128i le_img_requant4_sse2(__m128i acc, __m128 m, __m128 lo, __m128 hi, __m128i bias)
+{
+    __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(acc), m);
+    v = _mm_min_ps(_mm_max_ps(v, lo), hi);
+    v = _mm_add_ps(v, _mm_set1_ps(12582912.0f)); /* 1.5 * 2^23: bits 0x4B400000 */
+    return _mm_sub_epi32(_mm_castps_si128(v), bias);
+}
+
+/* One channel's band epilogue, vectorized: c[oy][dy][cx] (le_sse2_band_acc) -> per conv row
+ * 4 lanes at a time through the requant (le_img_requant4_sse2), the table lookups scalar into t
+ * as int16, then per 4 subsampled outputs: (t[0][2ox], t[0][2ox + 1]) . (sw0, sw1) +
+ * (t[1][2ox], t[1][2ox + 1]) . (sw2, sw3) in one PMADDWD each (|t|, |sw| <= 128), + sb, the
+ * requant and the table. m, sm: the float32 bit patterns of the two multipliers. */
+static LE_INLINE void le_img_out_sse2(int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG], int nb, int out_w, int32_t m,
+                                      int32_t zp, const int8_t *table, int32_t sw0, int32_t sw1, int32_t sw2,
+                                      int32_t sw3, int32_t sb, int32_t sm, int32_t szp, const int8_t *stable,
+                                      int8_t *y)
+{
+    const int ng = (2 * out_w + 3) / 4;          /* conv column groups (lanes) */
+    const int no = (out_w + 3) / 4;              /* subsampled output groups */
+    const __m128 cm = _mm_castsi128_ps(_mm_set1_epi32(m)), csm = _mm_castsi128_ps(_mm_set1_epi32(sm));
+    const __m128 clo = _mm_set1_ps((float)(-128 - zp)), chi = _mm_set1_ps((float)(127 - zp));
+    const __m128 slo = _mm_set1_ps((float)(-128 - szp)), shi = _mm_set1_ps((float)(127 - szp));
+    const __m128i cb = _mm_set1_epi32(0x4B400000 - zp - 128), sbb = _mm_set1_epi32(0x4B400000 - szp - 128);
+    const __m128i w01 = _mm_set1_epi32((int32_t)((uint32_t)(sw0 & 0xFFFF) | (uint32_t)sw1 << 16));
+    const __m128i w23 = _mm_set1_epi32((int32_t)((uint32_t)(sw2 & 0xFFFF) | (uint32_t)sw3 << 16));
+    const __m128i vsb = _mm_set1_epi32(sb);
+    int16_t t[2][4 * LE_SSE2_MAXG];              /* table values of conv rows 2oy, 2oy + 1 */
+    int32_t q[4];
+    int oy;
+    memset(t, 0, sizeof t);                      /* lanes past 2 out_w: read, never used */
+    for (oy = 0; oy < nb; ++oy) {
+        int dy, g;
+        for (dy = 0; dy < 2; ++dy) {
+            for (g = 0; g < ng; ++g) {
+                const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(c[oy][dy] + 4 * g));
+                _mm_storeu_si128((__m128i *)(void *)q, le_img_requant4_sse2(a, cm, clo, chi, cb));
+                t[dy][4 * g] = table[q[0]];
+                t[dy][4 * g + 1] = table[q[1]];
+                t[dy][4 * g + 2] = table[q[2]];
+                t[dy][4 * g + 3] = table[q[3]];
+            }
+        }
+        for (g = 0; g < no; ++g) {
+            const int n = out_w - 4 * g < 4 ? out_w - 4 * g : 4;
+            const __m128i t0 = _mm_loadu_si128((const __m128i *)(const void *)(t[0] + 8 * g));
+            const __m128i t1 = _mm_loadu_si128((const __m128i *)(const void *)(t[1] + 8 * g));
+            const __m128i s = _mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(t0, w01), _mm_madd_epi16(t1, w23)), vsb);
+            int i;
+            _mm_storeu_si128((__m128i *)(void *)q, le_img_requant4_sse2(s, csm, slo, shi, sbb));
+            for (i = 0; i < n; ++i) {
+                y[oy * out_w + 4 * g + i] = stable[q[i]];
+            }
+        }
+    }
+}
+#endif
+
 /* The whole layer on x86: per band of nb <= LE_SSE2_MAXH output rows, its 2 nb + k - 1 input rows
- * once, then per channel le_conv_band_sse2 over its one kernel or none (at input offset 0) and
- * le_subsample_out per output. Stack: 0.5 KB here, 1.3 KB for c, le_conv_band_sse2's 2.8 KB. */
+ * translated and paired into Q rows once, then per channel its bias, le_sse2_band_acc over its one
+ * kernel (none: all its weights were 0) and the epilogue: le_img_out_sse2 on the float requant
+ * path, le_requant32 per output on the integer one. Stack (host only): 0.5 KB for the rows, 2.2 KB
+ * for Q, 1.3 KB for c, 0.7 KB in le_sse2_band_acc. */
 static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
                                                 int top, int left, int32_t pad_value, int k, const int8_t *w,
                                                 const uint16_t *kstart, const int32_t *bias, const le_rq_t *rq,
@@ -1292,19 +1631,53 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
                                                 const le_rq_t *srq, int32_t szp, int swide, const int8_t *stable,
                                                 int8_t *y, int out_c, int out_h, int out_w)
 {
-    static const uint16_t off0[1] = {0};          /* the one input map's offset */
+    le_sse2_q_t q;                                /* the band's input rows paired (le_sse2_band_q) */
     int8_t xb[LE_IMG_XH][LE_IMG_XW];              /* the band's input rows */
+    int32_t c[LE_SSE2_MAXH][2][4 * LE_SSE2_MAXG]; /* conv rows 2oy, 2oy + 1 of the band, one channel */
+    const int8_t *const tc = table + 128, *const sc = stable + 128; /* the tables at code 0 */
     int oy0;
     for (oy0 = 0; oy0 < out_h; oy0 += LE_SSE2_MAXH) {
         const int nb = out_h - oy0 < LE_SSE2_MAXH ? out_h - oy0 : LE_SSE2_MAXH;
         int o;
         le_img_band_s8(image, img_h, img_w, itable, top, left, pad_value, 2 * oy0, 2 * nb + k - 1,
                        2 * out_w + k - 1, xb);
+        le_sse2_band_q(xb[0], LE_IMG_XW, k, nb, out_w, q); /* once for the 6 channels */
         for (o = 0; o < out_c; ++o) {
             const int nk = kstart[o + 1] - kstart[o]; /* 1, or 0: all its weights were 0 */
-            le_subsample_band_sse2(xb[0], LE_IMG_XW, k, w + kstart[o] * k * k, 0, nk, off0, bias[o], nb, out_w,
-                                   rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq[o], szp, swide, stable,
-                                   y + (o * out_h + oy0) * out_w);
+            const int32_t sw0 = sw[4 * o], sw1 = sw[4 * o + 1], sw2 = sw[4 * o + 2], sw3 = sw[4 * o + 3];
+            const int32_t sb = sbias[o];
+            const le_rq_t cr = rq[o], sr = srq[o];
+            int8_t *yo = y + (o * out_h + oy0) * out_w;
+            int oy;
+            le_sse2_band_bias(bias[o], nb, out_w, c);
+            if (nk) { /* its one kernel, over the band's Q rows */
+                le_sse2_band_acc(q, w + kstart[o] * k * k, k, nb, out_w, c);
+            }
+#if !LENET5_REQUANT_INT
+            {
+                int32_t m, sm;
+                memcpy(&m, &cr, sizeof m);
+                memcpy(&sm, &sr, sizeof sm);
+                le_img_out_sse2(c, nb, out_w, m, zp, table, sw0, sw1, sw2, sw3, sb, sm, szp, stable, yo);
+            }
+            (void)oy;
+            (void)wide;
+            (void)swide;
+            (void)tc;
+            (void)sc;
+#else
+            for (oy = 0; oy < nb; ++oy) {
+                int ox;
+                for (ox = 0; ox < out_w; ++ox) {
+                    const le_acc4_t a = le_band_window(c, oy, ox);
+                    const int32_t s = sb + tc[le_requant32(a.a0, cr, zp, wide)] * sw0
+                                    + tc[le_requant32(a.a1, cr, zp, wide)] * sw1
+                                    + tc[le_requant32(a.a2, cr, zp, wide)] * sw2
+                                    + tc[le_requant32(a.a3, cr, zp, wide)] * sw3;
+                    yo[oy * out_w + ox] = sc[le_requant32(s, sr, szp, swide)];
+                }
+            }
+#endif
         }
     }
 }
@@ -1312,8 +1685,104 @@ static LE_INLINE void le_conv_subsample_u8_sse2(const uint8_t *image, int img_h,
 #undef LE_IMG_XH
 #endif
 
-/* table[requant(acc)]: one conv output through its requant and the table after it */
-#define LE_IMG_T(acc) ((int32_t)table[(uint8_t)le_requant((acc), cr, zp, wide)])
+#if LENET5_REQUANT_INT && !LE_SIMD && defined(__GNUC__) && defined(__thumb2__)
+#define LE_IMG_RQ_T2 1
+/* le_requant32_fast (kernels/le_requant.h) and the table lookup of one accumulator X, Thumb-2:
+ * |X| (EOR/SUB with X >> 31), the 64-bit r loaded by LDRD and SMLAL |X| * a into it, ASR sh,
+ * the sign back, + zp (ZP: an ADD or nothing), SSAT; X = tc[q]. a, sh: registers; p: the le_rq_t
+ * (r at offset 0). */
+#define LE_IMG_RQ1(X, ZP)                                                \
+    "eor %[u], %[" X "], %[" X "], asr #31\n\t"                           \
+    "sub %[u], %[u], %[" X "], asr #31\n\t"                               \
+    "ldrd %[lo], %[hi], [%[p]]\n\t"                                       \
+    "smlal %[lo], %[hi], %[u], %[a]\n\t"                                  \
+    "asr %[hi], %[hi], %[sh]\n\t"                                         \
+    "eor %[hi], %[hi], %[" X "], asr #31\n\t"                             \
+    "sub %[hi], %[hi], %[" X "], asr #31\n\t"                             \
+    ZP                                                                   \
+    "ssat %[hi], #8, %[hi]\n\t"                                           \
+    "ldrsb %[" X "], [%[tc], %[hi]]\n\t"
+
+/* The 4 conv outputs of a pass through the fast integer requant of channel rq (rq->a != 0) and
+ * the table tc (by code): 9 instructions each (10 with a zero point) and 2 to load a and sh, where
+ * gcc, short of registers around the passes, made about 14 of le_requant32 and the lookup. */
+static LE_INLINE le_acc4_t le_img_rq4_t2(le_acc4_t v, const le_rq_t *rq, const int8_t *tc, int32_t zp)
+{
+    int32_t u, lo, hi, a, sh;
+    if (zp == 0) { /* a literal at the inlined call */
+        __asm__("ldr %[a], [%[p], #8]\n\t"
+                "ldr %[sh], [%[p], #12]\n\t"
+                LE_IMG_RQ1("x0", "") LE_IMG_RQ1("x1", "") LE_IMG_RQ1("x2", "") LE_IMG_RQ1("x3", "")
+                : [x0] "+r"(v.a0), [x1] "+r"(v.a1), [x2] "+r"(v.a2), [x3] "+r"(v.a3), [u] "=&r"(u),
+                  [lo] "=&r"(lo), [hi] "=&r"(hi), [a] "=&r"(a), [sh] "=&r"(sh)
+                : [p] "r"(rq), [tc] "r"(tc)
+                : "memory");
+    } else {
+        __asm__("ldr %[a], [%[p], #8]\n\t"
+                "ldr %[sh], [%[p], #12]\n\t"
+                LE_IMG_RQ1("x0", "add %[hi], %[hi], %[zp]\n\t") LE_IMG_RQ1("x1", "add %[hi], %[hi], %[zp]\n\t")
+                LE_IMG_RQ1("x2", "add %[hi], %[hi], %[zp]\n\t") LE_IMG_RQ1("x3", "add %[hi], %[hi], %[zp]\n\t")
+                : [x0] "+r"(v.a0), [x1] "+r"(v.a1), [x2] "+r"(v.a2), [x3] "+r"(v.a3), [u] "=&r"(u),
+                  [lo] "=&r"(lo), [hi] "=&r"(hi), [a] "=&r"(a), [sh] "=&r"(sh)
+                : [p] "r"(rq), [tc] "r"(tc), [zp] "r"(zp)
+                : "memory");
+    }
+    return v;
+}
+
+/* the same for the two subsampling sums of a pair of outputs: *p0 = sc[q0], *p1 = sc[q1] */
+static LE_INLINE void le_img_rq2_t2(int32_t *p0, int32_t *p1, const le_rq_t *rq, const int8_t *tc, int32_t zp)
+{
+    int32_t x0 = *p0, x1 = *p1, u, lo, hi, a, sh;
+    if (zp == 0) {
+        __asm__("ldr %[a], [%[p], #8]\n\t"
+                "ldr %[sh], [%[p], #12]\n\t"
+                LE_IMG_RQ1("x0", "") LE_IMG_RQ1("x1", "")
+                : [x0] "+r"(x0), [x1] "+r"(x1), [u] "=&r"(u), [lo] "=&r"(lo), [hi] "=&r"(hi), [a] "=&r"(a),
+                  [sh] "=&r"(sh)
+                : [p] "r"(rq), [tc] "r"(tc)
+                : "memory");
+    } else {
+        __asm__("ldr %[a], [%[p], #8]\n\t"
+                "ldr %[sh], [%[p], #12]\n\t"
+                LE_IMG_RQ1("x0", "add %[hi], %[hi], %[zp]\n\t") LE_IMG_RQ1("x1", "add %[hi], %[hi], %[zp]\n\t")
+                : [x0] "+r"(x0), [x1] "+r"(x1), [u] "=&r"(u), [lo] "=&r"(lo), [hi] "=&r"(hi), [a] "=&r"(a),
+                  [sh] "=&r"(sh)
+                : [p] "r"(rq), [tc] "r"(tc), [zp] "r"(zp)
+                : "memory");
+    }
+    *p0 = x0;
+    *p1 = x1;
+}
+#undef LE_IMG_RQ1
+#endif
+
+#if !LE_SIMD
+/* The 4 conv outputs of a pass through the requant of channel cr and the table tc (by code):
+ * the asm of le_img_rq4_t2 when the channel has the fast integer constants (fast), else
+ * le_requant32 per output. */
+static LE_INLINE le_acc4_t le_img_t4(le_acc4_t a, int32_t zp, int wide, const int8_t *tc, const le_rq_t *rqp,
+                                     int fast)
+{
+#if defined(LE_IMG_RQ_T2)
+    if (fast) {
+        return le_img_rq4_t2(a, rqp, tc, zp);
+    }
+#else
+    (void)rqp;
+    (void)fast;
+#endif
+    a.a0 = tc[le_requant32(a.a0, *rqp, zp, wide)];
+    a.a1 = tc[le_requant32(a.a1, *rqp, zp, wide)];
+    a.a2 = tc[le_requant32(a.a2, *rqp, zp, wide)];
+    a.a3 = tc[le_requant32(a.a3, *rqp, zp, wide)];
+    return a;
+}
+#endif
+
+/* table[requant(acc) + 128]: one conv output through its requant and the table after it (tc: the
+ * table at code 0; the tables are stored by code + 128, see kernels/ref/le_conv_subsample_u8.c) */
+#define LE_IMG_T(acc) ((int32_t)tc[le_requant32((acc), cr, zp, wide)])
 
 static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, const int8_t *itable,
                                            int top, int left, int32_t pad_value, int8_t *scratch, int in_w, int k,
@@ -1326,6 +1795,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     const int bs = LE_IMG_BS(k);
     const int nb = (in_w + 3) / 4;
     int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
+    const int8_t *const tc = table + 128, *const sc = stable + 128; /* the tables at code 0 */
     int oy;
 #if LE_SSE2
     if (le_sse2_fits(k, out_w)) {
@@ -1339,8 +1809,28 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         int o;
         if (oy > 0) { /* rows 2oy .. 2oy + k - 2 were rows 2 .. k of the previous output row */
             int16_t *blk = rows;
-            int j;
-            for (j = 0; j < nb; ++j) { /* per block: (k - 1) * 4 int16 move down by 8 (two rows) */
+            int j, nb_done = 0;
+#if defined(__GNUC__) && defined(__thumb2__)
+            if (k == 5) { /* per block 32 bytes move down by 16: 4 LDRD + 4 STRD */
+                for (j = 0; j < nb; ++j) {
+                    int32_t v0, v1;
+                    __asm__ __volatile__("ldrd %[v0], %[v1], [%[p], #16]\n\t"
+                                         "strd %[v0], %[v1], [%[p]]\n\t"
+                                         "ldrd %[v0], %[v1], [%[p], #24]\n\t"
+                                         "strd %[v0], %[v1], [%[p], #8]\n\t"
+                                         "ldrd %[v0], %[v1], [%[p], #32]\n\t"
+                                         "strd %[v0], %[v1], [%[p], #16]\n\t"
+                                         "ldrd %[v0], %[v1], [%[p], #40]\n\t"
+                                         "strd %[v0], %[v1], [%[p], #24]"
+                                         : [v0] "=&r"(v0), [v1] "=&r"(v1)
+                                         : [p] "r"(blk)
+                                         : "memory");
+                    blk += bs;
+                }
+                nb_done = nb;
+            }
+#endif
+            for (j = nb_done; j < nb; ++j) { /* per block: (k - 1) * 4 int16 move down by 8 (two rows) */
                 int i;
                 for (i = 0; i < 2 * (k - 1); i += 2) { /* words, two per step (dst < src) */
                     int32_t v[2];
@@ -1370,19 +1860,91 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
             if (k == 5) { /* two subsampled outputs at a time: conv columns c = 2ox .. 2ox + 3 */
 #if LE_SIMD
                 const int32_t sw01 = le_pkh_lo_lo(sw0, sw1), sw23 = le_pkh_lo_lo(sw2, sw3);
-                int32_t wpairs[30]; /* [5][6] int16 pairs of channel o */
+#if defined(LE_REQUANT_VCVTR)
+                float cm, sm; /* the two multipliers M (float32 bit patterns in the le_rq_t) */
+                memcpy(&cm, &cr, sizeof cm);
+                memcpy(&sm, &sr, sizeof sm);
+#endif
+                int32_t wpairs[31]; /* [5][6] int16 pairs of channel o, then its bias */
                 const int32_t *wq = wpairs;
                 if (has) {
                     le_img_wpairs5(wp, wpairs);
                 } else {
-                    memset(wpairs, 0, sizeof wpairs);
+                    memset(wpairs, 0, 30 * sizeof wpairs[0]);
                 }
+                wpairs[30] = b;
 #else
-                const int32_t *wq = 0;
-                if (!has) {
-                    wp = le_img_zeros5;
+#if defined(LE_IMG_RQ_T2)
+                const int fast = rq[o].a != 0 && srq[o].a != 0;
+#else
+                const int fast = 0;
+#endif
+                int32_t wcols[30]; /* [5][6] column-pair weights W_t of channel o */
+                const int32_t *wq = wcols;
+                if (has) {
+                    le_img_wcols5(wp, wcols);
+                } else {
+                    memset(wcols, 0, sizeof wcols);
                 }
 #endif
+#if LE_SIMD && defined(LE_REQUANT_VCVTR)
+                const int16_t *xq = rows; /* row 0, column 2ox: one block per pair of outputs */
+                int8_t *yp = yo;
+                int8_t *const yend = yo + (out_w & ~1);
+                for (; yp != yend; yp += 2, xq += bs) {
+                    const int16_t *xp = xq;
+                    int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
+                    int32_t swp = sw01;
+                    int dy;
+                    for (dy = 0; dy < 2; ++dy) { /* conv rows 2oy, 2oy + 1 */
+                        le_acc4_t a = le_img_vcvtr4(le_img_row4(xp, bs, wp, wq, b), cm);
+                        /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
+                        s0 = le_smlad(le_pkh_lo_lo(tc[le_img_sat8(a.a0, zp)], tc[le_img_sat8(a.a1, zp)]), swp, s0);
+                        s1 = le_smlad(le_pkh_lo_lo(tc[le_img_sat8(a.a2, zp)], tc[le_img_sat8(a.a3, zp)]), swp, s1);
+                        xp += 4; /* row 1 */
+                        swp = sw23;
+                    }
+                    le_img_vcvtr2(&s0, &s1, sm);
+                    yp[0] = sc[le_img_sat8(s0, szp)];
+                    yp[1] = sc[le_img_sat8(s1, szp)];
+                }
+                ox = out_w & ~1;
+#endif
+#if !LE_SIMD
+                { /* portable: the two passes of a pair written out (code is not scarce on the M3) */
+                    const int16_t *xq = rows; /* row 0, column 2ox: one block per pair of outputs */
+                    int8_t *yp = yo;
+                    int8_t *const yend = yo + (out_w & ~1);
+                    for (; yp != yend; yp += 2, xq += bs) {
+                        /* the subsampling weights and bias are read from flash here, not held:
+                         * held, gcc spills them (the stack peak is at its limit on the M3) */
+                        const int8_t *swo = sw + 4 * o;
+                        int32_t s0, s1; /* subsampling sums of the two outputs */
+                        le_acc4_t a = le_img_t4(le_img_row4_pairs(xq, bs, wq, b), zp, wide, tc, &rq[o], fast);
+                        s0 = sb + a.a0 * swo[0]; /* one multiply-accumulate each */
+                        s0 += a.a1 * swo[1];
+                        s1 = sb + a.a2 * swo[0];
+                        s1 += a.a3 * swo[1];
+                        a = le_img_t4(le_img_row4_pairs(xq + 4, bs, wq, b), zp, wide, tc, &rq[o], fast);
+                        s0 += a.a0 * swo[2];
+                        s0 += a.a1 * swo[3];
+                        s1 += a.a2 * swo[2];
+                        s1 += a.a3 * swo[3];
+#if defined(LE_IMG_RQ_T2)
+                        if (fast) {
+                            le_img_rq2_t2(&s0, &s1, &srq[o], sc, szp);
+                            yp[0] = (int8_t)s0;
+                            yp[1] = (int8_t)s1;
+                            continue;
+                        }
+#endif
+                        yp[0] = sc[le_requant32(s0, srq[o], szp, swide)];
+                        yp[1] = sc[le_requant32(s1, srq[o], szp, swide)];
+                    }
+                    ox = out_w & ~1;
+                }
+#endif
+                /* the other paths: M4 with the integer requant */
                 for (; ox + 2 <= out_w; ox += 2) {
                     const int16_t *xp = rows + (ox >> 1) * bs; /* row 0, column 2ox (ox even) */
                     int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
@@ -1394,12 +1956,6 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                     int dy;
                     for (dy = 0; dy < 2; ++dy) { /* conv rows 2oy, 2oy + 1 */
                         le_acc4_t a;
-#if !LE_SIMD
-                        /* the portable path loads its weights and inputs per pass: gcc would
-                         * otherwise keep all 25 weights and the inputs the next pass shares live
-                         * across passes, and spill them (measured) */
-                        LE_IMG_FENCE(wp, xp);
-#endif
                         a = le_img_row4(xp, bs, wp, wq, b);
 #if LE_SIMD
                         { /* (t0, t1) . (sw0, sw1), then (sw2, sw3): one SMLAD each, |t|, |sw| <= 128 */
@@ -1407,10 +1963,21 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                             s1 = le_smlad(le_pkh_lo_lo(LE_IMG_T(a.a2), LE_IMG_T(a.a3)), swp, s1);
                         }
 #else
-                        s0 += LE_IMG_T(a.a0) * swa; /* one multiply-accumulate each */
-                        s0 += LE_IMG_T(a.a1) * swb;
-                        s1 += LE_IMG_T(a.a2) * swa;
-                        s1 += LE_IMG_T(a.a3) * swb;
+#if defined(LE_IMG_RQ_T2)
+                        if (fast) { /* both requants of the channel have the fast constants */
+                            a = le_img_rq4_t2(a, &rq[o], tc, zp);
+                            s0 += a.a0 * swa; /* one multiply-accumulate each */
+                            s0 += a.a1 * swb;
+                            s1 += a.a2 * swa;
+                            s1 += a.a3 * swb;
+                        } else
+#endif
+                        {
+                            s0 += LE_IMG_T(a.a0) * swa; /* one multiply-accumulate each */
+                            s0 += LE_IMG_T(a.a1) * swb;
+                            s1 += LE_IMG_T(a.a2) * swa;
+                            s1 += LE_IMG_T(a.a3) * swb;
+                        }
 #endif
                         xp += 4; /* row 1 */
 #if LE_SIMD
@@ -1420,8 +1987,16 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                         swb = sw3;
 #endif
                     }
-                    yo[ox] = stable[(uint8_t)le_requant(s0, sr, szp, swide)];
-                    yo[ox + 1] = stable[(uint8_t)le_requant(s1, sr, szp, swide)];
+#if defined(LE_IMG_RQ_T2)
+                    if (fast) {
+                        le_img_rq2_t2(&s0, &s1, &srq[o], sc, szp);
+                        yo[ox] = (int8_t)s0;
+                        yo[ox + 1] = (int8_t)s1;
+                        continue;
+                    }
+#endif
+                    yo[ox] = sc[le_requant32(s0, sr, szp, swide)];
+                    yo[ox + 1] = sc[le_requant32(s1, sr, szp, swide)];
                 }
             }
             if (k != 5 || (out_w & 1)) { /* k != 5, or an odd out_w's last output */
@@ -1434,7 +2009,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                         a.a0 = a.a1 = a.a2 = a.a3 = b;
                     }
                     s += LE_IMG_T(a.a0) * sw0 + LE_IMG_T(a.a1) * sw1 + LE_IMG_T(a.a2) * sw2 + LE_IMG_T(a.a3) * sw3;
-                    yo[ox] = stable[(uint8_t)le_requant(s, sr, szp, swide)];
+                    yo[ox] = sc[le_requant32(s, sr, szp, swide)];
                 }
             }
         }

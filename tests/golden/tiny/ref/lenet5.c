@@ -58,6 +58,8 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  *             X[r][c] = itable[image[r - top][c - left]] inside the image, pad_value (an int8
  *             code) outside it
  *   rows      scratch [(k + 1) * in_w] int8 in the arena (the optimized set's row buffer)
+ *   table, stable [256] int8 as in le_conv_subsample_s8, but stored in the order of the int8 code:
+ *             the entry of code q is at q + 128 (not at the raw byte (uint8_t)q)
  *   the rest  as le_conv_subsample_s8 with one input channel (so no in_off list: every kernel reads
  *             input offset 0) */
 /* ---- kernels/le_requant.h ---- */
@@ -160,7 +162,7 @@ static int8_t le_requant_exact_wide(int32_t acc, le_rq_t rq, int32_t zp)
  * every step over the layer's whole accumulator range): the float path is odd in acc, so
  * raw = floor((|acc| * a + r) / 2^(32 + sh)) and q = clamp(sign(acc) * raw + zp). Channels without
  * such constants (a == 0) replay section 3b. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     int32_t s;
     int32_t u;
@@ -174,9 +176,9 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     q = ((q ^ s) - s) + zp;                                    /* sign(acc) * q + zp */
 #if defined(__GNUC__) && defined(__ARM_FEATURE_SAT)
     __asm__("ssat %0, #8, %1" : "=r"(q) : "r"(q)); /* the clamp in one instruction (ARMv6, ARMv7-M) */
-    return (int8_t)q;
+    return q;
 #else
-    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+    return q < -128 ? -128 : (q > 127 ? 127 : q);
 #endif
 }
 #elif defined(LE_REQUANT_VCVTR)
@@ -184,7 +186,7 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
  * product, VCVTR rounds it to the nearest int32, ties to even (FPSCR default mode; saturating),
  * QADD adds the zero point without overflow, SSAT clamps to [-128, 127]. The product only feeds the
  * asm, so it cannot be fused into an addition. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     float m;
     float v;
@@ -198,14 +200,14 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
         __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
     }
     __asm__("ssat %0, #8, %0" : "+r"(q));
-    return (int8_t)q;
+    return q;
 }
 #else
 /* Float path (section 3a): one binary32 multiply, clamp to the integer bounds (so clamping before
  * rounding is exact), then round half to even by adding 1.5 * 2^23 and reading the low mantissa
  * bits (valid for |v| < 2^22; needs the default round-to-nearest mode). (float)acc already rounds a
  * wide acc the way ORT does, so `wide` changes nothing here. */
-static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
     float m;
     float v;
@@ -218,9 +220,16 @@ static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide
     v = v < lo ? lo : (v > hi ? hi : v);
     v += 12582912.0f; /* 1.5 * 2^23: bits 0x4B400000 */
     memcpy(&bits, &v, sizeof bits);
-    return (int8_t)((int32_t)bits - (int32_t)0x4B400000 + zp);
+    return (int32_t)bits - (int32_t)0x4B400000 + zp;
 }
 #endif
+
+/* le_requant32 returns the code as an int32 already in [-128, 127] (so a table indexed by code + 128
+ * needs no extension instruction); le_requant as an int8_t. */
+static LE_INLINE int8_t le_requant(int32_t acc, le_rq_t rq, int32_t zp, int wide)
+{
+    return (int8_t)le_requant32(acc, rq, zp, wide);
+}
 
 #endif /* LE_REQUANT_H */
 
@@ -274,11 +283,11 @@ static void le_conv_subsample_u8(const uint8_t *image, int img_h, int img_w, con
                                 }
                             }
                         }
-                        a = table[(uint8_t)le_requant(acc, rq[o], zp, wide)];
+                        a = table[le_requant(acc, rq[o], zp, wide) + 128];
                         sacc += (int32_t)a * (int32_t)sw[(o * 2 + dy) * 2 + dx];
                     }
                 }
-                y[(o * out_h + oy) * out_w + ox] = stable[(uint8_t)le_requant(sacc, srq[o], szp, swide)];
+                y[(o * out_h + oy) * out_w + ox] = stable[le_requant(sacc, srq[o], szp, swide) + 128];
             }
         }
     }
