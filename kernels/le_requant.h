@@ -10,53 +10,27 @@
 #ifndef LE_REQUANT_H
 #define LE_REQUANT_H
 
+#include "le_bits.h"
 #include "le_common.h"
 
 #if LENET5_REQUANT_INT
-/* x >> s rounded half to even; 1 <= s <= 62. */
-static uint64_t le_rshift_rne(uint64_t x, int s)
-{
-    uint64_t q = x >> s;
-    uint64_t rem = x & ((((uint64_t)1) << s) - 1u);
-    uint64_t half = ((uint64_t)1) << (s - 1);
-    if (rem > half || (rem == half && (q & 1u))) {
-        q += 1u;
-    }
-    return q;
-}
-
-/* Number of significant bits of x (0 for 0). */
-static int le_bitlen64(uint64_t x)
-{
-#if defined(__GNUC__)
-    return x ? 64 - __builtin_clzll(x) : 0;
-#else
-    int n = 0;
-    while (x) {
-        x >>= 1;
-        ++n;
-    }
-    return n;
-#endif
-}
-
 /* Integer replay of the float path (int8-arithmetic.md section 3b), |acc| <= 2^24 (float(acc)
  * exact): P = |acc| * m exactly (<= 2^48), round P to 24 significant bits (the float32 product),
  * then to an integer, half to even both times. */
 static int8_t le_requant_exact(int32_t acc, le_rq_t rq, int32_t zp)
 {
     uint64_t p = (uint64_t)(uint32_t)(acc < 0 ? -acc : acc) * (uint32_t)rq.r; /* r = m */
-    int d = le_bitlen64(p) - 24;
+    int d = le_bitlen(p) - 24;
     int k;
     int32_t q;
     if (d > 0) {
-        p = le_rshift_rne(p, d);
+        p = le_shr_rne(p, d);
     } else {
         d = 0;
     }
     k = -(d + rq.sh); /* sh = e; value = p * 2^-k */
     if (k > 0) {
-        q = (k > 62) ? 0 : (int32_t)le_rshift_rne(p, k);
+        q = (k > 62) ? 0 : (int32_t)le_shr_rne(p, k);
     } else if (p == 0) {
         q = 0;
     } else {

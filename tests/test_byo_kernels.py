@@ -210,7 +210,7 @@ def test_integer_requant_equals_the_float_steps(tmp_path):
     kernels = Path(byo.__file__).resolve().parents[2] / "kernels" / "byo"
     exe = tmp_path / "rq"
     for opt in ("-O0", "-O2"):
-        build = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", opt, f"-I{kernels}", str(src), "-o",
+        build = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", opt, f"-I{kernels}", f"-I{kernels.parent}", str(src), "-o",
                                 str(exe), "-lm"], capture_output=True, text=True, timeout=120)
         assert build.returncode == 0, build.stderr
         run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
@@ -234,6 +234,6 @@ def test_integer_requant_is_the_default_without_an_fpu(tmp_path, flags, expected
     kernels = Path(byo.__file__).resolve().parents[2] / "kernels" / "byo"
     src = tmp_path / "probe.c"
     src.write_text('#include "le_byo.h"\nint le_probe = LE_INT_REQUANT;\n')
-    out = subprocess.run([gcc, *flags, f"-I{kernels}", "-E", str(src)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([gcc, *flags, f"-I{kernels}", f"-I{kernels.parent}", "-E", str(src)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert f"int le_probe = {expected};" in out.stdout

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "le_bits.h"
+
 #if defined(__GNUC__)
 #define LE_UNUSED __attribute__((unused))
 #else
@@ -129,28 +131,6 @@ static LE_UNUSED le_rq_t le_rq_make(uint32_t mult_bits, int32_t zy, int32_t lo_c
 }
 
 #if LE_INT_REQUANT
-/* x >> s rounded half to even, 1 <= s <= 63. */
-static LE_UNUSED uint64_t le_shr_rne(uint64_t x, int s)
-{
-    const uint64_t q = x >> s, rem = x & ((((uint64_t)1) << s) - 1u), half = ((uint64_t)1) << (s - 1);
-    return q + (uint64_t)(rem > half || (rem == half && (q & 1u)));
-}
-
-/* Number of significant bits of x (0 for 0). */
-static LE_UNUSED int le_bitlen(uint64_t x)
-{
-#if defined(__GNUC__)
-    return x ? 64 - __builtin_clzll(x) : 0;
-#else
-    int n = 0;
-    while (x) {
-        x >>= 1;
-        ++n;
-    }
-    return n;
-#endif
-}
-
 /* The float steps replayed exactly: a = |acc| (<= 2^31) rounded to 24 significant bits, half to
  * even (float(acc)); p = a * m exactly (< 2^49); p rounded to 24 significant bits (the float32
  * product; a product below 2^-126, where float32 rounds at a fixed step instead, is < 0.5 either

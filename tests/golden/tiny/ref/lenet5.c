@@ -75,21 +75,32 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
 #ifndef LE_REQUANT_H
 #define LE_REQUANT_H
 
-#if LENET5_REQUANT_INT
-/* x >> s rounded half to even; 1 <= s <= 62. */
-static uint64_t le_rshift_rne(uint64_t x, int s)
+/* ---- kernels/le_bits.h ---- */
+/* le_bits.h: the exact 64-bit integer steps of the integer-only requantization (FPU-less cores),
+ * shared by both kernel families: kernels/le_requant.h (export --target c) and kernels/byo/le_byo.h
+ * (lenet-edge compile). Unsigned arithmetic only; no float. */
+#ifndef LE_BITS_H
+#define LE_BITS_H
+
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define LE_BITS_UNUSED __attribute__((unused)) /* not every build calls both */
+#else
+#define LE_BITS_UNUSED
+#endif
+
+/* x >> s rounded half to even; 1 <= s <= 63. */
+static LE_BITS_UNUSED uint64_t le_shr_rne(uint64_t x, int s)
 {
-    uint64_t q = x >> s;
-    uint64_t rem = x & ((((uint64_t)1) << s) - 1u);
-    uint64_t half = ((uint64_t)1) << (s - 1);
-    if (rem > half || (rem == half && (q & 1u))) {
-        q += 1u;
-    }
-    return q;
+    const uint64_t q = x >> s;
+    const uint64_t rem = x & ((((uint64_t)1) << s) - 1u);
+    const uint64_t half = ((uint64_t)1) << (s - 1);
+    return q + (uint64_t)(rem > half || (rem == half && (q & 1u)));
 }
 
 /* Number of significant bits of x (0 for 0). */
-static int le_bitlen64(uint64_t x)
+static LE_BITS_UNUSED int le_bitlen(uint64_t x)
 {
 #if defined(__GNUC__)
     return x ? 64 - __builtin_clzll(x) : 0;
@@ -103,23 +114,26 @@ static int le_bitlen64(uint64_t x)
 #endif
 }
 
+#endif /* LE_BITS_H */
+
+#if LENET5_REQUANT_INT
 /* Integer replay of the float path (int8-arithmetic.md section 3b), |acc| <= 2^24 (float(acc)
  * exact): P = |acc| * m exactly (<= 2^48), round P to 24 significant bits (the float32 product),
  * then to an integer, half to even both times. */
 static int8_t le_requant_exact(int32_t acc, le_rq_t rq, int32_t zp)
 {
     uint64_t p = (uint64_t)(uint32_t)(acc < 0 ? -acc : acc) * (uint32_t)rq.r; /* r = m */
-    int d = le_bitlen64(p) - 24;
+    int d = le_bitlen(p) - 24;
     int k;
     int32_t q;
     if (d > 0) {
-        p = le_rshift_rne(p, d);
+        p = le_shr_rne(p, d);
     } else {
         d = 0;
     }
     k = -(d + rq.sh); /* sh = e; value = p * 2^-k */
     if (k > 0) {
-        q = (k > 62) ? 0 : (int32_t)le_rshift_rne(p, k);
+        q = (k > 62) ? 0 : (int32_t)le_shr_rne(p, k);
     } else if (p == 0) {
         q = 0;
     } else {
