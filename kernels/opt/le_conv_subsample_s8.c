@@ -30,15 +30,76 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int
 }
 #endif
 
-static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
+#if LE_SIMD
+/* Cortex-M4, k == 5: window by window. The window's 6 x 6 input bytes of every input map are split
+ * once into the scratch (le_cs_split6: [in_c][6][4] int32 from a 4-byte boundary), then each output
+ * map runs its kernels on the split words (le_cs_kernel5s) and stores its output. in_off[j] is
+ * input map c's offset c * in_h * in_w; its split is at word c * LE_CS_SPLIT, found as
+ * (in_off[j] * m) >> 16 bytes with m = ceil(4 LE_CS_SPLIT 2^16 / plane): exact, since
+ * in_off[j] < 2^16 makes the error c * plane * (m - 4 LE_CS_SPLIT 2^16 / plane) < 2^16. */
+static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, int in_h, int in_w, const int8_t *w,
+                                                   const uint16_t *kstart, const uint16_t *in_off,
+                                                   const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
+                                                   const int8_t *table, const int8_t *sw, const int32_t *sbias,
+                                                   const le_rq_t *srq, int32_t szp, int swide,
+                                                   const int8_t *stable, int8_t *scratch, int8_t *y, int out_c,
+                                                   int out_h, int out_w)
+{
+    const uint32_t plane = (uint32_t)in_h * (uint32_t)in_w;
+    const uint32_t m = (4u * LE_CS_SPLIT * 65536u + plane - 1u) / plane;
+    int8_t *sb = scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u);
+    int oy, ox;
+    le_hide(sb); /* one register, not a constant address rebuilt for every kernel */
+    for (oy = 0; oy < out_h; ++oy) {
+        for (ox = 0; ox < out_w; ++ox) {
+            const int8_t *xw = x + 2 * oy * in_w + 2 * ox;
+            int8_t *yo = y + oy * out_w + ox;
+            const uint16_t *off = in_off + kstart[0];
+            const int8_t *wp = w + 25 * kstart[0];
+            int c, o;
+            for (c = 0; c < in_c; ++c) {
+                le_cs_split6(xw + c * (int)plane, in_w, (int32_t *)(void *)(sb + 4 * LE_CS_SPLIT * c));
+            }
+            for (o = 0; o < out_c; ++o) {
+                const uint16_t *end = in_off + kstart[o + 1];
+                const int32_t b = bias[o];
+                le_acc4_t a;
+                a.a0 = b;
+                a.a1 = b;
+                a.a2 = b;
+                a.a3 = b;
+                for (; off < end; ++off) {
+                    a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), wp, a);
+                    wp += 25;
+                }
+                *yo = le_subsample_out(a, rq[o], zp, wide, table, sw[4 * o], sw[4 * o + 1], sw[4 * o + 2],
+                                       sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
+                yo += out_h * out_w;
+            }
+        }
+    }
+}
+#endif
+
+static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, int in_w, int k, const int8_t *w,
                                            const uint16_t *kstart, const uint16_t *in_off,
                                            const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
                                            const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                            const le_rq_t *srq, int32_t szp, int swide,
-                                           const int8_t *stable, int8_t *y, int out_c, int out_h,
+                                           const int8_t *stable, int8_t *scratch, int8_t *y, int out_c, int out_h,
                                            int out_w)
 {
     int o;
+#if LE_SIMD
+    if (k == 5) {
+        le_conv_subsample_s8_windows(x, in_c, in_h, in_w, w, kstart, in_off, bias, rq, zp, wide, table, sw, sbias,
+                                     srq, szp, swide, stable, scratch, y, out_c, out_h, out_w);
+        return;
+    }
+#endif
+    (void)in_c;
+    (void)in_h;
+    (void)scratch;
     for (o = 0; o < out_c; ++o) {
         int oy;
 #if LE_SSE2

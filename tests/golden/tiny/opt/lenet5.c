@@ -572,6 +572,74 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5(const int8_t *xp, const int8_
     le_cs_mac5(x, w, &a.a2, &a.a3);
     return a;
 }
+
+/* The window-major C3 path (le_conv_subsample_s8, k == 5): the 6 input rows under one 2x2 window
+ * of one input map, split once per window into le_cs_x5_t words and kept in the arena scratch,
+ * then read by every output map that has a kernel on that input map (LeCun's Table I: 10 of the
+ * 16). One map's split: [6 rows][4] int32 = 96 bytes, LE_CS_SPLIT words. */
+#define LE_CS_SPLIT 24
+
+/* Input rows xp .. xp + 5 in_w (6 bytes each, at the window's column) -> s[6][4]. */
+static LE_INLINE LE_UNUSED void le_cs_split6(const int8_t *xp, int in_w, int32_t *s)
+{
+    int r;
+    for (r = 0; r < 6; ++r) {
+        const le_cs_x5_t x = le_cs_x5(xp + r * in_w);
+        s[4 * r] = x.e;
+        s[4 * r + 1] = x.o;
+        s[4 * r + 2] = x.e2;
+        s[4 * r + 3] = x.o2;
+    }
+}
+
+/* One input row of le_cs_kernel5s: the split row at byte offset X, then conv row 1 (a2, a3) with
+ * the kernel row held from the previous input row, then kernel row W (byte offset) split and used
+ * for conv row 0 (a0, a1). FIRST / LAST drop the half that has no kernel row. */
+#define LE_CS_XROW(X)                                                                             \
+    "ldrd %[e], %[o], [%[s], #" X "]\n\t"                                                         \
+    "ldrd %[e2], %[o2], [%[s], #" X "+8]\n\t"
+#define LE_CS_BOT                                                                                 \
+    "smlad %[a2], %[e], %[w02], %[a2]\n\t"                                                        \
+    "smlad %[a3], %[o], %[w02], %[a3]\n\t"                                                        \
+    "smlad %[a2], %[o], %[w13], %[a2]\n\t"                                                        \
+    "smlad %[a3], %[e2], %[w13], %[a3]\n\t"                                                       \
+    "smlatb %[a2], %[e2], %[w4], %[a2]\n\t"                                                       \
+    "smlatb %[a3], %[o2], %[w4], %[a3]\n\t"
+#define LE_CS_TOP(W)                                                                              \
+    "ldr %[w13], [%[w], #" W "]\n\t"                                                              \
+    "ldrsb %[w4], [%[w], #" W "+4]\n\t"                                                           \
+    "sxtb16 %[w02], %[w13]\n\t"                                                                   \
+    "sxtb16 %[w13], %[w13], ror #8\n\t"                                                           \
+    "smlad %[a0], %[e], %[w02], %[a0]\n\t"                                                        \
+    "smlad %[a1], %[o], %[w02], %[a1]\n\t"                                                        \
+    "smlad %[a0], %[o], %[w13], %[a0]\n\t"                                                        \
+    "smlad %[a1], %[e2], %[w13], %[a1]\n\t"                                                       \
+    "smlatb %[a0], %[e2], %[w4], %[a0]\n\t"                                                       \
+    "smlatb %[a1], %[o2], %[w4], %[a1]\n\t"
+
+/* le_cs_kernel5 on a split window s[6][4] (le_cs_split6; 4-byte aligned): per input row 2 LDRD
+ * instead of 2 LDR + 4 SXTB16, so 12 LDRD + 5 x (LDR + LDRSB + 2 SXTB16) + 40 SMLAD + 20 SMLATB =
+ * 92 instructions for 100 MACs. One asm block with 13 registers (4 sums, 2 pointers, 4 input words,
+ * 3 weight words): written in C, gcc spills and pairs few loads into LDRD (measured: 117
+ * instructions per kernel). */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8_t *wp, le_acc4_t a)
+{
+    int32_t e, o, e2, o2, w02, w13, w4;
+    __asm__(LE_CS_XROW("0") LE_CS_TOP("0")
+            LE_CS_XROW("16") LE_CS_BOT LE_CS_TOP("5")
+            LE_CS_XROW("32") LE_CS_BOT LE_CS_TOP("10")
+            LE_CS_XROW("48") LE_CS_BOT LE_CS_TOP("15")
+            LE_CS_XROW("64") LE_CS_BOT LE_CS_TOP("20")
+            LE_CS_XROW("80") LE_CS_BOT
+            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [e] "=&r"(e), [o] "=&r"(o),
+              [e2] "=&r"(e2), [o2] "=&r"(o2), [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4)
+            : [s] "r"(s), [w] "r"(wp)
+            : "memory");
+    return a;
+}
+#undef LE_CS_XROW
+#undef LE_CS_BOT
+#undef LE_CS_TOP
 #else
 /* One 5x5 kernel row without SIMD (Cortex-M3, host), for windows over more kernels than the
  * column-pair sums below allow: the 5 taps unrolled as a sliding window, so
