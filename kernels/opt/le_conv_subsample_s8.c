@@ -56,9 +56,10 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
             int8_t *yo = y + oy * out_w + ox;
             const uint16_t *off = in_off + kstart[0];
             const int8_t *wp = w + 25 * kstart[0];
+            int32_t *s = (int32_t *)(void *)sb;
             int c, o;
             for (c = 0; c < in_c; ++c) {
-                le_cs_split6(xw + c * (int)plane, in_w, (int32_t *)(void *)(sb + 4 * LE_CS_SPLIT * c));
+                s = le_cs_split6(xw + c * (int)plane, in_w, s);
             }
             for (o = 0; o < out_c; ++o) {
                 const uint16_t *end = in_off + kstart[o + 1];
@@ -69,8 +70,7 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                 a.a2 = b;
                 a.a3 = b;
                 for (; off < end; ++off) {
-                    a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), wp, a);
-                    wp += 25;
+                    a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp, a);
                 }
                 *yo = le_subsample_out(a, rq[o], zp, wide, table, sw[4 * o], sw[4 * o + 1], sw[4 * o + 2],
                                        sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);

@@ -579,25 +579,42 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5(const int8_t *xp, const int8_
  * 16). One map's split: [6 rows][4] int32 = 96 bytes, LE_CS_SPLIT words. */
 #define LE_CS_SPLIT 24
 
-/* Input rows xp .. xp + 5 in_w (6 bytes each, at the window's column) -> s[6][4]. */
-static LE_INLINE LE_UNUSED void le_cs_split6(const int8_t *xp, int in_w, int32_t *s)
+/* One input row's 6 bytes (v: bytes 0..3, v2: bytes 2..5) split and stored at *s, s advanced by
+ * 16: 4 SXTB16 + one STM. STM takes its registers in ascending order, so the four words get fixed
+ * ones, and v, v2 arrive in two of them (each split in place after its odd half is taken). */
+static LE_INLINE LE_UNUSED int32_t *le_cs_split_row(int32_t v, int32_t v2, int32_t *s)
 {
-    int r;
-    for (r = 0; r < 6; ++r) {
-        const le_cs_x5_t x = le_cs_x5(xp + r * in_w);
-        s[4 * r] = x.e;
-        s[4 * r + 1] = x.o;
-        s[4 * r + 2] = x.e2;
-        s[4 * r + 3] = x.o2;
-    }
+    register int32_t e __asm__("r0") = v;
+    register int32_t o __asm__("r1");
+    register int32_t e2 __asm__("r2") = v2;
+    register int32_t o2 __asm__("r3");
+    __asm__ __volatile__("sxtb16 %[o], %[e], ror #8\n\t" /* volatile: its result is memory, not s */
+                         "sxtb16 %[e], %[e]\n\t"
+                         "sxtb16 %[o2], %[e2], ror #8\n\t"
+                         "sxtb16 %[e2], %[e2]\n\t"
+                         "stmia %[s]!, {%[e], %[o], %[e2], %[o2]}"
+                         : [e] "+r"(e), [o] "=&r"(o), [e2] "+r"(e2), [o2] "=&r"(o2), [s] "+r"(s)
+                         :
+                         : "memory");
+    return s;
+}
+
+/* Input rows xp .. xp + 5 in_w (6 bytes each, at the window's column) -> s[6][4], each row
+ * (x0,x2) (x1,x3) (x2,x4) (x3,x5): 6 x (2 LDR + 4 SXTB16 + STM). Returns s + 24. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_split6(const int8_t *xp, int in_w, int32_t *s)
+{
+    s = le_cs_split_row(le_load4(xp), le_load4(xp + 2), s);
+    s = le_cs_split_row(le_load4(xp + in_w), le_load4(xp + in_w + 2), s);
+    s = le_cs_split_row(le_load4(xp + 2 * in_w), le_load4(xp + 2 * in_w + 2), s);
+    s = le_cs_split_row(le_load4(xp + 3 * in_w), le_load4(xp + 3 * in_w + 2), s);
+    s = le_cs_split_row(le_load4(xp + 4 * in_w), le_load4(xp + 4 * in_w + 2), s);
+    return le_cs_split_row(le_load4(xp + 5 * in_w), le_load4(xp + 5 * in_w + 2), s);
 }
 
 /* One input row of le_cs_kernel5s: the split row at byte offset X, then conv row 1 (a2, a3) with
  * the kernel row held from the previous input row, then kernel row W (byte offset) split and used
  * for conv row 0 (a0, a1). FIRST / LAST drop the half that has no kernel row. */
-#define LE_CS_XROW(X)                                                                             \
-    "ldrd %[e], %[o], [%[s], #" X "]\n\t"                                                         \
-    "ldrd %[e2], %[o2], [%[s], #" X "+8]\n\t"
+#define LE_CS_XROW(X) "ldmia %[s]!, {%[e], %[o], %[e2], %[o2]}\n\t"
 #define LE_CS_BOT                                                                                 \
     "smlad %[a2], %[e], %[w02], %[a2]\n\t"                                                        \
     "smlad %[a3], %[o], %[w02], %[a3]\n\t"                                                        \
@@ -606,8 +623,8 @@ static LE_INLINE LE_UNUSED void le_cs_split6(const int8_t *xp, int in_w, int32_t
     "smlatb %[a2], %[e2], %[w4], %[a2]\n\t"                                                       \
     "smlatb %[a3], %[o2], %[w4], %[a3]\n\t"
 #define LE_CS_TOP(W)                                                                              \
-    "ldr %[w13], [%[w], #" W "]\n\t"                                                              \
-    "ldrsb %[w4], [%[w], #" W "+4]\n\t"                                                           \
+    "ldr %[w13], [%[w]], #5\n\t"                                                                  \
+    "ldrsb %[w4], [%[w], #-1]\n\t"                                                                \
     "sxtb16 %[w02], %[w13]\n\t"                                                                   \
     "sxtb16 %[w13], %[w13], ror #8\n\t"                                                           \
     "smlad %[a0], %[e], %[w02], %[a0]\n\t"                                                        \
@@ -622,9 +639,15 @@ static LE_INLINE LE_UNUSED void le_cs_split6(const int8_t *xp, int in_w, int32_t
  * 92 instructions for 100 MACs. One asm block with 13 registers (4 sums, 2 pointers, 4 input words,
  * 3 weight words): written in C, gcc spills and pairs few loads into LDRD (measured: 117
  * instructions per kernel). */
-static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8_t *wp, le_acc4_t a)
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8_t **wpp, le_acc4_t a)
 {
-    int32_t e, o, e2, o2, w02, w13, w4;
+    const int8_t *wp = *wpp;
+    /* LDM takes its registers in ascending order: the four input words get fixed ones */
+    register int32_t e __asm__("r0");
+    register int32_t o __asm__("r1");
+    register int32_t e2 __asm__("r2");
+    register int32_t o2 __asm__("r3");
+    int32_t w02, w13, w4;
     __asm__(LE_CS_XROW("0") LE_CS_TOP("0")
             LE_CS_XROW("16") LE_CS_BOT LE_CS_TOP("5")
             LE_CS_XROW("32") LE_CS_BOT LE_CS_TOP("10")
@@ -633,8 +656,10 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8
             LE_CS_XROW("80") LE_CS_BOT
             : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [e] "=&r"(e), [o] "=&r"(o),
               [e2] "=&r"(e2), [o2] "=&r"(o2), [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4)
-            : [s] "r"(s), [w] "r"(wp)
+              , [s] "+r"(s), [w] "+r"(wp)
+            :
             : "memory");
+    *wpp = wp; /* the next kernel's weights */
     return a;
 }
 #undef LE_CS_XROW
