@@ -30,7 +30,15 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int
 }
 #endif
 
-#if LE_SIMD
+/* The window path needs 13 free registers for its asm (le_cs_kernel5s): an optimizing build, where
+ * gcc omits the frame pointer (at -O0 it keeps r7, and the asm's constraints are impossible). */
+#if LE_SIMD && defined(__OPTIMIZE__)
+#define LE_CS_WINDOWS 1
+#else
+#define LE_CS_WINDOWS 0
+#endif
+
+#if LE_CS_WINDOWS
 /* Cortex-M4, k == 5: window by window. The window's 6 x 6 input bytes of every input map are split
  * once into the scratch (le_cs_split6: [in_c][6][4] int32 from a 4-byte boundary), then each output
  * map runs its kernels on the split words (le_cs_kernel5s) and stores its output. in_off[j] is
@@ -90,7 +98,7 @@ static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, 
                                            int out_w)
 {
     int o;
-#if LE_SIMD
+#if LE_CS_WINDOWS
     if (k == 5) {
         le_conv_subsample_s8_windows(x, in_c, in_h, in_w, w, kstart, in_off, bias, rq, zp, wide, table, sw, sbias,
                                      srq, szp, swide, stable, scratch, y, out_c, out_h, out_w);
