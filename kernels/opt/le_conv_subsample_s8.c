@@ -30,21 +30,29 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int
 }
 #endif
 
-/* The window path needs 13 free registers for its asm (le_cs_kernel5s): an optimizing build, where
- * gcc omits the frame pointer (at -O0 it keeps r7, and the asm's constraints are impossible). */
-#if LE_SIMD && defined(__OPTIMIZE__)
+/* The window paths (k == 5, ARMv7-M and later): on ARMv7E-M (LE_SIMD) split int16 pairs and SMLAD
+ * (le_cs_kernel5s), on other Thumb-2 cores (Cortex-M3) X words and SMLAL (le_cs_kernel5x). Their
+ * asm needs 13 free registers: only in optimizing builds, where gcc omits the frame pointer (at
+ * -O0 it keeps r7 and the constraints are impossible). Elsewhere the map-by-map path below. */
+#if defined(__OPTIMIZE__) && (LE_SIMD || defined(LE_CS_XWORDS))
 #define LE_CS_WINDOWS 1
+#if LE_SIMD
+#define LE_CS_WORDS LE_CS_SPLIT /* scratch words per input map */
+#else
+#define LE_CS_WORDS LE_CS_XWORDS
+#endif
 #else
 #define LE_CS_WINDOWS 0
 #endif
 
 #if LE_CS_WINDOWS
-/* Cortex-M4, k == 5: window by window. The window's 6 x 6 input bytes of every input map are split
- * once into the scratch (le_cs_split6: [in_c][6][4] int32 from a 4-byte boundary), then each output
- * map runs its kernels on the split words (le_cs_kernel5s) and stores its output. in_off[j] is
- * input map c's offset c * in_h * in_w; its split is at word c * LE_CS_SPLIT, found as
- * (in_off[j] * m) >> 16 bytes with m = ceil(4 LE_CS_SPLIT 2^16 / plane): exact, since
- * in_off[j] < 2^16 makes the error c * plane * (m - 4 LE_CS_SPLIT 2^16 / plane) < 2^16. */
+/* k == 5, window by window. The window's input bytes of every input map are prepared once in the
+ * scratch ([in_c][LE_CS_WORDS] int32 from a 4-byte boundary: le_cs_split6 or le_cs_xrows5), then
+ * each output map runs its kernels on them and stores its output. in_off[j] is input map c's
+ * offset c * in_h * in_w; its words are at word c * LE_CS_WORDS, found as (in_off[j] * m) >> 16
+ * bytes with m = ceil(4 LE_CS_WORDS 2^16 / plane): exact, since in_off[j] < 2^16 makes the error
+ * c * plane * (m - 4 LE_CS_WORDS 2^16 / plane) < 2^16. Without SIMD the pair sums hold at most
+ * LE_CS_PAIR_KERNELS kernels per output map (le_conv_subsample_s8 checks). */
 static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, int in_h, int in_w, const int8_t *w,
                                                    const uint16_t *kstart, const uint16_t *in_off,
                                                    const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
@@ -54,7 +62,7 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                                                    int out_h, int out_w)
 {
     const uint32_t plane = (uint32_t)in_h * (uint32_t)in_w;
-    const uint32_t m = (4u * LE_CS_SPLIT * 65536u + plane - 1u) / plane;
+    const uint32_t m = (4u * LE_CS_WORDS * 65536u + plane - 1u) / plane;
     int8_t *sb = scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u);
     int oy, ox;
     le_hide(sb); /* one register, not a constant address rebuilt for every kernel */
@@ -67,12 +75,17 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
             int32_t *s = (int32_t *)(void *)sb;
             int c, o;
             for (c = 0; c < in_c; ++c) {
+#if LE_SIMD
                 s = le_cs_split6(xw + c * (int)plane, in_w, s);
+#else
+                s = le_cs_xrows5(xw + c * (int)plane, in_w, s);
+#endif
             }
             for (o = 0; o < out_c; ++o) {
                 const uint16_t *end = in_off + kstart[o + 1];
                 const int32_t b = bias[o];
                 le_acc4_t a;
+#if LE_SIMD
                 a.a0 = b;
                 a.a1 = b;
                 a.a2 = b;
@@ -80,12 +93,42 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                 for (; off < end; ++off) {
                     a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp, a);
                 }
+#else
+                uint32_t tl = 0, bl = 0;
+                int32_t th = 0, bh = 0;
+                for (; off < end; ++off) {
+                    le_cs_kernel5x((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp,
+                                   xw + *off + 5 * in_w, &tl, &th, &bl, &bh);
+                }
+                a = le_cs_pairs_out((int64_t)(((uint64_t)(uint32_t)th << 32) | tl),
+                                    (int64_t)(((uint64_t)(uint32_t)bh << 32) | bl), b);
+#endif
                 *yo = le_subsample_out(a, rq[o], zp, wide, table, sw[4 * o], sw[4 * o + 1], sw[4 * o + 2],
                                        sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
                 yo += out_h * out_w;
             }
         }
     }
+}
+#endif
+
+#if LE_CS_WINDOWS
+/* 1 if every output map's kernels fit the window path's sums (always with SIMD). */
+static LE_INLINE int le_cs_windows_fit(const uint16_t *kstart, int out_c)
+{
+#if LE_SIMD
+    (void)kstart;
+    (void)out_c;
+    return 1;
+#else
+    int o;
+    for (o = 0; o < out_c; ++o) {
+        if (kstart[o + 1] - kstart[o] > LE_CS_PAIR_KERNELS) {
+            return 0;
+        }
+    }
+    return 1;
+#endif
 }
 #endif
 
@@ -99,7 +142,7 @@ static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, 
 {
     int o;
 #if LE_CS_WINDOWS
-    if (k == 5) {
+    if (k == 5 && le_cs_windows_fit(kstart, out_c)) {
         le_conv_subsample_s8_windows(x, in_c, in_h, in_w, w, kstart, in_off, bias, rq, zp, wide, table, sw, sbias,
                                      srq, szp, swide, stable, scratch, y, out_c, out_h, out_w);
         return;

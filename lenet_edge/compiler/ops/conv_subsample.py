@@ -38,10 +38,11 @@ class ConvSubsample(Layer):
 
     @property
     def scratch_bytes(self) -> int:
-        """k = 5: the opt kernel's split input windows on ARMv7E-M, [in_c][6 rows][4] int32 (96 B per
-        input map), plus 3 bytes to align the start in the int8 arena (le_cs_split6 in
-        kernels/opt/le_conv_subsample_row.h). C3: 6 x 96 + 3 = 579 B. Other k: none."""
-        return self.in_shape[0] * 96 + 3 if self.conv.kernel == 5 else 0
+        """k = 5: the opt kernel's prepared input windows, per input map the larger of the ARMv7E-M
+        split ([6 rows][4] int32, 96 B) and the Cortex-M3 X words ([5 rows][5] int32, 100 B), plus 3
+        bytes to align the start in the int8 arena (kernels/opt/le_conv_subsample_row.h).
+        C3: 6 x 100 + 3 = 603 B. Other k: none."""
+        return self.in_shape[0] * 100 + 3 if self.conv.kernel == 5 else 0
 
     def check(self) -> None:
         for part in (self.conv, self.table, self.sub, self.stable):
