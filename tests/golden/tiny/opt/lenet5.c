@@ -796,6 +796,130 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_window5_pairs(const int8_t *xw, int i
     a.a3 = b + (int32_t)((bot - lo) >> LE_CS_PAIR_SHIFT);
     return a;
 }
+
+/* The four conv sums from the column-pair sums top (conv row 0) and bottom (conv row 1), plus b. */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_pairs_out(int64_t top, int64_t bot, int32_t b)
+{
+    le_acc4_t a;
+    int32_t lo = le_cs_pair_lo(top);
+    a.a0 = b + lo;
+    a.a1 = b + (int32_t)((top - lo) >> LE_CS_PAIR_SHIFT);
+    lo = le_cs_pair_lo(bot);
+    a.a2 = b + lo;
+    a.a3 = b + (int32_t)((bot - lo) >> LE_CS_PAIR_SHIFT);
+    return a;
+}
+
+#if defined(__GNUC__) && defined(__thumb2__)
+/* The window-major C3 path on Thumb-2 cores without DSP (Cortex-M3; le_conv_subsample_s8): the
+ * column pairs the other way round. For columns c, c + 1 of a window's input row, the 5 words
+ * X_t = x[c + t] + x[c + t + 1] * 2^23 (t = 0..4) give the same pair sum with the plain weights:
+ * sum_t w[t] X_t = a_c + a_c1 * 2^23 (exact as le_cs_prow5 above: |X_t| < 2^31). Built once per
+ * window and input map into the scratch, shared by the output maps that read it, a kernel row is
+ * then 5 weight loads and 5 SMLAL per conv row. Rows 0..4 are kept ([5][5] int32, LE_CS_XWORDS),
+ * so the arena budget holds; row 5 (conv row 1's last) is built per kernel from its bytes. */
+#define LE_CS_XWORDS 25
+
+/* X_t of the 6 bytes at p into the fixed registers x0..x4 (t: a temporary). */
+#define LE_CS_XBUILD                                                                              \
+    "ldrsb %[x0], [%[p]]\n\t"                                                                      \
+    "ldrsb %[x1], [%[p], #1]\n\t"                                                                  \
+    "add %[x0], %[x0], %[x1], lsl #23\n\t"                                                         \
+    "ldrsb %[x2], [%[p], #2]\n\t"                                                                  \
+    "add %[x1], %[x1], %[x2], lsl #23\n\t"                                                         \
+    "ldrsb %[x3], [%[p], #3]\n\t"                                                                  \
+    "add %[x2], %[x2], %[x3], lsl #23\n\t"                                                         \
+    "ldrsb %[x4], [%[p], #4]\n\t"                                                                  \
+    "add %[x3], %[x3], %[x4], lsl #23\n\t"                                                         \
+    "ldrsb %[t], [%[p], #5]\n\t"                                                                   \
+    "add %[x4], %[x4], %[t], lsl #23\n\t"
+
+/* Input row p's X words stored at s (one STM: its registers ascending, so fixed ones); returns
+ * s + 5. 6 LDRSB + 5 ADD + STM. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_xrow(const int8_t *p, int32_t *s)
+{
+    register int32_t x0 __asm__("r0");
+    register int32_t x1 __asm__("r1");
+    register int32_t x2 __asm__("r2");
+    register int32_t x3 __asm__("r3");
+    register int32_t x4 __asm__("r4");
+    int32_t t;
+    __asm__ __volatile__(LE_CS_XBUILD /* volatile: its result is memory, not s */
+                         "stmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}"
+                         : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4),
+                           [t] "=&r"(t), [s] "+r"(s)
+                         : [p] "r"(p)
+                         : "memory");
+    return s;
+}
+
+/* Input rows xp .. xp + 4 in_w of one map -> s[5][5] X words; returns s + 25. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5(const int8_t *xp, int in_w, int32_t *s)
+{
+    s = le_cs_xrow(xp, s);
+    s = le_cs_xrow(xp + in_w, s);
+    s = le_cs_xrow(xp + 2 * in_w, s);
+    s = le_cs_xrow(xp + 3 * in_w, s);
+    return le_cs_xrow(xp + 4 * in_w, s);
+}
+
+/* One weight tap t of kernel row R (byte offset R + t) into conv row 0's pair sum, and of kernel
+ * row R - 5 into conv row 1's. */
+#define LE_CS_TAP_T(R, T, X)                                                                      \
+    "ldrsb %[t], [%[w], #" R "+" T "]\n\t"                                                        \
+    "smlal %[tl], %[th], %[" X "], %[t]\n\t"
+#define LE_CS_TAP_B(R, T, X)                                                                      \
+    "ldrsb %[t], [%[w], #" R "-5+" T "]\n\t"                                                      \
+    "smlal %[bl], %[bh], %[" X "], %[t]\n\t"
+#define LE_CS_XLOAD "ldmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
+#define LE_CS_ROW_T(R)                                                                            \
+    LE_CS_TAP_T(R, "0", "x0") LE_CS_TAP_T(R, "1", "x1") LE_CS_TAP_T(R, "2", "x2")                 \
+    LE_CS_TAP_T(R, "3", "x3") LE_CS_TAP_T(R, "4", "x4")
+#define LE_CS_ROW_B(R)                                                                            \
+    LE_CS_TAP_B(R, "0", "x0") LE_CS_TAP_B(R, "1", "x1") LE_CS_TAP_B(R, "2", "x2")                 \
+    LE_CS_TAP_B(R, "3", "x3") LE_CS_TAP_B(R, "4", "x4")
+
+/* One 5x5 kernel *wpp (advanced by 25) on one window: rows 0..4 of X words from s[5][5], row 5
+ * built from the bytes at x5; adds conv row 0 to (tl, th) and conv row 1 to (bl, bh), the 32-bit
+ * halves of the two pair sums. Per kernel 5 LDM + 11 (row 5) + 50 (LDRSB + SMLAL) + 1 = 117
+ * instructions for 100 MACs. One asm block: 13 registers (5 fixed X words, a weight, 4 sum
+ * halves, 3 pointers). */
+static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int32_t *s, const int8_t **wpp, const int8_t *x5,
+                                               uint32_t *tl, int32_t *th, uint32_t *bl, int32_t *bh)
+{
+    register int32_t x0 __asm__("r0");
+    register int32_t x1 __asm__("r1");
+    register int32_t x2 __asm__("r2");
+    register int32_t x3 __asm__("r3");
+    register int32_t x4 __asm__("r4");
+    const int8_t *wp = *wpp;
+    const int8_t *p = x5;
+    int32_t t;
+    uint32_t l0 = *tl, l1 = *bl;
+    int32_t h0 = *th, h1 = *bh;
+    __asm__(LE_CS_XLOAD LE_CS_ROW_T("0")
+            LE_CS_XLOAD LE_CS_ROW_T("5") LE_CS_ROW_B("5")
+            LE_CS_XLOAD LE_CS_ROW_T("10") LE_CS_ROW_B("10")
+            LE_CS_XLOAD LE_CS_ROW_T("15") LE_CS_ROW_B("15")
+            LE_CS_XLOAD LE_CS_ROW_T("20") LE_CS_ROW_B("20")
+            LE_CS_XBUILD LE_CS_ROW_B("25")
+            "adds %[w], %[w], #25"
+            : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4), [t] "=&r"(t),
+              [tl] "+r"(l0), [th] "+r"(h0), [bl] "+r"(l1), [bh] "+r"(h1), [s] "+r"(s), [w] "+r"(wp)
+            : [p] "r"(p)
+            : "memory", "cc");
+    *wpp = wp;
+    *tl = l0;
+    *th = h0;
+    *bl = l1;
+    *bh = h1;
+}
+#undef LE_CS_TAP_T
+#undef LE_CS_TAP_B
+#undef LE_CS_XLOAD
+#undef LE_CS_ROW_T
+#undef LE_CS_ROW_B
+#endif
 #endif
 
 /* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
