@@ -314,16 +314,25 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_window5_pairs(const int8_t *xw, int i
     return a;
 }
 
-/* The four conv sums from the column-pair sums top (conv row 0) and bottom (conv row 1), plus b. */
-static LE_INLINE LE_UNUSED le_acc4_t le_cs_pairs_out(int64_t top, int64_t bot, int32_t b)
+/* The four conv sums from the column-pair sums top (conv row 0) and bottom (conv row 1) given as
+ * 32-bit halves (lo, hi), plus b. s = a_c + a_c1 2^23 with |a_c| < 2^22, so a_c1 = floor((s + 2^22)
+ * / 2^23) (bits 23..54 of s + 2^22) and a_c = the low word of s - a_c1 2^23. */
+static LE_INLINE LE_UNUSED int32_t le_cs_pair_hi(uint32_t lo, int32_t hi)
+{
+    const uint32_t l = lo + (1u << (LE_CS_PAIR_SHIFT - 1));
+    const uint32_t h = (uint32_t)hi + (l < lo); /* the carry */
+    return (int32_t)((l >> LE_CS_PAIR_SHIFT) | (h << (32 - LE_CS_PAIR_SHIFT)));
+}
+
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_pairs_out(uint32_t tl, int32_t th, uint32_t bl, int32_t bh, int32_t b)
 {
     le_acc4_t a;
-    int32_t lo = le_cs_pair_lo(top);
-    a.a0 = b + lo;
-    a.a1 = b + (int32_t)((top - lo) >> LE_CS_PAIR_SHIFT);
-    lo = le_cs_pair_lo(bot);
-    a.a2 = b + lo;
-    a.a3 = b + (int32_t)((bot - lo) >> LE_CS_PAIR_SHIFT);
+    int32_t h = le_cs_pair_hi(tl, th);
+    a.a0 = b + (int32_t)(tl - ((uint32_t)h << LE_CS_PAIR_SHIFT));
+    a.a1 = b + h;
+    h = le_cs_pair_hi(bl, bh);
+    a.a2 = b + (int32_t)(bl - ((uint32_t)h << LE_CS_PAIR_SHIFT));
+    a.a3 = b + h;
     return a;
 }
 
@@ -351,9 +360,9 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_pairs_out(int64_t top, int64_t bot, i
     "ldrsb %[t], [%[p], #5]\n\t"                                                                   \
     "add %[x4], %[x4], %[t], lsl #23\n\t"
 
-/* Input row p's X words stored at s (one STM: its registers ascending, so fixed ones); returns
- * s + 5. 6 LDRSB + 5 ADD + STM. */
-static LE_INLINE LE_UNUSED int32_t *le_cs_xrow(const int8_t *p, int32_t *s)
+/* Input rows p .. p + 4 in_w of one map -> s[5][5] X words, one STM per row (its registers
+ * ascending, so fixed ones); returns s + 25. Per row 6 LDRSB + 5 ADD + STM + 1. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5(const int8_t *p, int in_w, int32_t *s)
 {
     register int32_t x0 __asm__("r0");
     register int32_t x1 __asm__("r1");
@@ -361,32 +370,26 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_xrow(const int8_t *p, int32_t *s)
     register int32_t x3 __asm__("r3");
     register int32_t x4 __asm__("r4");
     int32_t t;
-    __asm__ __volatile__(LE_CS_XBUILD /* volatile: its result is memory, not s */
-                         "stmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}"
+#define LE_CS_XSTORE LE_CS_XBUILD "stmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
+#define LE_CS_XNEXT "add %[p], %[p], %[n]\n\t"
+    __asm__ __volatile__(LE_CS_XSTORE LE_CS_XNEXT LE_CS_XSTORE LE_CS_XNEXT LE_CS_XSTORE LE_CS_XNEXT
+                         LE_CS_XSTORE LE_CS_XNEXT LE_CS_XSTORE /* volatile: its result is memory */
                          : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4),
-                           [t] "=&r"(t), [s] "+r"(s)
-                         : [p] "r"(p)
+                           [t] "=&r"(t), [s] "+r"(s), [p] "+r"(p)
+                         : [n] "r"(in_w)
                          : "memory");
+#undef LE_CS_XSTORE
+#undef LE_CS_XNEXT
     return s;
-}
-
-/* Input rows xp .. xp + 4 in_w of one map -> s[5][5] X words; returns s + 25. */
-static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5(const int8_t *xp, int in_w, int32_t *s)
-{
-    s = le_cs_xrow(xp, s);
-    s = le_cs_xrow(xp + in_w, s);
-    s = le_cs_xrow(xp + 2 * in_w, s);
-    s = le_cs_xrow(xp + 3 * in_w, s);
-    return le_cs_xrow(xp + 4 * in_w, s);
 }
 
 /* One weight tap t of kernel row R (byte offset R + t) into conv row 0's pair sum, and of kernel
  * row R - 5 into conv row 1's. */
 #define LE_CS_TAP_T(R, T, X)                                                                      \
-    "ldrsb %[t], [%[w], #" R "+" T "]\n\t"                                                        \
+    "ldrsb %[t], [%[w], #" R "+" T "-25]\n\t"                                                     \
     "smlal %[tl], %[th], %[" X "], %[t]\n\t"
 #define LE_CS_TAP_B(R, T, X)                                                                      \
-    "ldrsb %[t], [%[w], #" R "-5+" T "]\n\t"                                                      \
+    "ldrsb %[t], [%[w], #" R "-30+" T "]\n\t"                                                     \
     "smlal %[bl], %[bh], %[" X "], %[t]\n\t"
 #define LE_CS_XLOAD "ldmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
 #define LE_CS_ROW_T(R)                                                                            \
@@ -396,35 +399,44 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5(const int8_t *xp, int in_w, int
     LE_CS_TAP_B(R, "0", "x0") LE_CS_TAP_B(R, "1", "x1") LE_CS_TAP_B(R, "2", "x2")                 \
     LE_CS_TAP_B(R, "3", "x3") LE_CS_TAP_B(R, "4", "x4")
 
-/* One 5x5 kernel *wpp (advanced by 25) on one window: rows 0..4 of X words from s[5][5], row 5
- * built from the bytes at x5; adds conv row 0 to (tl, th) and conv row 1 to (bl, bh), the 32-bit
- * halves of the two pair sums. Per kernel 5 LDM + 11 (row 5) + 50 (LDRSB + SMLAL) + 1 = 117
- * instructions for 100 MACs. One asm block: 13 registers (5 fixed X words, a weight, 4 sum
- * halves, 3 pointers). */
-static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int32_t *s, const int8_t **wpp, const int8_t *x5,
-                                               uint32_t *tl, int32_t *th, uint32_t *bl, int32_t *bh)
+/* One 5x5 kernel *wpp (advanced by 25) on one window, reading input map v (its offset in_off[j]):
+ * rows 0..4 of X words from the scratch at sb + (v m >> 16) (le_conv_subsample_s8_windows), row 5
+ * built from its bytes at x5 + v; adds conv row 0 to (tl, th) and conv row 1 to (bl, bh), the
+ * 32-bit halves of the two pair sums. Per kernel 3 (addresses) + 5 LDM + 11 (row 5) + 50 (LDRSB +
+ * SMLAL) = 119 instructions for 100 MACs. One asm block: 13 registers (5 fixed X words, which
+ * bring v, sb, m, x5 in, a weight, 4 sum halves, 3 pointers). */
+static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int8_t *sb, uint32_t m, const int8_t *x5, uint32_t v,
+                                               const int8_t **wpp, uint32_t *tl, int32_t *th, uint32_t *bl,
+                                               int32_t *bh)
 {
-    register int32_t x0 __asm__("r0");
-    register int32_t x1 __asm__("r1");
-    register int32_t x2 __asm__("r2");
-    register int32_t x3 __asm__("r3");
+    register uint32_t x0 __asm__("r0") = v;
+    register const int8_t *x1 __asm__("r1") = sb;
+    register uint32_t x2 __asm__("r2") = m;
+    register const int8_t *x3 __asm__("r3") = x5;
     register int32_t x4 __asm__("r4");
     const int8_t *wp = *wpp;
-    const int8_t *p = x5;
+    const int32_t *s;
+    const int8_t *p;
     int32_t t;
     uint32_t l0 = *tl, l1 = *bl;
     int32_t h0 = *th, h1 = *bh;
-    __asm__(LE_CS_XLOAD LE_CS_ROW_T("0")
+    __asm__("mul %[x2], %[x0], %[x2]\n\t"
+            "add %[s], %[x1], %[x2], lsr #16\n\t"
+            "add %[p], %[x3], %[x0]\n\t"
+            LE_CS_XLOAD "ldrsb %[t], [%[w]], #25\n\t" /* w[0], and w moves to the next kernel */
+            "smlal %[tl], %[th], %[x0], %[t]\n\t"
+            LE_CS_TAP_T("0", "1", "x1") LE_CS_TAP_T("0", "2", "x2") LE_CS_TAP_T("0", "3", "x3")
+            LE_CS_TAP_T("0", "4", "x4")
             LE_CS_XLOAD LE_CS_ROW_T("5") LE_CS_ROW_B("5")
             LE_CS_XLOAD LE_CS_ROW_T("10") LE_CS_ROW_B("10")
             LE_CS_XLOAD LE_CS_ROW_T("15") LE_CS_ROW_B("15")
             LE_CS_XLOAD LE_CS_ROW_T("20") LE_CS_ROW_B("20")
             LE_CS_XBUILD LE_CS_ROW_B("25")
-            "adds %[w], %[w], #25"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4), [t] "=&r"(t),
-              [tl] "+r"(l0), [th] "+r"(h0), [bl] "+r"(l1), [bh] "+r"(h1), [s] "+r"(s), [w] "+r"(wp)
-            : [p] "r"(p)
-            : "memory", "cc");
+            : [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [x3] "+r"(x3), [x4] "=&r"(x4), [t] "=&r"(t),
+              [tl] "+r"(l0), [th] "+r"(h0), [bl] "+r"(l1), [bh] "+r"(h1), [s] "=&r"(s), [p] "=&r"(p),
+              [w] "+r"(wp)
+            :
+            : "memory");
     *wpp = wp;
     *tl = l0;
     *th = h0;

@@ -69,6 +69,7 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
     for (oy = 0; oy < out_h; ++oy) {
         for (ox = 0; ox < out_w; ++ox) {
             const int8_t *xw = x + 2 * oy * in_w + 2 * ox;
+            const int8_t *x5 = xw + 5 * in_w; /* input row 5 of the window in map 0 */
             int8_t *yo = y + oy * out_w + ox;
             const uint16_t *off = in_off + kstart[0];
             const int8_t *wp = w + 25 * kstart[0];
@@ -97,11 +98,9 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                 uint32_t tl = 0, bl = 0;
                 int32_t th = 0, bh = 0;
                 for (; off < end; ++off) {
-                    le_cs_kernel5x((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp,
-                                   xw + *off + 5 * in_w, &tl, &th, &bl, &bh);
+                    le_cs_kernel5x(sb, m, x5, *off, &wp, &tl, &th, &bl, &bh);
                 }
-                a = le_cs_pairs_out((int64_t)(((uint64_t)(uint32_t)th << 32) | tl),
-                                    (int64_t)(((uint64_t)(uint32_t)bh << 32) | bl), b);
+                a = le_cs_pairs_out(tl, th, bl, bh, b);
 #endif
                 *yo = le_subsample_out(a, rq[o], zp, wide, table, sw[4 * o], sw[4 * o + 1], sw[4 * o + 2],
                                        sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
