@@ -69,7 +69,9 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
     for (oy = 0; oy < out_h; ++oy) {
         for (ox = 0; ox < out_w; ++ox) {
             const int8_t *xw = x + 2 * oy * in_w + 2 * ox;
+#if !LE_SIMD
             const int8_t *x5 = xw + 5 * in_w; /* input row 5 of the window in map 0 */
+#endif
             int8_t *yo = y + oy * out_w + ox;
             const uint16_t *off = in_off + kstart[0];
             const int8_t *wp = w + 25 * kstart[0];
