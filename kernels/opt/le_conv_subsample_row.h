@@ -117,15 +117,47 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split_row(int32_t v, int32_t v2, int32
 }
 
 /* Input rows xp .. xp + 5 in_w (6 bytes each, at the window's column) -> s[6][4], each row
- * (x0,x2) (x1,x3) (x2,x4) (x3,x5): 6 x (2 LDR + 4 SXTB16 + STM). Returns s + 24. */
+ * (x0,x2) (x1,x3) (x2,x4) (x3,x5): 6 x (2 LDR + 4 SXTB16 + STM). Returns s + 24. A loop: only
+ * the first window of each output row takes it (le_cs_split6_next the others), so it keeps the
+ * flash small. */
 static LE_INLINE LE_UNUSED int32_t *le_cs_split6(const int8_t *xp, int in_w, int32_t *s)
 {
-    s = le_cs_split_row(le_load4(xp), le_load4(xp + 2), s);
-    s = le_cs_split_row(le_load4(xp + in_w), le_load4(xp + in_w + 2), s);
-    s = le_cs_split_row(le_load4(xp + 2 * in_w), le_load4(xp + 2 * in_w + 2), s);
-    s = le_cs_split_row(le_load4(xp + 3 * in_w), le_load4(xp + 3 * in_w + 2), s);
-    s = le_cs_split_row(le_load4(xp + 4 * in_w), le_load4(xp + 4 * in_w + 2), s);
-    return le_cs_split_row(le_load4(xp + 5 * in_w), le_load4(xp + 5 * in_w + 2), s);
+    int r;
+    for (r = 0; r < 6; ++r) {
+        s = le_cs_split_row(le_load4(xp), le_load4(xp + 2), s);
+        xp += in_w;
+    }
+    return s;
+}
+
+/* The same for the next window to the right (input columns + 2): a row's new (x0,x2) (x1,x3) are
+ * its old (x2,x4) (x3,x5), already at s + 8; only v2 (new bytes 2..5) is split. LDRD + 2 SXTB16 +
+ * STM. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_split_row_next(int32_t v2, int32_t *s)
+{
+    register int32_t e __asm__("r0");
+    register int32_t o __asm__("r1");
+    register int32_t e2 __asm__("r2") = v2;
+    register int32_t o2 __asm__("r3");
+    __asm__ __volatile__("ldrd %[e], %[o], [%[s], #8]\n\t" /* volatile: its result is memory, not s */
+                         "sxtb16 %[o2], %[e2], ror #8\n\t"
+                         "sxtb16 %[e2], %[e2]\n\t"
+                         "stmia %[s]!, {%[e], %[o], %[e2], %[o2]}"
+                         : [e] "=&r"(e), [o] "=&r"(o), [e2] "+r"(e2), [o2] "=&r"(o2), [s] "+r"(s)
+                         :
+                         : "memory");
+    return s;
+}
+
+/* le_cs_split6 for window ox + 1 when s still holds window ox's split of the same map. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w, int32_t *s)
+{
+    s = le_cs_split_row_next(le_load4(xp + 2), s);
+    s = le_cs_split_row_next(le_load4(xp + in_w + 2), s);
+    s = le_cs_split_row_next(le_load4(xp + 2 * in_w + 2), s);
+    s = le_cs_split_row_next(le_load4(xp + 3 * in_w + 2), s);
+    s = le_cs_split_row_next(le_load4(xp + 4 * in_w + 2), s);
+    return le_cs_split_row_next(le_load4(xp + 5 * in_w + 2), s);
 }
 
 /* One input row of le_cs_kernel5s: the split row at byte offset X, then conv row 1 (a2, a3) with
@@ -379,6 +411,38 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5(const int8_t *p, int in_w, int3
                          : [n] "r"(in_w)
                          : "memory");
 #undef LE_CS_XSTORE
+#undef LE_CS_XNEXT
+    return s;
+}
+
+/* le_cs_xrows5 for window ox + 1 when s still holds window ox's X words of the same map: a row's
+ * new X0..X2 are its old X2..X4 (at s + 8), only X3, X4 are built from bytes 3..5. Per row LDRD +
+ * LDR + 3 LDRSB + 2 ADD + STM + 1. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5_next(const int8_t *p, int in_w, int32_t *s)
+{
+    register int32_t x0 __asm__("r0");
+    register int32_t x1 __asm__("r1");
+    register int32_t x2 __asm__("r2");
+    register int32_t x3 __asm__("r3");
+    register int32_t x4 __asm__("r4");
+    int32_t t;
+#define LE_CS_XSHIFT                                                                              \
+    "ldrd %[x0], %[x1], [%[s], #8]\n\t"                                                           \
+    "ldr %[x2], [%[s], #16]\n\t"                                                                  \
+    "ldrsb %[x3], [%[p], #3]\n\t"                                                                 \
+    "ldrsb %[x4], [%[p], #4]\n\t"                                                                 \
+    "add %[x3], %[x3], %[x4], lsl #23\n\t"                                                        \
+    "ldrsb %[t], [%[p], #5]\n\t"                                                                  \
+    "add %[x4], %[x4], %[t], lsl #23\n\t"                                                         \
+    "stmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
+#define LE_CS_XNEXT "add %[p], %[p], %[n]\n\t"
+    __asm__ __volatile__(LE_CS_XSHIFT LE_CS_XNEXT LE_CS_XSHIFT LE_CS_XNEXT LE_CS_XSHIFT LE_CS_XNEXT
+                         LE_CS_XSHIFT LE_CS_XNEXT LE_CS_XSHIFT /* volatile: its result is memory */
+                         : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4),
+                           [t] "=&r"(t), [s] "+r"(s), [p] "+r"(p)
+                         : [n] "r"(in_w)
+                         : "memory");
+#undef LE_CS_XSHIFT
 #undef LE_CS_XNEXT
     return s;
 }

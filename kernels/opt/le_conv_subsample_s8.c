@@ -77,11 +77,11 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
             const int8_t *wp = w + 25 * kstart[0];
             int32_t *s = (int32_t *)(void *)sb;
             int c, o;
-            for (c = 0; c < in_c; ++c) {
+            for (c = 0; c < in_c; ++c) { /* after the first window of a row, half of it is there */
 #if LE_SIMD
-                s = le_cs_split6(xw + c * (int)plane, in_w, s);
+                s = ox ? le_cs_split6_next(xw + c * (int)plane, in_w, s) : le_cs_split6(xw + c * (int)plane, in_w, s);
 #else
-                s = le_cs_xrows5(xw + c * (int)plane, in_w, s);
+                s = ox ? le_cs_xrows5_next(xw + c * (int)plane, in_w, s) : le_cs_xrows5(xw + c * (int)plane, in_w, s);
 #endif
             }
             for (o = 0; o < out_c; ++o) {
