@@ -950,7 +950,7 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5_next(const int8_t *p, int in_w,
  * rows 0..4 of X words from the scratch at sb + (v m >> 16) (le_conv_subsample_s8_windows), row 5
  * built from its bytes at x5 + v; adds conv row 0 to (tl, th) and conv row 1 to (bl, bh), the
  * 32-bit halves of the two pair sums. Per kernel 3 (addresses) + 5 LDM + 11 (row 5) + 50 (LDRSB +
- * SMLAL) = 119 instructions for 100 MACs. One asm block: 13 registers (5 fixed X words, which
+ * SMLAL pairs) = 119 instructions for 100 MACs. One asm block: 13 registers (5 fixed X words, which
  * bring v, sb, m, x5 in, a weight, 4 sum halves, 3 pointers). */
 static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int8_t *sb, uint32_t m, const int8_t *x5, uint32_t v,
                                                const int8_t **wpp, uint32_t *tl, int32_t *th, uint32_t *bl,
