@@ -93,13 +93,13 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                 a.a1 = b;
                 a.a2 = b;
                 a.a3 = b;
-                for (; off < end; ++off) {
+                for (; off != end; ++off) { /* kstart rises: off reaches end exactly */
                     a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp, a);
                 }
 #else
                 uint32_t tl = 0, bl = 0;
                 int32_t th = 0, bh = 0;
-                for (; off < end; ++off) {
+                for (; off != end; ++off) { /* kstart rises: off reaches end exactly */
                     le_cs_kernel5x(sb, m, x5, *off, &wp, &tl, &th, &bl, &bh);
                 }
                 a = le_cs_pairs_out(tl, th, bl, bh, b);
