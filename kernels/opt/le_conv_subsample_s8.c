@@ -104,8 +104,13 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                 }
                 a = le_cs_pairs_out(tl, th, bl, bh, b);
 #endif
+#if LE_SIMD
                 *yo = le_subsample_out(a, rq[o], zp, wide, table, sw[4 * o], sw[4 * o + 1], sw[4 * o + 2],
                                        sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
+#else
+                *yo = le_subsample_out_late(a, rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq + o, szp, swide,
+                                            stable);
+#endif
                 yo += out_h * out_w;
             }
         }
