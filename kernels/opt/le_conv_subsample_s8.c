@@ -119,13 +119,16 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
 #endif
 
 #if LE_CS_WINDOWS
-/* 1 if every output map's kernels fit the window path's sums (always with SIMD). */
-static LE_INLINE int le_cs_windows_fit(const uint16_t *kstart, int out_c)
+/* 1 if the layer fits the window path: at most LE_CS_MAX_IN input maps (so in_off[j] * m stays
+ * below 2^31: c * 4 LE_CS_WORDS 2^16 + 2^16 with c < 256) and, without SIMD, at most
+ * LE_CS_PAIR_KERNELS kernels per output map (the pair sums). */
+#define LE_CS_MAX_IN 256
+static LE_INLINE int le_cs_windows_fit(int in_c, const uint16_t *kstart, int out_c)
 {
 #if LE_SIMD
     (void)kstart;
     (void)out_c;
-    return 1;
+    return in_c <= LE_CS_MAX_IN;
 #else
     int o;
     for (o = 0; o < out_c; ++o) {
@@ -133,7 +136,7 @@ static LE_INLINE int le_cs_windows_fit(const uint16_t *kstart, int out_c)
             return 0;
         }
     }
-    return 1;
+    return in_c <= LE_CS_MAX_IN;
 #endif
 }
 #endif
@@ -148,7 +151,7 @@ static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, 
 {
     int o;
 #if LE_CS_WINDOWS
-    if (k == 5 && le_cs_windows_fit(kstart, out_c)) {
+    if (k == 5 && le_cs_windows_fit(in_c, kstart, out_c)) {
         le_conv_subsample_s8_windows(x, in_c, in_h, in_w, w, kstart, in_off, bias, rq, zp, wide, table, sw, sbias,
                                      srq, szp, swide, stable, scratch, y, out_c, out_h, out_w);
         return;
