@@ -41,8 +41,9 @@ class ConvSubsample(Layer):
         """k = 5: the opt kernel's prepared input windows, per input map the larger of the ARMv7E-M
         split ([6 rows][4] int32, 96 B) and the Cortex-M3 X words ([5 rows][5] int32, 100 B), plus 3
         bytes to align the start in the int8 arena (kernels/opt/le_conv_subsample_row.h).
-        C3: 6 x 100 + 3 = 603 B. Other k: none."""
-        return self.in_shape[0] * 100 + 3 if self.conv.kernel == 5 else 0
+        C3: 6 x 100 + 3 = 603 B. Other k, or more than 256 input maps (LE_CS_MAX_IN in
+        kernels/opt/le_conv_subsample_s8.c; the kernel then takes its map-by-map path): none."""
+        return self.in_shape[0] * 100 + 3 if self.conv.kernel == 5 and self.in_shape[0] <= 256 else 0
 
     def check(self) -> None:
         for part in (self.conv, self.table, self.sub, self.stable):
