@@ -160,10 +160,11 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w
     return le_cs_split_row_next(le_load4(xp + 5 * in_w + 2), s);
 }
 
-/* One input row of le_cs_kernel5s: the split row at byte offset X, then conv row 1 (a2, a3) with
- * the kernel row held from the previous input row, then kernel row W (byte offset) split and used
- * for conv row 0 (a0, a1). FIRST / LAST drop the half that has no kernel row. */
-#define LE_CS_XROW(X) "ldmia %[s]!, {%[e], %[o], %[e2], %[o2]}\n\t"
+/* The pieces of le_cs_kernel5s, per input row: XROW loads the row's four split words (s advances
+ * 16 bytes); BOT adds it times the kernel row held from the previous input row to conv row 1
+ * (a2, a3); TOP loads the next kernel row (w advances 5 bytes), splits it and adds the input row
+ * times it to conv row 0 (a0, a1). The first input row has no BOT, the last no TOP. */
+#define LE_CS_XROW "ldmia %[s]!, {%[e], %[o], %[e2], %[o2]}\n\t"
 #define LE_CS_BOT                                                                                 \
     "smlad %[a2], %[e], %[w02], %[a2]\n\t"                                                        \
     "smlad %[a3], %[o], %[w02], %[a3]\n\t"                                                        \
@@ -171,7 +172,7 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w
     "smlad %[a3], %[e2], %[w13], %[a3]\n\t"                                                       \
     "smlatb %[a2], %[e2], %[w4], %[a2]\n\t"                                                       \
     "smlatb %[a3], %[o2], %[w4], %[a3]\n\t"
-#define LE_CS_TOP(W)                                                                              \
+#define LE_CS_TOP                                                                                 \
     "ldr %[w13], [%[w]], #5\n\t"                                                                  \
     "ldrsb %[w4], [%[w], #-1]\n\t"                                                                \
     "sxtb16 %[w02], %[w13]\n\t"                                                                   \
@@ -183,11 +184,11 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w
     "smlatb %[a0], %[e2], %[w4], %[a0]\n\t"                                                       \
     "smlatb %[a1], %[o2], %[w4], %[a1]\n\t"
 
-/* le_cs_kernel5 on a split window s[6][4] (le_cs_split6; 4-byte aligned): per input row 2 LDRD
- * instead of 2 LDR + 4 SXTB16, so 12 LDRD + 5 x (LDR + LDRSB + 2 SXTB16) + 40 SMLAD + 20 SMLATB =
- * 92 instructions for 100 MACs. One asm block with 13 registers (4 sums, 2 pointers, 4 input words,
- * 3 weight words): written in C, gcc spills and pairs few loads into LDRD (measured: 117
- * instructions per kernel). */
+/* le_cs_kernel5 on a split window s[6][4] (le_cs_split6; 4-byte aligned): per input row one LDM
+ * instead of 2 LDR + 4 SXTB16, so 6 LDM + 5 x (LDR + LDRSB + 2 SXTB16) + 40 SMLAD + 20 SMLATB =
+ * 86 instructions for 100 MACs; *wpp advances to the next kernel. One asm block with 13 registers
+ * (4 sums, 4 input words, 3 weight words, 2 pointers): written in C, gcc spilled and paired few
+ * loads (measured: 117 instructions per kernel). */
 static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8_t **wpp, le_acc4_t a)
 {
     const int8_t *wp = *wpp;
@@ -197,18 +198,18 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8
     register int32_t e2 __asm__("r2");
     register int32_t o2 __asm__("r3");
     int32_t w02, w13, w4;
-    __asm__(LE_CS_XROW("0") LE_CS_TOP("0")
-            LE_CS_XROW("16") LE_CS_BOT LE_CS_TOP("5")
-            LE_CS_XROW("32") LE_CS_BOT LE_CS_TOP("10")
-            LE_CS_XROW("48") LE_CS_BOT LE_CS_TOP("15")
-            LE_CS_XROW("64") LE_CS_BOT LE_CS_TOP("20")
-            LE_CS_XROW("80") LE_CS_BOT
+    __asm__(LE_CS_XROW LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT
             : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [e] "=&r"(e), [o] "=&r"(o),
-              [e2] "=&r"(e2), [o2] "=&r"(o2), [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4)
-              , [s] "+r"(s), [w] "+r"(wp)
+              [e2] "=&r"(e2), [o2] "=&r"(o2), [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [s] "+r"(s),
+              [w] "+r"(wp)
             :
             : "memory");
-    *wpp = wp; /* the next kernel's weights */
+    *wpp = wp;
     return a;
 }
 #undef LE_CS_XROW
@@ -512,6 +513,7 @@ static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int8_t *sb, uint32_t m, con
 #undef LE_CS_XLOAD
 #undef LE_CS_ROW_T
 #undef LE_CS_ROW_B
+#undef LE_CS_XBUILD
 #endif
 #endif
 

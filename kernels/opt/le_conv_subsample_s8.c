@@ -2,13 +2,14 @@
  * (subsampling) -> table; arguments and layouts as in kernels/ref/le_conv_subsample_s8.c. Only the
  * subsampled output is written.
  * Per output (o, oy, ox) the four conv outputs (2oy + dy, 2ox + dx) are accumulated together over
- * each stored kernel (le_conv_window2x2). For 5x5 kernels: on ARMv7E-M (__ARM_FEATURE_DSP) input
- * row by input row, each row split once by SXTB16 and used with the two kernel rows that read it
- * (4 SMLAD + 2 SMLATB per row and conv row: 10 MACs); on x86 (SSE2) the two conv rows of a whole
- * output row at once, 4 columns per vector, PMADDWD over pairs of input rows (le_conv_sse2.h);
- * elsewhere (Cortex-M3, other hosts) two columns per 64-bit sum, one SMLAL / IMUL per 2 MACs. All
- * give the exact int32 sums of the ref kernel (le_conv_subsample_row.h and le_conv_sse2.h give the
- * bounds): bit-identical. */
+ * each stored kernel. For 5x5 kernels on Arm (C3): window by window, each window's input bytes of
+ * every input map prepared once in the arena scratch and read by all the output maps that use that
+ * map (LeCun's Table I: 10 of 16); on ARMv7E-M split into int16 pairs for SMLAD, on the Cortex-M3
+ * as X words for SMLAL column-pair sums (le_conv_subsample_s8_windows below). Elsewhere output map
+ * by output map (le_conv_window2x2): on x86 (SSE2) the two conv rows of a whole output row at once,
+ * 4 columns per vector, PMADDWD over pairs of input rows (le_conv_sse2.h); on other hosts two
+ * columns per 64-bit sum. All give the exact int32 sums of the ref kernel
+ * (le_conv_subsample_row.h and le_conv_sse2.h give the bounds): bit-identical. */
 #include "le_conv_subsample_row.h"
 #include "le_conv_sse2.h"
 
@@ -78,10 +79,11 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
             int32_t *s = (int32_t *)(void *)sb;
             int c, o;
             for (c = 0; c < in_c; ++c) { /* after the first window of a row, half of it is there */
+                const int8_t *xc = xw + c * (int)plane;
 #if LE_SIMD
-                s = ox ? le_cs_split6_next(xw + c * (int)plane, in_w, s) : le_cs_split6(xw + c * (int)plane, in_w, s);
+                s = ox ? le_cs_split6_next(xc, in_w, s) : le_cs_split6(xc, in_w, s);
 #else
-                s = ox ? le_cs_xrows5_next(xw + c * (int)plane, in_w, s) : le_cs_xrows5(xw + c * (int)plane, in_w, s);
+                s = ox ? le_cs_xrows5_next(xc, in_w, s) : le_cs_xrows5(xc, in_w, s);
 #endif
             }
             for (o = 0; o < out_c; ++o) {
@@ -96,6 +98,8 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                 for (; off != end; ++off) { /* kstart rises: off reaches end exactly */
                     a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp, a);
                 }
+                *yo = le_subsample_out(a, rq[o], zp, wide, table, sw[4 * o], sw[4 * o + 1], sw[4 * o + 2],
+                                       sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
 #else
                 uint32_t tl = 0, bl = 0;
                 int32_t th = 0, bh = 0;
@@ -103,11 +107,6 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                     le_cs_kernel5x(sb, m, x5, *off, &wp, &tl, &th, &bl, &bh);
                 }
                 a = le_cs_pairs_out(tl, th, bl, bh, b);
-#endif
-#if LE_SIMD
-                *yo = le_subsample_out(a, rq[o], zp, wide, table, sw[4 * o], sw[4 * o + 1], sw[4 * o + 2],
-                                       sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
-#else
                 *yo = le_subsample_out_late(a, rq[o], zp, wide, table, sw + 4 * o, sbias[o], srq + o, szp, swide,
                                             stable);
 #endif
