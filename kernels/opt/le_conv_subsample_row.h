@@ -89,6 +89,132 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5(const int8_t *xp, const int8_
     le_cs_mac5(x, w, &a.a2, &a.a3);
     return a;
 }
+
+/* The window-major C3 path (le_conv_subsample_s8, k == 5): the 6 input rows under one 2x2 window
+ * of one input map, split once per window into le_cs_x5_t words and kept in the arena scratch,
+ * then read by every output map that has a kernel on that input map (LeCun's Table I: 10 of the
+ * 16). One map's split: [6 rows][4] int32 = 96 bytes, LE_CS_SPLIT words. */
+#define LE_CS_SPLIT 24
+
+/* One input row's 6 bytes (v: bytes 0..3, v2: bytes 2..5) split and stored at *s, s advanced by
+ * 16: 4 SXTB16 + one STM. STM takes its registers in ascending order, so the four words get fixed
+ * ones, and v, v2 arrive in two of them (each split in place after its odd half is taken). */
+static LE_INLINE LE_UNUSED int32_t *le_cs_split_row(int32_t v, int32_t v2, int32_t *s)
+{
+    register int32_t e __asm__("r0") = v;
+    register int32_t o __asm__("r1");
+    register int32_t e2 __asm__("r2") = v2;
+    register int32_t o2 __asm__("r3");
+    __asm__ __volatile__("sxtb16 %[o], %[e], ror #8\n\t" /* volatile: its result is memory, not s */
+                         "sxtb16 %[e], %[e]\n\t"
+                         "sxtb16 %[o2], %[e2], ror #8\n\t"
+                         "sxtb16 %[e2], %[e2]\n\t"
+                         "stmia %[s]!, {%[e], %[o], %[e2], %[o2]}"
+                         : [e] "+r"(e), [o] "=&r"(o), [e2] "+r"(e2), [o2] "=&r"(o2), [s] "+r"(s)
+                         :
+                         : "memory");
+    return s;
+}
+
+/* Input rows xp .. xp + 5 in_w (6 bytes each, at the window's column) -> s[6][4], each row
+ * (x0,x2) (x1,x3) (x2,x4) (x3,x5): 6 x (2 LDR + 4 SXTB16 + STM). Returns s + 24. Only the first
+ * window of each output row takes it (le_cs_split6_next the others); unrolled: 84 B of flash for
+ * about 600 instructions per inference (measured). */
+static LE_INLINE LE_UNUSED int32_t *le_cs_split6(const int8_t *xp, int in_w, int32_t *s)
+{
+    s = le_cs_split_row(le_load4(xp), le_load4(xp + 2), s);
+    s = le_cs_split_row(le_load4(xp + in_w), le_load4(xp + in_w + 2), s);
+    s = le_cs_split_row(le_load4(xp + 2 * in_w), le_load4(xp + 2 * in_w + 2), s);
+    s = le_cs_split_row(le_load4(xp + 3 * in_w), le_load4(xp + 3 * in_w + 2), s);
+    s = le_cs_split_row(le_load4(xp + 4 * in_w), le_load4(xp + 4 * in_w + 2), s);
+    return le_cs_split_row(le_load4(xp + 5 * in_w), le_load4(xp + 5 * in_w + 2), s);
+}
+
+/* The same for the next window to the right (input columns + 2): a row's new (x0,x2) (x1,x3) are
+ * its old (x2,x4) (x3,x5), already at s + 8; only v2 (new bytes 2..5) is split. LDRD + 2 SXTB16 +
+ * STM. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_split_row_next(int32_t v2, int32_t *s)
+{
+    register int32_t e __asm__("r0");
+    register int32_t o __asm__("r1");
+    register int32_t e2 __asm__("r2") = v2;
+    register int32_t o2 __asm__("r3");
+    __asm__ __volatile__("ldrd %[e], %[o], [%[s], #8]\n\t" /* volatile: its result is memory, not s */
+                         "sxtb16 %[o2], %[e2], ror #8\n\t"
+                         "sxtb16 %[e2], %[e2]\n\t"
+                         "stmia %[s]!, {%[e], %[o], %[e2], %[o2]}"
+                         : [e] "=&r"(e), [o] "=&r"(o), [e2] "+r"(e2), [o2] "=&r"(o2), [s] "+r"(s)
+                         :
+                         : "memory");
+    return s;
+}
+
+/* le_cs_split6 for window ox + 1 when s still holds window ox's split of the same map. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w, int32_t *s)
+{
+    s = le_cs_split_row_next(le_load4(xp + 2), s);
+    s = le_cs_split_row_next(le_load4(xp + in_w + 2), s);
+    s = le_cs_split_row_next(le_load4(xp + 2 * in_w + 2), s);
+    s = le_cs_split_row_next(le_load4(xp + 3 * in_w + 2), s);
+    s = le_cs_split_row_next(le_load4(xp + 4 * in_w + 2), s);
+    return le_cs_split_row_next(le_load4(xp + 5 * in_w + 2), s);
+}
+
+/* The pieces of le_cs_kernel5s, per input row: XROW loads the row's four split words (s advances
+ * 16 bytes); BOT adds it times the kernel row held from the previous input row to conv row 1
+ * (a2, a3); TOP loads the next kernel row (w advances 5 bytes), splits it and adds the input row
+ * times it to conv row 0 (a0, a1). The first input row has no BOT, the last no TOP. */
+#define LE_CS_XROW "ldmia %[s]!, {%[e], %[o], %[e2], %[o2]}\n\t"
+#define LE_CS_BOT                                                                                 \
+    "smlad %[a2], %[e], %[w02], %[a2]\n\t"                                                        \
+    "smlad %[a3], %[o], %[w02], %[a3]\n\t"                                                        \
+    "smlad %[a2], %[o], %[w13], %[a2]\n\t"                                                        \
+    "smlad %[a3], %[e2], %[w13], %[a3]\n\t"                                                       \
+    "smlatb %[a2], %[e2], %[w4], %[a2]\n\t"                                                       \
+    "smlatb %[a3], %[o2], %[w4], %[a3]\n\t"
+#define LE_CS_TOP                                                                                 \
+    "ldr %[w13], [%[w]], #5\n\t"                                                                  \
+    "ldrsb %[w4], [%[w], #-1]\n\t"                                                                \
+    "sxtb16 %[w02], %[w13]\n\t"                                                                   \
+    "sxtb16 %[w13], %[w13], ror #8\n\t"                                                           \
+    "smlad %[a0], %[e], %[w02], %[a0]\n\t"                                                        \
+    "smlad %[a1], %[o], %[w02], %[a1]\n\t"                                                        \
+    "smlad %[a0], %[o], %[w13], %[a0]\n\t"                                                        \
+    "smlad %[a1], %[e2], %[w13], %[a1]\n\t"                                                       \
+    "smlatb %[a0], %[e2], %[w4], %[a0]\n\t"                                                       \
+    "smlatb %[a1], %[o2], %[w4], %[a1]\n\t"
+
+/* le_cs_kernel5 on a split window s[6][4] (le_cs_split6; 4-byte aligned): per input row one LDM
+ * instead of 2 LDR + 4 SXTB16, so 6 LDM + 5 x (LDR + LDRSB + 2 SXTB16) + 40 SMLAD + 20 SMLATB =
+ * 86 instructions for 100 MACs; *wpp advances to the next kernel. One asm block with 13 registers
+ * (4 sums, 4 input words, 3 weight words, 2 pointers): written in C, gcc spilled and paired few
+ * loads (measured: 117 instructions per kernel). */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8_t **wpp, le_acc4_t a)
+{
+    const int8_t *wp = *wpp;
+    /* LDM takes its registers in ascending order: the four input words get fixed ones */
+    register int32_t e __asm__("r0");
+    register int32_t o __asm__("r1");
+    register int32_t e2 __asm__("r2");
+    register int32_t o2 __asm__("r3");
+    int32_t w02, w13, w4;
+    __asm__(LE_CS_XROW LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT
+            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [e] "=&r"(e), [o] "=&r"(o),
+              [e2] "=&r"(e2), [o2] "=&r"(o2), [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [s] "+r"(s),
+              [w] "+r"(wp)
+            :
+            : "memory");
+    *wpp = wp;
+    return a;
+}
+#undef LE_CS_XROW
+#undef LE_CS_BOT
+#undef LE_CS_TOP
 #else
 /* One 5x5 kernel row without SIMD (Cortex-M3, host), for windows over more kernels than the
  * column-pair sums below allow: the 5 taps unrolled as a sliding window, so
@@ -220,6 +346,175 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_window5_pairs(const int8_t *xw, int i
     a.a3 = b + (int32_t)((bot - lo) >> LE_CS_PAIR_SHIFT);
     return a;
 }
+
+/* The four conv sums from the column-pair sums top (conv row 0) and bottom (conv row 1) given as
+ * 32-bit halves (lo, hi), plus b. s = a_c + a_c1 2^23 with |a_c| < 2^22, so a_c1 = floor((s + 2^22)
+ * / 2^23) (bits 23..54 of s + 2^22) and a_c = the low word of s - a_c1 2^23. */
+static LE_INLINE LE_UNUSED int32_t le_cs_pair_hi(uint32_t lo, int32_t hi)
+{
+    const uint32_t l = lo + (1u << (LE_CS_PAIR_SHIFT - 1));
+    const uint32_t h = (uint32_t)hi + (l < lo); /* the carry */
+    return (int32_t)((l >> LE_CS_PAIR_SHIFT) | (h << (32 - LE_CS_PAIR_SHIFT)));
+}
+
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_pairs_out(uint32_t tl, int32_t th, uint32_t bl, int32_t bh, int32_t b)
+{
+    le_acc4_t a;
+    int32_t h = le_cs_pair_hi(tl, th);
+    a.a0 = b + (int32_t)(tl - ((uint32_t)h << LE_CS_PAIR_SHIFT));
+    a.a1 = b + h;
+    h = le_cs_pair_hi(bl, bh);
+    a.a2 = b + (int32_t)(bl - ((uint32_t)h << LE_CS_PAIR_SHIFT));
+    a.a3 = b + h;
+    return a;
+}
+
+#if defined(__GNUC__) && defined(__thumb2__)
+/* The window-major C3 path on Thumb-2 cores without DSP (Cortex-M3; le_conv_subsample_s8): the
+ * column pairs the other way round. For columns c, c + 1 of a window's input row, the 5 words
+ * X_t = x[c + t] + x[c + t + 1] * 2^23 (t = 0..4) give the same pair sum with the plain weights:
+ * sum_t w[t] X_t = a_c + a_c1 * 2^23 (exact as le_cs_prow5 above: |X_t| < 2^31). Built once per
+ * window and input map into the scratch, shared by the output maps that read it, a kernel row is
+ * then 5 weight loads and 5 SMLAL per conv row. Rows 0..4 are kept ([5][5] int32, LE_CS_XWORDS),
+ * so the arena budget holds; row 5 (conv row 1's last) is built per kernel from its bytes. */
+#define LE_CS_XWORDS 25
+
+/* X_t of the 6 bytes at p into the fixed registers x0..x4 (t: a temporary). */
+#define LE_CS_XBUILD                                                                              \
+    "ldrsb %[x0], [%[p]]\n\t"                                                                      \
+    "ldrsb %[x1], [%[p], #1]\n\t"                                                                  \
+    "add %[x0], %[x0], %[x1], lsl #23\n\t"                                                         \
+    "ldrsb %[x2], [%[p], #2]\n\t"                                                                  \
+    "add %[x1], %[x1], %[x2], lsl #23\n\t"                                                         \
+    "ldrsb %[x3], [%[p], #3]\n\t"                                                                  \
+    "add %[x2], %[x2], %[x3], lsl #23\n\t"                                                         \
+    "ldrsb %[x4], [%[p], #4]\n\t"                                                                  \
+    "add %[x3], %[x3], %[x4], lsl #23\n\t"                                                         \
+    "ldrsb %[t], [%[p], #5]\n\t"                                                                   \
+    "add %[x4], %[x4], %[t], lsl #23\n\t"
+
+/* Input rows p .. p + 4 in_w of one map -> s[5][5] X words, one STM per row (its registers
+ * ascending, so fixed ones); returns s + 25. Per row 6 LDRSB + 5 ADD + STM + 1. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5(const int8_t *p, int in_w, int32_t *s)
+{
+    register int32_t x0 __asm__("r0");
+    register int32_t x1 __asm__("r1");
+    register int32_t x2 __asm__("r2");
+    register int32_t x3 __asm__("r3");
+    register int32_t x4 __asm__("r4");
+    int32_t t;
+#define LE_CS_XSTORE LE_CS_XBUILD "stmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
+#define LE_CS_XNEXT "add %[p], %[p], %[n]\n\t"
+    __asm__ __volatile__(LE_CS_XSTORE LE_CS_XNEXT LE_CS_XSTORE LE_CS_XNEXT LE_CS_XSTORE LE_CS_XNEXT
+                         LE_CS_XSTORE LE_CS_XNEXT LE_CS_XSTORE /* volatile: its result is memory */
+                         : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4),
+                           [t] "=&r"(t), [s] "+r"(s), [p] "+r"(p)
+                         : [n] "r"(in_w)
+                         : "memory");
+#undef LE_CS_XSTORE
+#undef LE_CS_XNEXT
+    return s;
+}
+
+/* le_cs_xrows5 for window ox + 1 when s still holds window ox's X words of the same map: a row's
+ * new X0..X2 are its old X2..X4 (at s + 8), only X3, X4 are built from bytes 3..5. Per row LDRD +
+ * LDR + 3 LDRSB + 2 ADD + STM + 1. */
+static LE_INLINE LE_UNUSED int32_t *le_cs_xrows5_next(const int8_t *p, int in_w, int32_t *s)
+{
+    register int32_t x0 __asm__("r0");
+    register int32_t x1 __asm__("r1");
+    register int32_t x2 __asm__("r2");
+    register int32_t x3 __asm__("r3");
+    register int32_t x4 __asm__("r4");
+    int32_t t;
+#define LE_CS_XSHIFT                                                                              \
+    "ldrd %[x0], %[x1], [%[s], #8]\n\t"                                                           \
+    "ldr %[x2], [%[s], #16]\n\t"                                                                  \
+    "ldrsb %[x3], [%[p], #3]\n\t"                                                                 \
+    "ldrsb %[x4], [%[p], #4]\n\t"                                                                 \
+    "add %[x3], %[x3], %[x4], lsl #23\n\t"                                                        \
+    "ldrsb %[t], [%[p], #5]\n\t"                                                                  \
+    "add %[x4], %[x4], %[t], lsl #23\n\t"                                                         \
+    "stmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
+#define LE_CS_XNEXT "add %[p], %[p], %[n]\n\t"
+    __asm__ __volatile__(LE_CS_XSHIFT LE_CS_XNEXT LE_CS_XSHIFT LE_CS_XNEXT LE_CS_XSHIFT LE_CS_XNEXT
+                         LE_CS_XSHIFT LE_CS_XNEXT LE_CS_XSHIFT /* volatile: its result is memory */
+                         : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4),
+                           [t] "=&r"(t), [s] "+r"(s), [p] "+r"(p)
+                         : [n] "r"(in_w)
+                         : "memory");
+#undef LE_CS_XSHIFT
+#undef LE_CS_XNEXT
+    return s;
+}
+
+/* One weight tap t of kernel row R (byte offset R + t) into conv row 0's pair sum, and of kernel
+ * row R - 5 into conv row 1's. */
+#define LE_CS_TAP_T(R, T, X)                                                                      \
+    "ldrsb %[t], [%[w], #" R "+" T "-25]\n\t"                                                     \
+    "smlal %[tl], %[th], %[" X "], %[t]\n\t"
+#define LE_CS_TAP_B(R, T, X)                                                                      \
+    "ldrsb %[t], [%[w], #" R "-30+" T "]\n\t"                                                     \
+    "smlal %[bl], %[bh], %[" X "], %[t]\n\t"
+#define LE_CS_XLOAD "ldmia %[s]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
+#define LE_CS_ROW_T(R)                                                                            \
+    LE_CS_TAP_T(R, "0", "x0") LE_CS_TAP_T(R, "1", "x1") LE_CS_TAP_T(R, "2", "x2")                 \
+    LE_CS_TAP_T(R, "3", "x3") LE_CS_TAP_T(R, "4", "x4")
+#define LE_CS_ROW_B(R)                                                                            \
+    LE_CS_TAP_B(R, "0", "x0") LE_CS_TAP_B(R, "1", "x1") LE_CS_TAP_B(R, "2", "x2")                 \
+    LE_CS_TAP_B(R, "3", "x3") LE_CS_TAP_B(R, "4", "x4")
+
+/* One 5x5 kernel *wpp (advanced by 25) on one window, reading input map v (its offset in_off[j]):
+ * rows 0..4 of X words from the scratch at sb + (v m >> 16) (le_conv_subsample_s8_windows), row 5
+ * built from its bytes at x5 + v; adds conv row 0 to (tl, th) and conv row 1 to (bl, bh), the
+ * 32-bit halves of the two pair sums. Per kernel 3 (addresses) + 5 LDM + 11 (row 5) + 50 (LDRSB +
+ * SMLAL pairs) = 119 instructions for 100 MACs. One asm block: 13 registers (5 fixed X words, which
+ * bring v, sb, m, x5 in, a weight, 4 sum halves, 3 pointers). */
+static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int8_t *sb, uint32_t m, const int8_t *x5, uint32_t v,
+                                               const int8_t **wpp, uint32_t *tl, int32_t *th, uint32_t *bl,
+                                               int32_t *bh)
+{
+    register uint32_t x0 __asm__("r0") = v;
+    register const int8_t *x1 __asm__("r1") = sb;
+    register uint32_t x2 __asm__("r2") = m;
+    register const int8_t *x3 __asm__("r3") = x5;
+    register int32_t x4 __asm__("r4");
+    const int8_t *wp = *wpp;
+    const int32_t *s;
+    const int8_t *p;
+    int32_t t;
+    uint32_t l0 = *tl, l1 = *bl;
+    int32_t h0 = *th, h1 = *bh;
+    __asm__("mul %[x2], %[x0], %[x2]\n\t"
+            "add %[s], %[x1], %[x2], lsr #16\n\t"
+            "add %[p], %[x3], %[x0]\n\t"
+            LE_CS_XLOAD "ldrsb %[t], [%[w]], #25\n\t" /* w[0], and w moves to the next kernel */
+            "smlal %[tl], %[th], %[x0], %[t]\n\t"
+            LE_CS_TAP_T("0", "1", "x1") LE_CS_TAP_T("0", "2", "x2") LE_CS_TAP_T("0", "3", "x3")
+            LE_CS_TAP_T("0", "4", "x4")
+            LE_CS_XLOAD LE_CS_ROW_T("5") LE_CS_ROW_B("5")
+            LE_CS_XLOAD LE_CS_ROW_T("10") LE_CS_ROW_B("10")
+            LE_CS_XLOAD LE_CS_ROW_T("15") LE_CS_ROW_B("15")
+            LE_CS_XLOAD LE_CS_ROW_T("20") LE_CS_ROW_B("20")
+            LE_CS_XBUILD LE_CS_ROW_B("25")
+            : [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [x3] "+r"(x3), [x4] "=&r"(x4), [t] "=&r"(t),
+              [tl] "+r"(l0), [th] "+r"(h0), [bl] "+r"(l1), [bh] "+r"(h1), [s] "=&r"(s), [p] "=&r"(p),
+              [w] "+r"(wp)
+            :
+            : "memory");
+    *wpp = wp;
+    *tl = l0;
+    *th = h0;
+    *bl = l1;
+    *bh = h1;
+}
+#undef LE_CS_TAP_T
+#undef LE_CS_TAP_B
+#undef LE_CS_XLOAD
+#undef LE_CS_ROW_T
+#undef LE_CS_ROW_B
+#undef LE_CS_XBUILD
+#endif
 #endif
 
 /* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
@@ -301,6 +596,23 @@ static LE_INLINE LE_UNUSED int8_t le_subsample_out(le_acc4_t a, le_rq_t r, int32
     sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * sw2;
     sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
     return stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
+}
+
+/* le_subsample_out with the subsampling's requant constants *sr loaded only after the four conv
+ * codes (le_hide): on the Cortex-M3, whose integer requant constants are 16 bytes, gcc otherwise
+ * loads them first and keeps them on the stack (measured: 14 instructions more per output). */
+static LE_INLINE LE_UNUSED int8_t le_subsample_out_late(le_acc4_t a, le_rq_t r, int32_t zp, int wide,
+                                                        const int8_t *table, const int8_t *swo, int32_t sb,
+                                                        const le_rq_t *sr, int32_t szp, int swide,
+                                                        const int8_t *stable)
+{
+    int32_t sacc = sb;
+    sacc += table[(uint8_t)le_requant(a.a0, r, zp, wide)] * swo[0];
+    sacc += table[(uint8_t)le_requant(a.a1, r, zp, wide)] * swo[1];
+    sacc += table[(uint8_t)le_requant(a.a2, r, zp, wide)] * swo[2];
+    sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * swo[3];
+    le_hide(sr);
+    return stable[(uint8_t)le_requant(sacc, *sr, szp, swide)];
 }
 
 /* One subsampled output row of one channel: y[ox] for ox < out_w from the k + 1 conv input rows

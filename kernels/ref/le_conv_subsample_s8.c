@@ -9,18 +9,22 @@
  *   sub:   sw [out_c][2][2] int8, sbias [out_c], srq [out_c], szp, swide (the depthwise conv,
  *          one input channel per output channel)
  *   stable [256] int8, the activation after the subsampling
+ *   scratch the op's scratch_bytes of the arena (the optimized set's split input windows; unused here)
  *   y      [out_c][out_h][out_w] int8, NCHW; conv output (2 oy + dy, 2 ox + dx) feeds y[o][oy][ox]
  * Every sum is exact in int32 (checked at generation time). */
 #include "le_requant.h"
 
-static void le_conv_subsample_s8(const int8_t *x, int in_w, int k, const int8_t *w,
+static void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, int in_w, int k, const int8_t *w,
                                  const uint16_t *kstart, const uint16_t *in_off, const int32_t *bias,
                                  const le_rq_t *rq, int32_t zp, int wide, const int8_t *table,
                                  const int8_t *sw, const int32_t *sbias, const le_rq_t *srq, int32_t szp,
-                                 int swide, const int8_t *stable, int8_t *y, int out_c, int out_h,
-                                 int out_w)
+                                 int swide, const int8_t *stable, int8_t *scratch, int8_t *y, int out_c,
+                                 int out_h, int out_w)
 {
     int o;
+    (void)in_c;
+    (void)in_h;
+    (void)scratch;
     for (o = 0; o < out_c; ++o) {
         int oy;
         for (oy = 0; oy < out_h; ++oy) {

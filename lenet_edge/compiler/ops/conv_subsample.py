@@ -36,6 +36,15 @@ class ConvSubsample(Layer):
         return cls(node=stable.node, tensor=stable.tensor, in_shape=conv.in_shape, out_shape=stable.out_shape,
                    conv=conv, table=table, sub=sub, stable=stable)
 
+    @property
+    def scratch_bytes(self) -> int:
+        """k = 5: the opt kernel's prepared input windows, per input map the larger of the ARMv7E-M
+        split ([6 rows][4] int32, 96 B) and the Cortex-M3 X words ([5 rows][5] int32, 100 B), plus 3
+        bytes to align the start in the int8 arena (kernels/opt/le_conv_subsample_row.h).
+        C3: 6 x 100 + 3 = 603 B. Other k, or more than 256 input maps (LE_CS_MAX_IN in
+        kernels/opt/le_conv_subsample_s8.c; the kernel then takes its map-by-map path): none."""
+        return self.in_shape[0] * 100 + 3 if self.conv.kernel == 5 and self.in_shape[0] <= 256 else 0
+
     def check(self) -> None:
         for part in (self.conv, self.table, self.sub, self.stable):
             part.check()
@@ -62,7 +71,8 @@ class ConvSubsample(Layer):
         manifest = {"fused": [p.node for p in (self.conv, self.table, self.sub, self.stable)],
                     "fused_tensors": [p.tensor for p in (self.conv, self.table, self.sub)],   # never stored
                     "acc_bound": max(s["acc_bound"] for s in stages),
-                    "requant_wide": any(s["requant_wide"] for s in stages), "stages": stages}
+                    "requant_wide": any(s["requant_wide"] for s in stages), "stages": stages,
+                    **({"scratch_bytes": self.scratch_bytes} if self.scratch_bytes else {})}
         return Packed(arrays, macs, "sparse", manifest)
 
     def reference(self, x, int_requant):
@@ -74,10 +84,10 @@ class ConvSubsample(Layer):
         c, oh, ow = self.out_shape
         wide = lambda conv: "1" if conv.rq.wide else "0"     # noqa: E731
         return Call("le_conv_subsample_s8", (
-            io.src, str(self.in_shape[2]), str(self.conv.kernel), io.sym("w"), io.sym("kstart"), io.sym("in_off"),
+            io.src, str(self.in_shape[0]), str(self.in_shape[1]), str(self.in_shape[2]), str(self.conv.kernel), io.sym("w"), io.sym("kstart"), io.sym("in_off"),
             io.sym("bias"), io.sym("rq"), str(self.conv.y_zp), wide(self.conv), io.sym("table"),
             io.sym("sw"), io.sym("sbias"), io.sym("srq"), str(self.sub.y_zp), wide(self.sub), io.sym("stable"),
-            io.dst, str(c), str(oh), str(ow)))
+            io.scratch, io.dst, str(c), str(oh), str(ow)))
 
 
 def _by_signed_code(table: CArray) -> CArray:
