@@ -5,8 +5,9 @@
  *
  * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
  * quantized image are kept in `scratch` as int16, already sign-extended, in blocks of 4 columns
- * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start (the op's
- * scratch_bytes in lenet_edge/compiler/ops/conv_subsample.py reserves the same). k - 1 rows move
+ * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start, and for k == 5
+ * 120 more for the Cortex-M3's column-pair weights (LE_IMG_W_SCRATCH); the op's scratch_bytes in
+ * lenet_edge/compiler/ops/conv_subsample.py reserves the same. k - 1 rows move
  * up from the previous output row, two are translated through the input table (two pixels per
  * word store).
  *
@@ -790,6 +791,21 @@ static LE_INLINE le_acc4_t le_img_t4(le_acc4_t a, int32_t zp, int wide, const in
 }
 #endif
 
+/* Thumb-2 without DSP (Cortex-M3), optimizing: the channel's 30 column-pair weights W_t live in
+ * the scratch after the rows (30 int32, 4-byte aligned: the rows take 8 (k + 1) nb bytes), not in
+ * the stack frame, so lenet5_predict's frame stays small (the painted stack peak was 544 B with
+ * them on the stack, over the 512 B budget). Only where both their writer (le_img_wcols5) and
+ * their reader (le_img_row4_pairs) are asm, so the int8_t arena is never read as int32_t by C. */
+#if !LE_SIMD && defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
+#define LE_IMG_W_SCRATCH 1
+static LE_INLINE int32_t *le_img_wscratch(int16_t *rows, int nb, int k)
+{
+    return (int32_t *)(void *)(rows + nb * (k + 1) * 4);
+}
+#else
+#define LE_IMG_W_SCRATCH 0
+#endif
+
 /* table[requant(acc) + 128]: one conv output through its requant and the table after it (tc: the
  * table at code 0; the tables are stored by code + 128, see kernels/ref/le_conv_subsample_u8.c) */
 #define LE_IMG_T(acc) ((int32_t)tc[le_requant32((acc), cr, zp, wide)])
@@ -889,12 +905,16 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
 #else
                 const int fast = 0;
 #endif
+#if LE_IMG_W_SCRATCH
+                int32_t *const wcols = le_img_wscratch(rows, nb, k); /* in the scratch, not the stack */
+#else
                 int32_t wcols[30]; /* [5][6] column-pair weights W_t of channel o */
+#endif
                 const int32_t *wq = wcols;
                 if (has) {
                     le_img_wcols5(wp, wcols);
                 } else {
-                    memset(wcols, 0, sizeof wcols);
+                    memset(wcols, 0, 30 * sizeof wcols[0]);
                 }
 #endif
 #if LE_SIMD && defined(LE_REQUANT_VCVTR)

@@ -138,9 +138,11 @@ class ImageConvSubsample(Layer):
     def scratch_bytes(self) -> int:
         """The opt kernel's k + 1 padded input rows as int16, in blocks of 4 columns
         ([ceil(in_w / 4)][k + 1][4]), plus 3 bytes to align the start in the int8 arena (the top
-        of kernels/opt/le_conv_subsample_u8.c). C1: 8 x 6 x 4 x 2 + 3 = 387 B."""
+        of kernels/opt/le_conv_subsample_u8.c); for k = 5 also the Cortex-M3 path's [5][6] int32
+        column-pair weights of one channel (120 B, kept out of the stack frame). C1: 8 x 6 x 4 x 2
+        + 120 + 3 = 507 B."""
         in_w, k = self.cs.in_shape[2], self.cs.conv.kernel
-        return 2 * ((in_w + 3) // 4) * 4 * (k + 1) + 3
+        return 2 * ((in_w + 3) // 4) * 4 * (k + 1) + (4 * 30 if k == 5 else 0) + 3
 
     def check(self) -> None:
         self.itable.check()
