@@ -30,9 +30,18 @@ uint32_t le_stack_size(void) {
     return (uint32_t)((const char *)__stack_top__ - (const char *)__stack_limit__);
 }
 
+/* Word loops, not memcpy/memset: gcc -Os would turn these loops into calls to newlib's memcpy
+ * (308 B of flash on the M4, nothing else in the default firmware calls it) and memset; the empty
+ * asm keeps each loop a loop. */
 void le_crt0_start(void) {
-    for (uint32_t *src = __data_load__, *dst = __data_start__; dst < __data_end__;) *dst++ = *src++;
-    for (uint32_t *dst = __bss_start__; dst < __bss_end__;) *dst++ = 0;
+    for (uint32_t *src = __data_load__, *dst = __data_start__; dst < __data_end__;) {
+        *dst++ = *src++;
+        __asm__ volatile("" ::: "memory");
+    }
+    for (uint32_t *dst = __bss_start__; dst < __bss_end__;) {
+        *dst++ = 0;
+        __asm__ volatile("" ::: "memory");
+    }
     paint_stack();
     le_board_init();
     le_exit(main());
