@@ -32,16 +32,6 @@
 #define LE_DOT_BLOCK 6
 
 #if LE_SIMD
-/* One weight word (loaded from `load`) of the pair (aX, aY) against the input halves xh:
- * aX += SMLAD(xh, (w0, w2)) (X's bytes unsigned: UXTB16), aY += SMLADX(xh, (w1, w3)) (Y's
- * signed: SXTB16); t0, t1: scratch. */
-#define LE_DOT_WORD(load, xh, ax, ay) \
-    "ldr    %[t0], " load "\n\t" \
-    "uxtb16 %[t1], %[t0]\n\t" \
-    "sxtb16 %[t0], %[t0], ror #8\n\t" \
-    "smlad  %[" ax "], %[" xh "], %[t1], %[" ax "]\n\t" \
-    "smladx %[" ay "], %[" xh "], %[t0], %[" ay "]\n\t"
-
 /* (b0, b2) of the bytes of v, zero-extended to 16-bit halves: X's bytes (X + 128). */
 static LE_INLINE int32_t le_even16u(int32_t v)
 {
@@ -72,16 +62,16 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
 }
 
 /* LDRD with any two registers is Thumb-2 (ARM state wants an even, consecutive pair) */
-#if defined(__thumb2__)
+#if defined(__thumb2__) && defined(__OPTIMIZE__)
 #define LE_DOT_LDRD 1
 #else
 #define LE_DOT_LDRD 0
 #endif
 
-/* The pair (aX, aY) of the two weight words at [w, #off] (one LDRD: w must be word-aligned) against
- * the input halves: word 0 with xe, word 1 with xo. t0, t1, t2: scratch. */
-#define LE_DOT_PAIR_LDRD(off, ax, ay) \
-    "ldrd   %[t0], %[t1], [%[w], #" off "]\n\t" \
+/* The pair (aX, aY) of the two weight words loaded by `ldrd` (into t0, t1) against the input
+ * halves: word 0 with xe, word 1 with xo. t2: scratch. */
+#define LE_DOT_PAIR_LDRD(ldrd, ax, ay) \
+    "ldrd   %[t0], %[t1], " ldrd "\n\t" \
     "uxtb16 %[t2], %[t0]\n\t" \
     "sxtb16 %[t0], %[t0], ror #8\n\t" \
     "smlad  %[" ax "], %[xe], %[t2], %[" ax "]\n\t" \
@@ -91,69 +81,78 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
     "smlad  %[" ax "], %[xo], %[t2], %[" ax "]\n\t" \
     "smladx %[" ay "], %[xo], %[t1], %[" ay "]\n\t"
 
+/* One chunk of 4 inputs: the word `xload` split into its halves (x[t0], x[t2]) and (x[t1], x[t3]). */
+#define LE_DOT_X(xload) \
+    "ldr    %[xe], " xload "\n\t" \
+    "sxtb16 %[xo], %[xe], ror #8\n\t" \
+    "sxtb16 %[xe], %[xe]\n\t"
+
+#if LE_DOT_LDRD
+/* acc[0..6) += the dot products of a block of 3 pairs over an EVEN number of chunks (x .. xend,
+ * word-aligned weights at w, 24 bytes per chunk), X's products with the + 128 offsets (the
+ * caller subtracts them). Two chunks per asm block: 6 accumulators, 2 input halves, 3 scratch
+ * registers and the 2 pointers are 13 registers, gcc's loop end the 14th; the first LDRD of a
+ * block steps w (post-index) and the others reach back, x likewise: 60 instructions per 48 MACs
+ * plus CMP and BNE. Out of line: one copy serves every dot layer (C5 and F6), whose block
+ * loop is 240 bytes of 4-byte instructions. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void le_dot6_ldrd(const int8_t *x, const int8_t *xend, const int8_t *wp, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+    while (x != xend) {
+        int32_t xe;
+        int32_t xo;
+        int32_t t0;
+        int32_t t1;
+        int32_t t2;
+        __asm__(LE_DOT_X("[%[x]], #8")                        /* chunk 0: x[0..4), w[0..24) */
+                LE_DOT_PAIR_LDRD("[%[w]], #48", "a0", "a1")
+                LE_DOT_PAIR_LDRD("[%[w], #-40]", "a2", "a3")
+                LE_DOT_PAIR_LDRD("[%[w], #-32]", "a4", "a5")
+                LE_DOT_X("[%[x], #-4]")                       /* chunk 1: x[4..8), w[24..48) */
+                LE_DOT_PAIR_LDRD("[%[w], #-24]", "a0", "a1")
+                LE_DOT_PAIR_LDRD("[%[w], #-16]", "a2", "a3")
+                LE_DOT_PAIR_LDRD("[%[w], #-8]", "a4", "a5")
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
+                  [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                  [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+                :
+                : "memory");
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+}
+#endif
+
 /* acc[0..2*pairs) = init[..] + the dot products of a block of `pairs` (1 or 3) (X, Y) pairs over
- * the chunks of 4 inputs, minus x_off for X (the + 128 offsets; modulo 2^32). The 3-pair chunk is one asm block: 6 accumulators, 2 input halves, the scratch registers and the 2
- * pointers fit in the 13 registers gcc can give (as C, gcc hoists the 6 weight loads and spills).
- * 32 instructions per 24 MACs with LDRD (aligned: the block's weights are word-aligned, i.e. the
- * array is LE_ALIGN4 and n is even), else 35. Not at -O0, which cannot find the registers. */
+ * the chunks of 4 inputs, minus x_off for X (the + 128 offsets; modulo 2^32). 3 pairs with
+ * word-aligned weights (the array is LE_ALIGN4 and n is even): le_dot6_ldrd over the even chunks,
+ * the odd last chunk (if any) in C; otherwise the C loop (gcc hoists and spills, but the rest is
+ * small). */
 static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_t *wp, int pairs,
                                         int aligned, const int32_t *init, uint32_t x_off, int32_t *acc)
 {
     int p;
-#if defined(__OPTIMIZE__)
-    if (pairs == 3) {
-        int32_t a0 = init[0], a1 = init[1], a2 = init[2], a3 = init[3], a4 = init[4], a5 = init[5];
-        const int8_t *const xend = x + 4 * chunks;
-        while (x != xend) {
-            int32_t xe;
-            int32_t xo;
-            int32_t t0;
-            int32_t t1;
-            int32_t t2;
-            if (aligned && LE_DOT_LDRD) {
-                __asm__("ldr    %[xe], [%[x]], #4\n\t"          /* x[t0..t3] */
-                        "sxtb16 %[xo], %[xe], ror #8\n\t"       /* (x[t1], x[t3]) */
-                        "sxtb16 %[xe], %[xe]\n\t"               /* (x[t0], x[t2]) */
-                        LE_DOT_PAIR_LDRD("0", "a0", "a1")
-                        LE_DOT_PAIR_LDRD("8", "a2", "a3")
-                        LE_DOT_PAIR_LDRD("16", "a4", "a5")
-                        "add    %[w], %[w], #24"
-                        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
-                          [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                          [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-                        :
-                        : "memory");
-            } else {
-                __asm__("ldr    %[xe], [%[x]], #4\n\t"
-                        "sxtb16 %[xo], %[xe], ror #8\n\t"
-                        "sxtb16 %[xe], %[xe]\n\t"
-                        LE_DOT_WORD("[%[w], #4]", "xo", "a0", "a1")
-                        LE_DOT_WORD("[%[w], #8]", "xe", "a2", "a3")
-                        LE_DOT_WORD("[%[w], #12]", "xo", "a2", "a3")
-                        LE_DOT_WORD("[%[w], #16]", "xe", "a4", "a5")
-                        LE_DOT_WORD("[%[w], #20]", "xo", "a4", "a5")
-                        LE_DOT_WORD("[%[w]], #24", "xe", "a0", "a1")  /* word 0 last: w += 24 */
-                        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
-                          [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                          [t0] "=&r"(t0), [t1] "=&r"(t1)
-                        :
-                        : "memory");
-                (void)t2;
-            }
-        }
-        acc[0] = (int32_t)((uint32_t)a0 - x_off);
-        acc[1] = a1;
-        acc[2] = (int32_t)((uint32_t)a2 - x_off);
-        acc[3] = a3;
-        acc[4] = (int32_t)((uint32_t)a4 - x_off);
-        acc[5] = a5;
-        return;
+    for (p = 0; p < 2 * pairs; ++p) {
+        acc[p] = init[p];
+    }
+#if LE_DOT_LDRD
+    if (pairs == 3 && aligned) {
+        const int even = chunks - chunks % 2;
+        le_dot6_ldrd(x, x + 4 * even, wp, acc);
+        x += 4 * even;
+        wp += 24 * even;
+        chunks -= even;
     }
 #endif
     (void)aligned;
     for (p = 0; p < pairs; ++p) {
-        acc[2 * p] = init[2 * p];
-        acc[2 * p + 1] = init[2 * p + 1];
         le_dot_pair_simd(x, chunks, wp + 8 * p, 8 * pairs, acc + 2 * p);
         acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - x_off);
     }
