@@ -88,9 +88,9 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
     "sxtb16 %[xe], %[xe]\n\t"
 
 #if LE_DOT_LDRD
-/* acc[0..6) += the dot products of a block of 3 pairs over an EVEN number of chunks (x .. xend,
- * word-aligned weights at w, 24 bytes per chunk), X's products with the + 128 offsets (the
- * caller subtracts them). Two chunks per asm block: 6 accumulators, 2 input halves, 3 scratch
+/* acc[0..6) = init[..] + the dot products of a block of 3 pairs over an EVEN number of chunks
+ * (x .. xend, word-aligned weights at w, 24 bytes per chunk), minus x_off for X (the + 128
+ * offsets; modulo 2^32). Two chunks per asm block: 6 accumulators, 2 input halves, 3 scratch
  * registers and the 2 pointers are 13 registers, gcc's loop end the 14th; the first LDRD of a
  * block steps w (post-index) and the others reach back, x likewise: 60 instructions per 48 MACs
  * plus CMP and BNE. Out of line: one copy serves every dot layer (C5 and F6), whose block
@@ -98,9 +98,13 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void le_dot6_ldrd(const int8_t *x, const int8_t *xend, const int8_t *wp, int32_t *acc)
+static void le_dot6_ldrd(const int8_t *x, const int8_t *xend, const int8_t *wp, const int32_t *init,
+                         uint32_t x_off, int32_t *acc)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+    /* X's accumulators start at init - x_off (modulo 2^32: the asm adds modulo 2^32 too) */
+    int32_t a0 = (int32_t)((uint32_t)init[0] - x_off), a1 = init[1];
+    int32_t a2 = (int32_t)((uint32_t)init[2] - x_off), a3 = init[3];
+    int32_t a4 = (int32_t)((uint32_t)init[4] - x_off), a5 = init[5];
     while (x != xend) {
         int32_t xe;
         int32_t xo;
@@ -139,20 +143,20 @@ static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_
                                         int aligned, const int32_t *init, uint32_t x_off, int32_t *acc)
 {
     int p;
-    for (p = 0; p < 2 * pairs; ++p) {
-        acc[p] = init[p];
-    }
 #if LE_DOT_LDRD
     if (pairs == 3 && aligned) {
         const int even = chunks - chunks % 2;
-        le_dot6_ldrd(x, x + 4 * even, wp, acc);
-        x += 4 * even;
-        wp += 24 * even;
-        chunks -= even;
+        le_dot6_ldrd(x, x + 4 * even, wp, init, x_off, acc);
+        for (p = 0; p < 3 && chunks > even; ++p) { /* the odd last chunk */
+            le_dot_pair_simd(x + 4 * even, 1, wp + 24 * even + 8 * p, 24, acc + 2 * p);
+        }
+        return;
     }
 #endif
     (void)aligned;
     for (p = 0; p < pairs; ++p) {
+        acc[2 * p] = init[2 * p];
+        acc[2 * p + 1] = init[2 * p + 1];
         le_dot_pair_simd(x, chunks, wp + 8 * p, 8 * pairs, acc + 2 * p);
         acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] - x_off);
     }
