@@ -308,6 +308,57 @@ static LE_INLINE void le_dot_groups_sse2(const int8_t *wp, int two, le_v8hi xv, 
     *ay += __builtin_ia32_pmaddwd128(w >> 8, yv);
 }
 
+typedef unsigned short le_v8hu __attribute__((vector_size(16)));
+typedef long long le_v2di __attribute__((vector_size(16)));
+#if defined(__clang__)
+#define LE_SHUF16(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define LE_SHUF16(a, b, ...) __builtin_shuffle(a, b, (le_v8hi){__VA_ARGS__})
+#endif
+
+/* acc[0..6) += the dot products of a block of 3 pairs over 2 * chunk2 chunks, two chunks (8 inputs,
+ * 48 weight bytes = 3 vectors of 2 groups) per step. The inputs: one 8-byte load read as int16
+ * lanes, split into even and odd bytes (shift pairs), then shuffled into the (x0, x2, x1, x3) and
+ * (x2, x0, x3, x1) patterns of le_dot_groups_sse2 for chunk 0 (c0), chunk 1 (c1) and both (c01).
+ * The 3 weight vectors are (c0 P0 | c0 P1), (c0 P2 | c1 P0), (c1 P1 | c1 P2): v0 meets x c0,
+ * v1 x c01, v2 x c1, and each pair's lanes are summed from two accumulators at the end. */
+static LE_INLINE void le_dot6_sse2(const int8_t *x, int chunk2, const int8_t *wp, int32_t *acc)
+{
+    const le_v8hi low = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    le_v4si ax0 = {0, 0, 0, 0}, ay0 = ax0, ax1 = ax0, ay1 = ax0, ax2 = ax0, ay2 = ax0;
+    int k;
+    for (k = 0; k < chunk2; ++k) {
+        long long xq;
+        le_v2di xd;
+        le_v8hi v, e, o, x01, y01, w;
+        memcpy(&xq, x, 8);
+        xd = (le_v2di){xq, 0};
+        v = (le_v8hi)xd;                                /* lane i: x[2i] | x[2i + 1] << 8 */
+        e = (le_v8hi)((le_v8hu)v << 8) >> 8;           /* x0, x2, x4, x6 (sign-extended) */
+        o = v >> 8;                                     /* x1, x3, x5, x7 */
+        x01 = LE_SHUF16(e, o, 0, 1, 8, 9, 2, 3, 10, 11); /* x0 x2 x1 x3 | x4 x6 x5 x7 */
+        y01 = LE_SHUF16(e, o, 1, 0, 9, 8, 3, 2, 11, 10); /* x2 x0 x3 x1 | x6 x4 x7 x5 */
+        memcpy(&w, wp, 16);
+        ax0 += __builtin_ia32_pmaddwd128(w & low, LE_SHUF16(x01, x01, 0, 1, 2, 3, 0, 1, 2, 3));
+        ay0 += __builtin_ia32_pmaddwd128(w >> 8, LE_SHUF16(y01, y01, 0, 1, 2, 3, 0, 1, 2, 3));
+        memcpy(&w, wp + 16, 16);
+        ax1 += __builtin_ia32_pmaddwd128(w & low, x01);
+        ay1 += __builtin_ia32_pmaddwd128(w >> 8, y01);
+        memcpy(&w, wp + 32, 16);
+        ax2 += __builtin_ia32_pmaddwd128(w & low, LE_SHUF16(x01, x01, 4, 5, 6, 7, 4, 5, 6, 7));
+        ay2 += __builtin_ia32_pmaddwd128(w >> 8, LE_SHUF16(y01, y01, 4, 5, 6, 7, 4, 5, 6, 7));
+        x += 8;
+        wp += 48;
+    }
+    /* P0: ax0 lanes 0, 1 (c0) + ax1 lanes 2, 3 (c1); P1: ax0 2, 3 + ax2 0, 1; P2: ax1 0, 1 + ax2 2, 3 */
+    acc[0] += ax0[0] + ax0[1] + ax1[2] + ax1[3];
+    acc[1] += ay0[0] + ay0[1] + ay1[2] + ay1[3];
+    acc[2] += ax0[2] + ax0[3] + ax2[0] + ax2[1];
+    acc[3] += ay0[2] + ay0[3] + ay2[0] + ay2[1];
+    acc[4] += ax1[0] + ax1[1] + ax2[2] + ax2[3];
+    acc[5] += ay1[0] + ay1[1] + ay2[2] + ay2[3];
+}
+
 /* acc[0..2*pairs) of a block of `pairs` (1 or 3) pairs over the chunks of 4 inputs: PMADDWD adds
  * the products of a group in pairs into int32 lanes (lanes 0, 1: the first pair of the 16 bytes,
  * 2, 3: the second). Exact: each lane holds a partial sum of one channel's products, modulo 2^32. */
@@ -316,6 +367,12 @@ static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_
 {
     le_v4si ax01 = {0, 0, 0, 0}, ay01 = ax01, ax2 = ax01, ay2 = ax01;
     int k;
+    if (pairs == 3) { /* two chunks per step, then the odd last one (if any) below */
+        le_dot6_sse2(x, chunks / 2, wp, acc);
+        x += 8 * (chunks / 2);
+        wp += 48 * (chunks / 2);
+        chunks %= 2;
+    }
     for (k = 0; k < chunks; ++k) {
         /* (x0, x2, x1, x3) and (x2, x0, x3, x1) as int16 pairs in int32 lanes (little-endian) */
         const uint32_t x0 = (uint16_t)x[4 * k], x1 = (uint16_t)x[4 * k + 1];
