@@ -2498,11 +2498,29 @@ static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp
 }
 
 /* sum of x[0 .. 4 * chunks): the unsigned bytes x + 128 (XOR 0x80) added 4 at a time, by USADA8 on
- * the M4, else in two 16-bit lanes (at most 510 per word: folded every 128 words). */
+ * the M4 (two words per step: at most 1,020 per word, so 32 bits hold any n), else in two 16-bit
+ * lanes (at most 510 per word: folded every 128 words). */
 static LE_INLINE int32_t le_dot_sum(const int8_t *x, int chunks)
 {
     int32_t sum = -512 * chunks;
     int k = 0;
+#if LE_SIMD
+    uint32_t part = 0;
+    for (; k + 2 <= chunks; k += 2) {
+        uint32_t v0;
+        uint32_t v1;
+        memcpy(&v0, x + 4 * k, 4);
+        memcpy(&v1, x + 4 * k + 4, 4);
+        __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v0 ^ 0x80808080u), "r"(0));
+        __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v1 ^ 0x80808080u), "r"(0));
+    }
+    if (k < chunks) {
+        uint32_t v;
+        memcpy(&v, x + 4 * k, 4);
+        __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v ^ 0x80808080u), "r"(0));
+    }
+    return sum + (int32_t)part;
+#else
     while (k < chunks) {
         const int end = chunks - k < 128 ? chunks : k + 128;
         uint32_t part = 0;
@@ -2510,18 +2528,13 @@ static LE_INLINE int32_t le_dot_sum(const int8_t *x, int chunks)
             uint32_t v;
             memcpy(&v, x + 4 * k, 4);
             v ^= 0x80808080u;
-#if LE_SIMD
-            __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v), "r"(0));
-#else
             part += (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu);
-#endif
         }
-#if !LE_SIMD
         part = (part & 0xFFFFu) + (part >> 16);
-#endif
         sum += (int32_t)part;
     }
     return sum;
+#endif
 }
 
 /* Channels o .. o + size - 1, one block of the layout (size 6, 2 or 1, a literal at each call);
