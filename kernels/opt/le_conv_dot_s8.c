@@ -219,12 +219,12 @@ static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_
  * bytes per chunk), two chunks per asm block: 6 accumulator halves, 2 inputs, the mask, 2 scratch
  * registers and 2 pointers are 13 registers, gcc's loop end the 14th (as C, gcc keeps the 64-bit
  * accumulators in register pairs and spills). The first load of each pointer steps it
- * (post-index), the others reach back: 70 instructions per 48 MACs with the loop's CMP and BNE.
- * Out of line: one copy for every dot layer, where all 14 registers are free. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void le_dot6_smlal(const int8_t *x, const int8_t *xend, const int8_t *wp, int32_t *acc)
+ * (post-index), the others reach back: 68 instructions per 48 MACs, plus the loop's CMP and BNE
+ * and (inlined in lenet5_predict, short of registers) about 3 moves and reloads. Not out of line
+ * as on the M4: its 36-byte register save on top of lenet5_predict's frame would lift the
+ * Cortex-M3 stack peak past 512 B; and the loop end cannot join the asm (14 operands: clang
+ * cannot allocate them). */
+static LE_INLINE void le_dot6_smlal(const int8_t *x, const int8_t *xend, const int8_t *wp, int32_t *acc)
 {
     const int64_t p0 = le_pair_start(acc[0], acc[1]);
     const int64_t p1 = le_pair_start(acc[2], acc[3]);
