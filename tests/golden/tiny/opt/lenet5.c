@@ -2397,16 +2397,6 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
 #define LE_DOT_BLOCK 6
 
 #if LE_SIMD
-/* One weight word (loaded from `load`) of the pair (aX, aY) against the input halves xh:
- * aX += SMLAD(xh, (w0, w2)) (X's bytes unsigned: UXTB16), aY += SMLADX(xh, (w1, w3)) (Y's
- * signed: SXTB16); t0, t1: scratch. */
-#define LE_DOT_WORD(load, xh, ax, ay) \
-    "ldr    %[t0], " load "\n\t" \
-    "uxtb16 %[t1], %[t0]\n\t" \
-    "sxtb16 %[t0], %[t0], ror #8\n\t" \
-    "smlad  %[" ax "], %[" xh "], %[t1], %[" ax "]\n\t" \
-    "smladx %[" ay "], %[" xh "], %[t0], %[" ay "]\n\t"
-
 /* (b0, b2) of the bytes of v, zero-extended to 16-bit halves: X's bytes (X + 128). */
 static LE_INLINE int32_t le_even16u(int32_t v)
 {
@@ -2437,16 +2427,16 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
 }
 
 /* LDRD with any two registers is Thumb-2 (ARM state wants an even, consecutive pair) */
-#if defined(__thumb2__)
+#if defined(__thumb2__) && defined(__OPTIMIZE__)
 #define LE_DOT_LDRD 1
 #else
 #define LE_DOT_LDRD 0
 #endif
 
-/* The pair (aX, aY) of the two weight words at [w, #off] (one LDRD: w must be word-aligned) against
- * the input halves: word 0 with xe, word 1 with xo. t0, t1, t2: scratch. */
-#define LE_DOT_PAIR_LDRD(off, ax, ay) \
-    "ldrd   %[t0], %[t1], [%[w], #" off "]\n\t" \
+/* The pair (aX, aY) of the two weight words loaded by `ldrd` (into t0, t1) against the input
+ * halves: word 0 with xe, word 1 with xo. t2: scratch. */
+#define LE_DOT_PAIR_LDRD(ldrd, ax, ay) \
+    "ldrd   %[t0], %[t1], " ldrd "\n\t" \
     "uxtb16 %[t2], %[t0]\n\t" \
     "sxtb16 %[t0], %[t0], ror #8\n\t" \
     "smlad  %[" ax "], %[xe], %[t2], %[" ax "]\n\t" \
@@ -2456,62 +2446,75 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
     "smlad  %[" ax "], %[xo], %[t2], %[" ax "]\n\t" \
     "smladx %[" ay "], %[xo], %[t1], %[" ay "]\n\t"
 
+/* One chunk of 4 inputs: the word `xload` split into its halves (x[t0], x[t2]) and (x[t1], x[t3]). */
+#define LE_DOT_X(xload) \
+    "ldr    %[xe], " xload "\n\t" \
+    "sxtb16 %[xo], %[xe], ror #8\n\t" \
+    "sxtb16 %[xe], %[xe]\n\t"
+
+#if LE_DOT_LDRD
+/* acc[0..6) = init[..] + the dot products of a block of 3 pairs over an EVEN number of chunks
+ * (x .. xend, word-aligned weights at w, 24 bytes per chunk), minus x_off for X (the + 128
+ * offsets; modulo 2^32). Two chunks per asm block: 6 accumulators, 2 input halves, 3 scratch
+ * registers and the 2 pointers are 13 registers, gcc's loop end the 14th; the first LDRD of a
+ * block steps w (post-index) and the others reach back, x likewise: 60 instructions per 48 MACs
+ * plus CMP and BNE. Out of line: one copy serves every dot layer (C5 and F6), whose block
+ * loop is 240 bytes of 4-byte instructions. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void le_dot6_ldrd(const int8_t *x, const int8_t *xend, const int8_t *wp, const int32_t *init,
+                         uint32_t x_off, int32_t *acc)
+{
+    /* X's accumulators start at init - x_off (modulo 2^32: the asm adds modulo 2^32 too) */
+    int32_t a0 = (int32_t)((uint32_t)init[0] - x_off), a1 = init[1];
+    int32_t a2 = (int32_t)((uint32_t)init[2] - x_off), a3 = init[3];
+    int32_t a4 = (int32_t)((uint32_t)init[4] - x_off), a5 = init[5];
+    while (x != xend) {
+        int32_t xe;
+        int32_t xo;
+        int32_t t0;
+        int32_t t1;
+        int32_t t2;
+        __asm__(LE_DOT_X("[%[x]], #8")                        /* chunk 0: x[0..4), w[0..24) */
+                LE_DOT_PAIR_LDRD("[%[w]], #48", "a0", "a1")
+                LE_DOT_PAIR_LDRD("[%[w], #-40]", "a2", "a3")
+                LE_DOT_PAIR_LDRD("[%[w], #-32]", "a4", "a5")
+                LE_DOT_X("[%[x], #-4]")                       /* chunk 1: x[4..8), w[24..48) */
+                LE_DOT_PAIR_LDRD("[%[w], #-24]", "a0", "a1")
+                LE_DOT_PAIR_LDRD("[%[w], #-16]", "a2", "a3")
+                LE_DOT_PAIR_LDRD("[%[w], #-8]", "a4", "a5")
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
+                  [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                  [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+                :
+                : "memory");
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+}
+#endif
+
 /* acc[0..2*pairs) = init[..] + the dot products of a block of `pairs` (1 or 3) (X, Y) pairs over
- * the chunks of 4 inputs, minus x_off for X (the + 128 offsets; modulo 2^32). The 3-pair chunk is one asm block: 6 accumulators, 2 input halves, the scratch registers and the 2
- * pointers fit in the 13 registers gcc can give (as C, gcc hoists the 6 weight loads and spills).
- * 32 instructions per 24 MACs with LDRD (aligned: the block's weights are word-aligned, i.e. the
- * array is LE_ALIGN4 and n is even), else 35. Not at -O0, which cannot find the registers. */
+ * the chunks of 4 inputs, minus x_off for X (the + 128 offsets; modulo 2^32). 3 pairs with
+ * word-aligned weights (the array is LE_ALIGN4 and n is even): le_dot6_ldrd over the even chunks,
+ * the odd last chunk (if any) in C; otherwise the C loop (gcc hoists and spills, but the rest is
+ * small). */
 static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_t *wp, int pairs,
                                         int aligned, const int32_t *init, uint32_t x_off, int32_t *acc)
 {
     int p;
-#if defined(__OPTIMIZE__)
-    if (pairs == 3) {
-        int32_t a0 = init[0], a1 = init[1], a2 = init[2], a3 = init[3], a4 = init[4], a5 = init[5];
-        const int8_t *const xend = x + 4 * chunks;
-        while (x != xend) {
-            int32_t xe;
-            int32_t xo;
-            int32_t t0;
-            int32_t t1;
-            int32_t t2;
-            if (aligned && LE_DOT_LDRD) {
-                __asm__("ldr    %[xe], [%[x]], #4\n\t"          /* x[t0..t3] */
-                        "sxtb16 %[xo], %[xe], ror #8\n\t"       /* (x[t1], x[t3]) */
-                        "sxtb16 %[xe], %[xe]\n\t"               /* (x[t0], x[t2]) */
-                        LE_DOT_PAIR_LDRD("0", "a0", "a1")
-                        LE_DOT_PAIR_LDRD("8", "a2", "a3")
-                        LE_DOT_PAIR_LDRD("16", "a4", "a5")
-                        "add    %[w], %[w], #24"
-                        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
-                          [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                          [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-                        :
-                        : "memory");
-            } else {
-                __asm__("ldr    %[xe], [%[x]], #4\n\t"
-                        "sxtb16 %[xo], %[xe], ror #8\n\t"
-                        "sxtb16 %[xe], %[xe]\n\t"
-                        LE_DOT_WORD("[%[w], #4]", "xo", "a0", "a1")
-                        LE_DOT_WORD("[%[w], #8]", "xe", "a2", "a3")
-                        LE_DOT_WORD("[%[w], #12]", "xo", "a2", "a3")
-                        LE_DOT_WORD("[%[w], #16]", "xe", "a4", "a5")
-                        LE_DOT_WORD("[%[w], #20]", "xo", "a4", "a5")
-                        LE_DOT_WORD("[%[w]], #24", "xe", "a0", "a1")  /* word 0 last: w += 24 */
-                        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
-                          [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                          [t0] "=&r"(t0), [t1] "=&r"(t1)
-                        :
-                        : "memory");
-                (void)t2;
-            }
+#if LE_DOT_LDRD
+    if (pairs == 3 && aligned) {
+        const int even = chunks - chunks % 2;
+        le_dot6_ldrd(x, x + 4 * even, wp, init, x_off, acc);
+        for (p = 0; p < 3 && chunks > even; ++p) { /* the odd last chunk */
+            le_dot_pair_simd(x + 4 * even, 1, wp + 24 * even + 8 * p, 24, acc + 2 * p);
         }
-        acc[0] = (int32_t)((uint32_t)a0 - x_off);
-        acc[1] = a1;
-        acc[2] = (int32_t)((uint32_t)a2 - x_off);
-        acc[3] = a3;
-        acc[4] = (int32_t)((uint32_t)a4 - x_off);
-        acc[5] = a5;
         return;
     }
 #endif
@@ -2577,11 +2580,16 @@ static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_
     "and    %[t1], %[m], %[t0], ror #16\n\t" \
     "smlal  %[" lo "], %[" hi "], %[t1], %[xb]\n\t"
 
-/* The 3 pairs of a block of 6 channels at once, the chunk as one asm block: 6 accumulator halves,
- * 2 inputs, the mask, 2 scratch registers and 2 pointers are 13 registers (as C, gcc keeps the
- * 64-bit accumulators in register pairs and spills). 1.8 instructions per MAC. */
-static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const int8_t *wp,
-                                           int32_t *acc)
+/* The 3 pairs of a block of 6 channels over an EVEN number of chunks (x .. xend, weights at w, 24
+ * bytes per chunk), two chunks per asm block: 6 accumulator halves, 2 inputs, the mask, 2 scratch
+ * registers and 2 pointers are 13 registers, gcc's loop end the 14th (as C, gcc keeps the 64-bit
+ * accumulators in register pairs and spills). The first load of each pointer steps it
+ * (post-index), the others reach back: 68 instructions per 48 MACs, plus the loop's CMP and BNE
+ * and (inlined in lenet5_predict, short of registers) about 3 moves and reloads. Not out of line
+ * as on the M4: its 36-byte register save on top of lenet5_predict's frame would lift the
+ * Cortex-M3 stack peak past 512 B; and the loop end cannot join the asm (14 operands: clang
+ * cannot allocate them). */
+static LE_INLINE void le_dot6_smlal(const int8_t *x, const int8_t *xend, const int8_t *wp, int32_t *acc)
 {
     const int64_t p0 = le_pair_start(acc[0], acc[1]);
     const int64_t p1 = le_pair_start(acc[2], acc[3]);
@@ -2590,24 +2598,31 @@ static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const in
     uint32_t l1 = (uint32_t)p1, h1 = (uint32_t)((uint64_t)p1 >> 32);
     uint32_t l2 = (uint32_t)p2, h2 = (uint32_t)((uint64_t)p2 >> 32);
     const uint32_t m = 0xFF0000FFu;
-    const int8_t *const xend = x + 4 * chunks;
     while (x != xend) {
         int32_t xa;
         int32_t xb;
         uint32_t t0;
         uint32_t t1;
-        __asm__("ldrsb  %[xa], [%[x]]\n\t"           /* word 0 of each pair: x[t0], x[t2] */
-                "ldrsb  %[xb], [%[x], #2]\n\t"
-                LE_PAIR_WORD("[%[w]]", "l0", "h0")
-                LE_PAIR_WORD("[%[w], #8]", "l1", "h1")
-                LE_PAIR_WORD("[%[w], #16]", "l2", "h2")
-                "ldrsb  %[xa], [%[x], #1]\n\t"       /* word 1: x[t1], x[t3] */
-                "ldrsb  %[xb], [%[x], #3]\n\t"
-                LE_PAIR_WORD("[%[w], #4]", "l0", "h0")
-                LE_PAIR_WORD("[%[w], #12]", "l1", "h1")
-                LE_PAIR_WORD("[%[w], #20]", "l2", "h2")
-                "add    %[x], %[x], #4\n\t"
-                "add    %[w], %[w], #24"
+        __asm__("ldrsb  %[xa], [%[x]], #8\n\t"       /* chunk 0, word 0 of each pair: x[0], x[2] */
+                "ldrsb  %[xb], [%[x], #-6]\n\t"
+                LE_PAIR_WORD("[%[w]], #48", "l0", "h0")
+                LE_PAIR_WORD("[%[w], #-40]", "l1", "h1")
+                LE_PAIR_WORD("[%[w], #-32]", "l2", "h2")
+                "ldrsb  %[xa], [%[x], #-7]\n\t"      /* word 1: x[1], x[3] */
+                "ldrsb  %[xb], [%[x], #-5]\n\t"
+                LE_PAIR_WORD("[%[w], #-44]", "l0", "h0")
+                LE_PAIR_WORD("[%[w], #-36]", "l1", "h1")
+                LE_PAIR_WORD("[%[w], #-28]", "l2", "h2")
+                "ldrsb  %[xa], [%[x], #-4]\n\t"      /* chunk 1: x[4], x[6] */
+                "ldrsb  %[xb], [%[x], #-2]\n\t"
+                LE_PAIR_WORD("[%[w], #-24]", "l0", "h0")
+                LE_PAIR_WORD("[%[w], #-16]", "l1", "h1")
+                LE_PAIR_WORD("[%[w], #-8]", "l2", "h2")
+                "ldrsb  %[xa], [%[x], #-3]\n\t"      /* x[5], x[7] */
+                "ldrsb  %[xb], [%[x], #-1]\n\t"
+                LE_PAIR_WORD("[%[w], #-20]", "l0", "h0")
+                LE_PAIR_WORD("[%[w], #-12]", "l1", "h1")
+                LE_PAIR_WORD("[%[w], #-4]", "l2", "h2")
                 : [l0] "+r"(l0), [h0] "+r"(h0), [l1] "+r"(l1), [h1] "+r"(h1), [l2] "+r"(l2),
                   [h2] "+r"(h2), [x] "+r"(x), [w] "+r"(wp), [xa] "=&r"(xa), [xb] "=&r"(xb),
                   [t0] "=&r"(t0), [t1] "=&r"(t1)
@@ -2617,6 +2632,19 @@ static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const in
     le_pair_end((int64_t)(((uint64_t)h0 << 32) | l0), acc);
     le_pair_end((int64_t)(((uint64_t)h1 << 32) | l1), acc + 2);
     le_pair_end((int64_t)(((uint64_t)h2 << 32) | l2), acc + 4);
+}
+
+/* acc[0..6) (in and out) of the 3 pairs of a block over the chunks: le_dot6_smlal over the even
+ * chunks, the odd last one (if any) in C. */
+static LE_INLINE void le_dot_pairs3_thumb2(const int8_t *x, int chunks, const int8_t *wp,
+                                           int32_t *acc)
+{
+    const int even = chunks - chunks % 2;
+    int p;
+    le_dot6_smlal(x, x + 4 * even, wp, acc);
+    for (p = 0; p < 3 && chunks > even; ++p) {
+        le_dot_pair_smlal(x + 4 * even, chunks - even, wp + 24 * even + 8 * p, 24, acc + 2 * p);
+    }
 }
 #define LE_DOT_THUMB2 1
 #else
@@ -2645,6 +2673,57 @@ static LE_INLINE void le_dot_groups_sse2(const int8_t *wp, int two, le_v8hi xv, 
     *ay += __builtin_ia32_pmaddwd128(w >> 8, yv);
 }
 
+typedef unsigned short le_v8hu __attribute__((vector_size(16)));
+typedef long long le_v2di __attribute__((vector_size(16)));
+#if defined(__clang__)
+#define LE_SHUF16(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define LE_SHUF16(a, b, ...) __builtin_shuffle(a, b, (le_v8hi){__VA_ARGS__})
+#endif
+
+/* acc[0..6) += the dot products of a block of 3 pairs over 2 * chunk2 chunks, two chunks (8 inputs,
+ * 48 weight bytes = 3 vectors of 2 groups) per step. The inputs: one 8-byte load read as int16
+ * lanes, split into even and odd bytes (shift pairs), then shuffled into the (x0, x2, x1, x3) and
+ * (x2, x0, x3, x1) patterns of le_dot_groups_sse2 for chunk 0 (c0), chunk 1 (c1) and both (c01).
+ * The 3 weight vectors are (c0 P0 | c0 P1), (c0 P2 | c1 P0), (c1 P1 | c1 P2): v0 meets x c0,
+ * v1 x c01, v2 x c1, and each pair's lanes are summed from two accumulators at the end. */
+static LE_INLINE void le_dot6_sse2(const int8_t *x, int chunk2, const int8_t *wp, int32_t *acc)
+{
+    const le_v8hi low = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    le_v4si ax0 = {0, 0, 0, 0}, ay0 = ax0, ax1 = ax0, ay1 = ax0, ax2 = ax0, ay2 = ax0;
+    int k;
+    for (k = 0; k < chunk2; ++k) {
+        long long xq;
+        le_v2di xd;
+        le_v8hi v, e, o, x01, y01, w;
+        memcpy(&xq, x, 8);
+        xd = (le_v2di){xq, 0};
+        v = (le_v8hi)xd;                                /* lane i: x[2i] | x[2i + 1] << 8 */
+        e = (le_v8hi)((le_v8hu)v << 8) >> 8;           /* x0, x2, x4, x6 (sign-extended) */
+        o = v >> 8;                                     /* x1, x3, x5, x7 */
+        x01 = LE_SHUF16(e, o, 0, 1, 8, 9, 2, 3, 10, 11); /* x0 x2 x1 x3 | x4 x6 x5 x7 */
+        y01 = LE_SHUF16(e, o, 1, 0, 9, 8, 3, 2, 11, 10); /* x2 x0 x3 x1 | x6 x4 x7 x5 */
+        memcpy(&w, wp, 16);
+        ax0 += __builtin_ia32_pmaddwd128(w & low, LE_SHUF16(x01, x01, 0, 1, 2, 3, 0, 1, 2, 3));
+        ay0 += __builtin_ia32_pmaddwd128(w >> 8, LE_SHUF16(y01, y01, 0, 1, 2, 3, 0, 1, 2, 3));
+        memcpy(&w, wp + 16, 16);
+        ax1 += __builtin_ia32_pmaddwd128(w & low, x01);
+        ay1 += __builtin_ia32_pmaddwd128(w >> 8, y01);
+        memcpy(&w, wp + 32, 16);
+        ax2 += __builtin_ia32_pmaddwd128(w & low, LE_SHUF16(x01, x01, 4, 5, 6, 7, 4, 5, 6, 7));
+        ay2 += __builtin_ia32_pmaddwd128(w >> 8, LE_SHUF16(y01, y01, 4, 5, 6, 7, 4, 5, 6, 7));
+        x += 8;
+        wp += 48;
+    }
+    /* P0: ax0 lanes 0, 1 (c0) + ax1 lanes 2, 3 (c1); P1: ax0 2, 3 + ax2 0, 1; P2: ax1 0, 1 + ax2 2, 3 */
+    acc[0] += ax0[0] + ax0[1] + ax1[2] + ax1[3];
+    acc[1] += ay0[0] + ay0[1] + ay1[2] + ay1[3];
+    acc[2] += ax0[2] + ax0[3] + ax2[0] + ax2[1];
+    acc[3] += ay0[2] + ay0[3] + ay2[0] + ay2[1];
+    acc[4] += ax1[0] + ax1[1] + ax2[2] + ax2[3];
+    acc[5] += ay1[0] + ay1[1] + ay2[2] + ay2[3];
+}
+
 /* acc[0..2*pairs) of a block of `pairs` (1 or 3) pairs over the chunks of 4 inputs: PMADDWD adds
  * the products of a group in pairs into int32 lanes (lanes 0, 1: the first pair of the 16 bytes,
  * 2, 3: the second). Exact: each lane holds a partial sum of one channel's products, modulo 2^32. */
@@ -2653,6 +2732,12 @@ static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_
 {
     le_v4si ax01 = {0, 0, 0, 0}, ay01 = ax01, ax2 = ax01, ay2 = ax01;
     int k;
+    if (pairs == 3) { /* two chunks per step, then the odd last one (if any) below */
+        le_dot6_sse2(x, chunks / 2, wp, acc);
+        x += 8 * (chunks / 2);
+        wp += 48 * (chunks / 2);
+        chunks %= 2;
+    }
     for (k = 0; k < chunks; ++k) {
         /* (x0, x2, x1, x3) and (x2, x0, x3, x1) as int16 pairs in int32 lanes (little-endian) */
         const uint32_t x0 = (uint16_t)x[4 * k], x1 = (uint16_t)x[4 * k + 1];
@@ -2745,11 +2830,29 @@ static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp
 }
 
 /* sum of x[0 .. 4 * chunks): the unsigned bytes x + 128 (XOR 0x80) added 4 at a time, by USADA8 on
- * the M4, else in two 16-bit lanes (at most 510 per word: folded every 128 words). */
+ * the M4 (two words per step: at most 1,020 per word, so 32 bits hold any n), else in two 16-bit
+ * lanes (at most 510 per word: folded every 128 words). */
 static LE_INLINE int32_t le_dot_sum(const int8_t *x, int chunks)
 {
     int32_t sum = -512 * chunks;
     int k = 0;
+#if LE_SIMD
+    uint32_t part = 0;
+    for (; k + 2 <= chunks; k += 2) {
+        uint32_t v0;
+        uint32_t v1;
+        memcpy(&v0, x + 4 * k, 4);
+        memcpy(&v1, x + 4 * k + 4, 4);
+        __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v0 ^ 0x80808080u), "r"(0));
+        __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v1 ^ 0x80808080u), "r"(0));
+    }
+    if (k < chunks) {
+        uint32_t v;
+        memcpy(&v, x + 4 * k, 4);
+        __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v ^ 0x80808080u), "r"(0));
+    }
+    return sum + (int32_t)part;
+#else
     while (k < chunks) {
         const int end = chunks - k < 128 ? chunks : k + 128;
         uint32_t part = 0;
@@ -2757,18 +2860,13 @@ static LE_INLINE int32_t le_dot_sum(const int8_t *x, int chunks)
             uint32_t v;
             memcpy(&v, x + 4 * k, 4);
             v ^= 0x80808080u;
-#if LE_SIMD
-            __asm__("usada8 %0, %1, %2, %0" : "+r"(part) : "r"(v), "r"(0));
-#else
             part += (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu);
-#endif
         }
-#if !LE_SIMD
         part = (part & 0xFFFFu) + (part >> 16);
-#endif
         sum += (int32_t)part;
     }
     return sum;
+#endif
 }
 
 /* Channels o .. o + size - 1, one block of the layout (size 6, 2 or 1, a literal at each call);
