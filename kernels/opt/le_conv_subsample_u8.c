@@ -364,9 +364,12 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
         "bne 0b\n\t"                                                                                    \
         "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first */                        \
         "cmp %[yp], %[x1]\n\t"                      /* yp < yend: C = 0 */                              \
-        "1:\n\t"                                    /* a pair of outputs */                             \
         "ldrd %[s0], %[s1], [sp, #124]\n\t"         /* both sums start at sb */                         \
         "ldr %[swp], [sp, #136]\n\t"                /* sw23 */                                          \
+        "b 2f\n\t"                                                                                      \
+        "1:\n\t"                                    /* between the passes of a pair */                  \
+        "ldr %[swp], [sp, #132]\n\t"                /* sw01 */                                          \
+        "subs %[xp], %[xp], #8\n\t"                 /* conv row 2oy; C = 1 */                           \
         "2:\n\t"                                    /* a pass: 4 conv outputs of one conv row */        \
         "ldr %[a3], [sp, #120]\n\t"                                                                     \
         LE_IMG_KROW4("0", "48", LE_IMG_SP(0), LE_IMG_SP(8), LE_IMG_SP(16), "a3", "a3", "a3", "a3")      \
@@ -405,11 +408,8 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
         "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t"                                                        \
         "smlad %[s0], %[a0], %[swp], %[s0]\n\t"     /* |t|, |sw| <= 128 */                              \
         "smlad %[s1], %[a2], %[swp], %[s1]\n\t"                                                         \
-        "bcs 3f\n\t"                                /* C = 1: both passes done */                       \
-        "ldr %[swp], [sp, #132]\n\t"                /* sw01 */                                          \
-        "subs %[xp], %[xp], #8\n\t"                 /* conv row 2oy; C = 1 */                           \
-        "b 2b\n\t"                                                                                      \
-        "3:\n\t"                                    /* the two sums: requant, table sc, store */        \
+        "bcc 1b\n\t"                                /* C = 0: the first pass of the pair */             \
+        /* the two sums: requant, table sc, store */                                                    \
         "vmov s0, s1, %[s0], %[s1]\n\t"                                                                 \
         "vcvt.f32.s32 s0, s0\n\t"                                                                       \
         "vcvt.f32.s32 s1, s1\n\t"                                                                       \
@@ -427,9 +427,11 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
         "strb %[s0], [%[yp]], #1\n\t"                                                                   \
         "strb %[s1], [%[yp]], #1\n\t"                                                                   \
         "add %[xp], %[xp], #56\n\t"                 /* the next block, conv row 2oy + 1 */              \
+        "ldrd %[s0], %[s1], [sp, #124]\n\t"         /* the next pair's sums and sw23 */                 \
+        "ldr %[swp], [sp, #136]\n\t"                                                                    \
         "ldr %[a1], [sp, #144]\n\t"                 /* yend */                                          \
         "cmp %[yp], %[a1]\n\t"                      /* C = 0 while yp < yend */                         \
-        "bne 1b\n\t"                                                                                    \
+        "bne 2b\n\t"                                                                                    \
         "add sp, sp, #160"
 /* all outputs early-clobbered: written before every input is read */
 #define LE_IMG_ROW_OPERANDS                                                                              \
