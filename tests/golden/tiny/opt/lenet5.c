@@ -77,7 +77,9 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * (le_img_row4_dsp). Sums are exact: |x|, |w| <= 128, so one SMLAD adds at most 2^15 and an
  * output's |acc| stays far below 2^31. With the float requant (M4F, M7) the 4 outputs of a pass
  * are requantized in one asm block (le_img_vcvtr4: 16 instructions, VMOV of register pairs), then
- * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums.
+ * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums. Under gcc (optimizing)
+ * the whole output row of a channel, weight expansion included, is one asm block (le_img_row_asm:
+ * no spills around the passes, 11 instructions of overhead per pair of outputs instead of ~24).
  *
  * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; the conv sums of
  * two neighbouring columns share one 64-bit sum (le_img_row4_pairs: one SMLAL is 2 MACs), 8 input
@@ -1572,7 +1574,6 @@ static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq)
 #undef LE_IMG_W
     return a;
 }
-#undef LE_IMG_KROW4
 #endif
 
 #if LE_SIMD && defined(LE_REQUANT_VCVTR)
@@ -1624,6 +1625,172 @@ static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
     *q = a1;
 }
 
+/* One output row of one channel, whole, in one asm block (gcc optimizing, Cortex-M4 with the float
+ * requant, both zero points 0): the pair loop below written out with every register chosen, so
+ * nothing is spilled around the passes (gcc's loop kept 24 instructions per pair of outputs for
+ * loop control and reloads; here 14). The block
+ *   - makes a private 152-byte frame (sp .. sp + 151; sp stays 8-aligned): the channel's 30 weight
+ *     pairs at [sp, #0 .. #119] (le_img_wpairs5's loop, inline: the offsets are then constants),
+ *     then bias (#120), sb twice (#124, #128: one LDRD starts both sums), sw01 (#132), sw23
+ *     (#136), the table sc (#140) and yend (#144);
+ *   - per pair of outputs (2ox, 2ox + 1; xp at the block of conv column c = 2ox): the two passes
+ *     of LE_IMG_KROW4 share one copy of the code, conv row 2oy + 1 first (xp + 8, sw23), then
+ *     2oy (xp, sw01). Which pass just ended is kept in the carry flag, which nothing in a pass
+ *     changes (LDRD, SMLAD, SSAT, PKHBT, LDRSB and the VFP instructions leave NZCV alone): the
+ *     pair starts after CMP yp, yend with yp < yend (C = 0), and SUBS xp, xp, #8 before the second
+ *     pass sets C = 1 (xp >= 8, no borrow);
+ *   - then requantizes the two sums (VCVTR), looks them up in sc and stores them (yp += 2).
+ * 14 core registers, all operands "+r": the 6 values the prologue stores ride in registers that
+ * the block reuses. wp: the channel's [5][5] int8 weights (a readable array of 25 zeros for a
+ * channel without a kernel); out_w >= 2; writes y[0 .. (out_w & ~1) - 1]. */
+#if LE_SIMD && defined(LE_REQUANT_VCVTR) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#define LE_IMG_ROW_ASM 1
+static const int8_t le_img_zero25[25]; /* the weights of a channel without a kernel */
+#define LE_IMG_SP(n) "[sp, #" #n "]"
+#define LE_IMG_ROW_TEXT(ZP4, SZP2) \
+        "ldrd %[a0], %[a1], %[p0]\n\t"         /* bias, sb: read before SP moves */                     \
+        "ldrd %[a2], %[a3], %[p1]\n\t"         /* sw01, sw23 */                                         \
+        "ldrd %[x0], %[x1], %[p2]\n\t"         /* sc, yend */                                           \
+        "ldrd %[wo], %[s0], %[p3]\n\t"         /* tc, zp */                                             \
+        "ldr %[s1], %[p4]\n\t"                 /* szp */                                                \
+        "sub sp, sp, #160\n\t"                                                                          \
+        "str %[a0], [sp, #120]\n\t"           /* bias */                                                \
+        "strd %[a1], %[a1], [sp, #124]\n\t"   /* sb, sb */                                              \
+        "strd %[a2], %[a3], [sp, #132]\n\t"   /* sw01, sw23 */                                          \
+        "strd %[x0], %[x1], [sp, #140]\n\t"   /* sc, yend */                                            \
+        "str %[wo], [sp, #148]\n\t"           /* tc */                                                  \
+        "strd %[s0], %[s1], [sp, #152]\n\t"   /* zp, szp */                                             \
+        /* the weight pairs (le_img_wpairs5): per kernel row even0 odd0 even1 odd1 even2 odd2 */        \
+        "mov %[s1], sp\n\t"                                                                             \
+        "movs %[swp], #5\n\t"                                                                           \
+        "0:\n\t"                                                                                        \
+        "ldr %[a0], [%[we]], #5\n\t"                /* bytes w0 w1 w2 w3 */                             \
+        "ldrsb %[a1], [%[we], #-1]\n\t"             /* w4 */                                            \
+        "sxtb16 %[a2], %[a0]\n\t"                   /* (w0, w2) */                                      \
+        "sxtb16 %[a3], %[a0], ror #8\n\t"           /* (w1, w3) */                                      \
+        "pkhbt %[s0], %[a2], %[a3], lsl #16\n\t"    /* (w0, w1) */                                      \
+        "lsl %[a0], %[a2], #16\n\t"                 /* (0, w0) */                                       \
+        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
+        "pkhtb %[s0], %[a3], %[a2], asr #16\n\t"    /* (w2, w3) */                                      \
+        "pkhbt %[a0], %[a3], %[a2]\n\t"             /* (w1, w2) */                                      \
+        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
+        "uxth %[s0], %[a1]\n\t"                     /* (w4, 0) */                                       \
+        "lsl %[a1], %[a1], #16\n\t"                                                                     \
+        "pkhtb %[a0], %[a1], %[a3], asr #16\n\t"    /* (w3, w4) */                                      \
+        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
+        "subs %[swp], %[swp], #1\n\t"                                                                   \
+        "bne 0b\n\t"                                                                                    \
+        "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first */                        \
+        "cmp %[yp], %[x1]\n\t"                      /* yp < yend: C = 0 */                              \
+        "ldrd %[s0], %[s1], [sp, #124]\n\t"         /* both sums start at sb */                         \
+        "ldr %[swp], [sp, #136]\n\t"                /* sw23 */                                          \
+        "b 2f\n\t"                                                                                      \
+        "1:\n\t"                                    /* between the passes of a pair */                  \
+        "ldr %[swp], [sp, #132]\n\t"                /* sw01 */                                          \
+        "subs %[xp], %[xp], #8\n\t"                 /* conv row 2oy; C = 1 */                           \
+        "2:\n\t"                                    /* a pass: 4 conv outputs of one conv row */        \
+        "ldr %[a3], [sp, #120]\n\t"                                                                     \
+        LE_IMG_KROW4("0", "48", LE_IMG_SP(0), LE_IMG_SP(8), LE_IMG_SP(16), "a3", "a3", "a3", "a3")      \
+        LE_IMG_KROW4("8", "56", LE_IMG_SP(24), LE_IMG_SP(32), LE_IMG_SP(40), "a0", "a1", "a2", "a3")    \
+        LE_IMG_KROW4("16", "64", LE_IMG_SP(48), LE_IMG_SP(56), LE_IMG_SP(64), "a0", "a1", "a2", "a3")   \
+        LE_IMG_KROW4("24", "72", LE_IMG_SP(72), LE_IMG_SP(80), LE_IMG_SP(88), "a0", "a1", "a2", "a3")   \
+        LE_IMG_KROW4("32", "80", LE_IMG_SP(96), LE_IMG_SP(104), LE_IMG_SP(112), "a0", "a1", "a2", "a3") \
+        /* le_img_vcvtr4, then SSAT, the table tc and one SMLAD per pair into the sums */               \
+        "vmov s0, s1, %[a0], %[a1]\n\t"                                                                 \
+        "vmov s2, s3, %[a2], %[a3]\n\t"                                                                 \
+        "vcvt.f32.s32 s0, s0\n\t"                                                                       \
+        "vcvt.f32.s32 s1, s1\n\t"                                                                       \
+        "vcvt.f32.s32 s2, s2\n\t"                                                                       \
+        "vcvt.f32.s32 s3, s3\n\t"                                                                       \
+        "vmul.f32 s0, s0, %[cm]\n\t"                                                                    \
+        "vmul.f32 s1, s1, %[cm]\n\t"                                                                    \
+        "vmul.f32 s2, s2, %[cm]\n\t"                                                                    \
+        "vmul.f32 s3, s3, %[cm]\n\t"                                                                    \
+        "vcvtr.s32.f32 s0, s0\n\t"                                                                      \
+        "vcvtr.s32.f32 s1, s1\n\t"                                                                      \
+        "vcvtr.s32.f32 s2, s2\n\t"                                                                      \
+        "vcvtr.s32.f32 s3, s3\n\t"                                                                      \
+        "vmov %[a0], %[a1], s0, s1\n\t"                                                                 \
+        "vmov %[a2], %[a3], s2, s3\n\t"                                                                 \
+        ZP4                                                                                             \
+        "ssat %[a0], #8, %[a0]\n\t"                                                                     \
+        "ssat %[a1], #8, %[a1]\n\t"                                                                     \
+        "ssat %[a2], #8, %[a2]\n\t"                                                                     \
+        "ssat %[a3], #8, %[a3]\n\t"                                                                     \
+        "ldr %[x0], [sp, #148]\n\t"                /* tc */                                             \
+        "ldrsb %[a0], [%[x0], %[a0]]\n\t"                                                               \
+        "ldrsb %[a1], [%[x0], %[a1]]\n\t"                                                               \
+        "ldrsb %[a2], [%[x0], %[a2]]\n\t"                                                               \
+        "ldrsb %[a3], [%[x0], %[a3]]\n\t"                                                               \
+        "pkhbt %[a0], %[a0], %[a1], lsl #16\n\t"                                                        \
+        "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t"                                                        \
+        "smlad %[s0], %[a0], %[swp], %[s0]\n\t"     /* |t|, |sw| <= 128 */                              \
+        "smlad %[s1], %[a2], %[swp], %[s1]\n\t"                                                         \
+        "bcc 1b\n\t"                                /* C = 0: the first pass of the pair */             \
+        /* the two sums: requant, table sc, store */                                                    \
+        "vmov s0, s1, %[s0], %[s1]\n\t"                                                                 \
+        "vcvt.f32.s32 s0, s0\n\t"                                                                       \
+        "vcvt.f32.s32 s1, s1\n\t"                                                                       \
+        "vmul.f32 s0, s0, %[sm]\n\t"                                                                    \
+        "vmul.f32 s1, s1, %[sm]\n\t"                                                                    \
+        "vcvtr.s32.f32 s0, s0\n\t"                                                                      \
+        "vcvtr.s32.f32 s1, s1\n\t"                                                                      \
+        "vmov %[s0], %[s1], s0, s1\n\t"                                                                 \
+        SZP2                                                                                            \
+        "ldr %[a0], [sp, #140]\n\t"                 /* sc */                                            \
+        "ssat %[s0], #8, %[s0]\n\t"                                                                     \
+        "ssat %[s1], #8, %[s1]\n\t"                                                                     \
+        "ldrsb %[s0], [%[a0], %[s0]]\n\t"                                                               \
+        "ldrsb %[s1], [%[a0], %[s1]]\n\t"                                                               \
+        "strb %[s0], [%[yp]], #1\n\t"                                                                   \
+        "strb %[s1], [%[yp]], #1\n\t"                                                                   \
+        "add %[xp], %[xp], #56\n\t"                 /* the next block, conv row 2oy + 1 */              \
+        "ldrd %[s0], %[s1], [sp, #124]\n\t"         /* the next pair's sums and sw23 */                 \
+        "ldr %[swp], [sp, #136]\n\t"                                                                    \
+        "ldr %[a1], [sp, #144]\n\t"                 /* yend */                                          \
+        "cmp %[yp], %[a1]\n\t"                      /* C = 0 while yp < yend */                         \
+        "bne 2b\n\t"                                                                                    \
+        "add sp, sp, #160"
+/* all outputs early-clobbered: written before every input is read */
+#define LE_IMG_ROW_OPERANDS                                                                              \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),   \
+      [wo] "=&r"(wo), [s0] "=&r"(s0), [s1] "=&r"(s1), [swp] "=&r"(swp), [we] "+&r"(we), [xp] "+&r"(xp), \
+      [yp] "+&r"(yp)                                                                                     \
+    : [cm] "t"(cm), [sm] "t"(sm), [p0] "m"(pd[0]), [p1] "m"(pd[1]), [p2] "m"(pd[2]), [p3] "m"(pd[3]),    \
+      [p4] "m"(prm[8])                                                                                   \
+    : "s0", "s1", "s2", "s3", "memory", "cc"
+static LE_INLINE void le_img_row_asm(const int16_t *xp, const int8_t *wp, int32_t b, int32_t sb, int32_t sw01,
+                                     int32_t sw23, const int8_t *tc, const int8_t *sc, int8_t *yp,
+                                     int8_t *yend, float cm, float sm, int32_t zp, int32_t szp)
+{
+    /* the values the prologue copies into the block's frame: in memory, so the block needs no
+     * register for them (with them as register operands gcc found no allocation) */
+    const int32_t prm[10] = {b, sb, sw01, sw23, (int32_t)(uintptr_t)sc, (int32_t)(uintptr_t)yend,
+                             (int32_t)(uintptr_t)tc, zp, szp, 0};
+    const uint64_t *pd = (const uint64_t *)(const void *)prm; /* the prologue's LDRD operands */
+    int32_t a0, a1, a2, a3, x0, x1, wo, s0, s1, swp;
+    const int8_t *we = wp; /* the weight pointer of the prologue, then a weight register */
+    if (zp == 0 && szp == 0) {
+        __asm__ __volatile__(LE_IMG_ROW_TEXT("", "")
+                LE_IMG_ROW_OPERANDS);
+    } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT */
+        __asm__ __volatile__(LE_IMG_ROW_TEXT("ldr %[x1], [sp, #152]\n\t"
+                                             "qadd %[a0], %[a0], %[x1]\n\t"
+                                             "qadd %[a1], %[a1], %[x1]\n\t"
+                                             "qadd %[a2], %[a2], %[x1]\n\t"
+                                             "qadd %[a3], %[a3], %[x1]\n\t",
+                                             "ldr %[a0], [sp, #156]\n\t"
+                                             "qadd %[s0], %[s0], %[a0]\n\t"
+                                             "qadd %[s1], %[s1], %[a0]\n\t")
+                LE_IMG_ROW_OPERANDS);
+    }
+}
+#undef LE_IMG_ROW_OPERANDS
+#undef LE_IMG_ROW_TEXT
+#undef LE_IMG_SP
+#endif
+#undef LE_IMG_KROW4
+
 /* the rest of le_requant after the rounding: + zp (QADD, saturating; nothing for a literal 0), then
  * SSAT to [-128, 127] */
 static LE_INLINE int32_t le_img_sat8(int32_t q, int32_t zp)
@@ -1634,6 +1801,10 @@ static LE_INLINE int32_t le_img_sat8(int32_t q, int32_t zp)
     __asm__("ssat %0, #8, %0" : "+r"(q));
     return q;
 }
+#endif
+
+#ifndef LE_IMG_ROW_ASM
+#define LE_IMG_ROW_ASM 0 /* elsewhere the C loop of the pairs */
 #endif
 
 #if !LE_SIMD
@@ -2207,9 +2378,13 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 memcpy(&cm, &cr, sizeof cm);
                 memcpy(&sm, &sr, sizeof sm);
 #endif
+                /* the whole row in one asm block (le_img_row_asm) where it applies */
+                const int row_asm = LE_IMG_ROW_ASM && out_w >= 2;
                 int32_t wpairs[31]; /* [5][6] int16 pairs of channel o, then its bias */
                 const int32_t *wq = wpairs;
-                if (has) {
+                if (row_asm) {
+                    /* nothing here: the block expands the weights itself */
+                } else if (has) {
                     le_img_wpairs5(wp, wpairs);
                 } else {
                     memset(wpairs, 0, 30 * sizeof wpairs[0]);
@@ -2237,6 +2412,13 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 const int16_t *xq = rows; /* row 0, column 2ox: one block per pair of outputs */
                 int8_t *yp = yo;
                 int8_t *const yend = yo + (out_w & ~1);
+#if LE_IMG_ROW_ASM
+                if (row_asm) {
+                    le_img_row_asm(rows, has ? wp : le_img_zero25, b, sb, sw01, sw23, tc, sc, yo, yend, cm, sm, zp,
+                                   szp);
+                    yp = yend;
+                }
+#endif
                 for (; yp != yend; yp += 2, xq += bs) {
                     const int16_t *xp = xq;
                     int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
