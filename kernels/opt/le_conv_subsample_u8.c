@@ -224,16 +224,20 @@ static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq)
 {
     le_acc4_t a;
     int32_t x0, x1, we, wo;
+/* The 5 kernel rows of a pass (row 0 starts the sums from the bias in a3); LE_IMG_W(n), the n-th
+ * LDRD weight operand, is defined by each of the two forms below. */
+#define LE_IMG_KROWS5                                                                              \
+    LE_IMG_KROW4("0", "48", LE_IMG_W(0), LE_IMG_W(1), LE_IMG_W(2), "a3", "a3", "a3", "a3")        \
+    LE_IMG_KROW4("8", "56", LE_IMG_W(3), LE_IMG_W(4), LE_IMG_W(5), "a0", "a1", "a2", "a3")        \
+    LE_IMG_KROW4("16", "64", LE_IMG_W(6), LE_IMG_W(7), LE_IMG_W(8), "a0", "a1", "a2", "a3")       \
+    LE_IMG_KROW4("24", "72", LE_IMG_W(9), LE_IMG_W(10), LE_IMG_W(11), "a0", "a1", "a2", "a3")     \
+    LE_IMG_KROW4("32", "80", LE_IMG_W(12), LE_IMG_W(13), LE_IMG_W(14), "a0", "a1", "a2", "a3")
 #if defined(__clang__) || !defined(__OPTIMIZE__)
     /* clang (and gcc at -O0) put every memory operand's address in a register of its own: there
      * the weights stream through one pointer (11 registers) */
 #define LE_IMG_W(n) "[%[q]], #8"
     __asm__("ldr %[a3], [%[q], #120]\n\t"
-            LE_IMG_KROW4("0", "48", LE_IMG_W(0), LE_IMG_W(1), LE_IMG_W(2), "a3", "a3", "a3", "a3")
-            LE_IMG_KROW4("8", "56", LE_IMG_W(3), LE_IMG_W(4), LE_IMG_W(5), "a0", "a1", "a2", "a3")
-            LE_IMG_KROW4("16", "64", LE_IMG_W(6), LE_IMG_W(7), LE_IMG_W(8), "a0", "a1", "a2", "a3")
-            LE_IMG_KROW4("24", "72", LE_IMG_W(9), LE_IMG_W(10), LE_IMG_W(11), "a0", "a1", "a2", "a3")
-            LE_IMG_KROW4("32", "80", LE_IMG_W(12), LE_IMG_W(13), LE_IMG_W(14), "a0", "a1", "a2", "a3")
+            LE_IMG_KROWS5
             : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [q] "+r"(wq),
               [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
             : [xp] "r"(xp)
@@ -242,11 +246,7 @@ static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq)
     const uint64_t *wd = (const uint64_t *)(const void *)wq; /* the 15 LDRD operands */
 #define LE_IMG_W(n) "%[w" #n "]"
     __asm__("ldr %[a3], %[bias]\n\t"
-            LE_IMG_KROW4("0", "48", LE_IMG_W(0), LE_IMG_W(1), LE_IMG_W(2), "a3", "a3", "a3", "a3")
-            LE_IMG_KROW4("8", "56", LE_IMG_W(3), LE_IMG_W(4), LE_IMG_W(5), "a0", "a1", "a2", "a3")
-            LE_IMG_KROW4("16", "64", LE_IMG_W(6), LE_IMG_W(7), LE_IMG_W(8), "a0", "a1", "a2", "a3")
-            LE_IMG_KROW4("24", "72", LE_IMG_W(9), LE_IMG_W(10), LE_IMG_W(11), "a0", "a1", "a2", "a3")
-            LE_IMG_KROW4("32", "80", LE_IMG_W(12), LE_IMG_W(13), LE_IMG_W(14), "a0", "a1", "a2", "a3")
+            LE_IMG_KROWS5
             : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3),
               [x0] "=&r"(x0), [x1] "=&r"(x1), [we] "=&r"(we), [wo] "=&r"(wo)
             : [xp] "r"(xp), [bias] "m"(wq[30]), [w0] "m"(wd[0]), [w1] "m"(wd[1]), [w2] "m"(wd[2]),
@@ -256,6 +256,7 @@ static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq)
             : "memory");
 #endif
 #undef LE_IMG_W
+#undef LE_IMG_KROWS5
     return a;
 }
 #endif
