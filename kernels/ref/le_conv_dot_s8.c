@@ -12,12 +12,12 @@
 /* Weight (o, t) in the blocked order: channels in blocks of 6, then blocks of 2, then a block of 1.
  * A block of 1 holds its n weights in order. A block of `size` channels holds, per chunk of 4
  * inputs, 8 bytes per channel pair (X, Y) = channels (2p, 2p + 1) of the block:
- *     X[t0] Y[t2] X[t2] Y[t0]   X[t1] Y[t3] X[t3] Y[t1]
+ *     X[t0] Y[t0] X[t2] Y[t2]   X[t1] Y[t1] X[t3] Y[t3]
  * with the X bytes stored as X + 128 (read as uint8), then the n % 4 last inputs, [input][channel]. */
 static int8_t le_dot_weight(const int8_t *w, int n, int out_c, int o, int t)
 {
     static const int x_pos[4] = {0, 4, 2, 6}; /* byte of input t0..t3 of X in its 8 bytes */
-    static const int y_pos[4] = {3, 7, 1, 5};
+    static const int y_pos[4] = {1, 5, 3, 7};
     const int chunked = n - n % 4;            /* inputs in chunks of 4 */
     const int in_sixes = out_c - out_c % 6;   /* channels in blocks of 6 */
     int first;                                /* first channel of o's block */

@@ -41,16 +41,17 @@ def dot_order(out_c: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     Channels are taken in blocks of DOT_BLOCK (3 pairs), then pairs, then a lone last channel
     (its n weights in order). In a block of P pairs, per chunk of 4 inputs t0..t3 = 4k..4k+3, per
     pair (X, Y), 8 bytes:
-        X[t0] Y[t2] X[t2] Y[t0]   X[t1] Y[t3] X[t3] Y[t1]
+        X[t0] Y[t0] X[t2] Y[t2]   X[t1] Y[t1] X[t3] Y[t3]
     then the n % 4 last inputs, [input][channel]. So one weight stream serves the block, and
-      - UXTB16 of each word gives X's halves (matching the input's (t0, t2) or (t1, t3)) and
-        SXTB16 of it rotated, with SMLADX, Y's halves swapped (Cortex-M4);
-      - bytes 0 and 3, and bytes 2 and 1, are an (X, Y) pair that multiplies one input: one
-        32x32->64 multiply-accumulate does both channels (the portable path, Cortex-M3), which
-        needs X's byte unsigned.
-    So every path adds x * (X + 128) for X and starts X's accumulator at bias - 128 * sum(x)."""
+      - each halfword is (X + 128) + 256 * Y of one input, read as int16: SMLAD of a raw weight word
+        with the input halves (x[t0], x[t2]) adds x*(X + 128) + 256 * x*Y, and SXTB16 of it
+        rotated gives Y's halves for a second SMLAD; X = the first sum - 256 * Y's (Cortex-M4);
+      - XOR 0x80808080 makes X signed and Y unsigned (Y + 128); rotated by 8 (or 24) and masked
+        with 0xFF0000FF the word reads (Y + 128) + 2^24 * X of input t0 (or t2): one 32x32->64
+        multiply-accumulate does both channels (the portable path, Cortex-M3).
+    So the X (or, on the portable pair path, Y) accumulator carries + 128 * sum(x), taken off once."""
     x_pos = (0, 4, 2, 6)   # byte of input t0..t3 of X in the 8-byte group
-    y_pos = (3, 7, 1, 5)
+    y_pos = (1, 5, 3, 7)
     idx, x_byte = [], []
     o = 0
     while o < out_c:

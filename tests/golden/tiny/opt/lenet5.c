@@ -2555,57 +2555,56 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
  *   w:     [out_c][n] int8 in the blocked order of ops/conv.py dot_order (kernels/ref/le_conv_dot_s8.c
  *          reads the same bytes one by one): blocks of 6 channels (3 pairs X, Y), then pairs, then
  *          one channel; per chunk of 4 inputs t0..t3 and pair, the 8 bytes
- *              X[t0] Y[t2] X[t2] Y[t0]   X[t1] Y[t3] X[t3] Y[t1]
+ *              X[t0] Y[t0] X[t2] Y[t2]   X[t1] Y[t1] X[t3] Y[t3]
  *          with X's bytes stored as X + 128 (unsigned), then the n % 4 last inputs,
  *          [input][channel]; a lone channel: its n weights in order
  *   bias:  [out_c] int32, B - x_zp*sum(w); rq: [out_c] requant multipliers; zp in [-128, 127]
  *   wide:  see le_requant.h; pairs_ok: 1 if |acc| < 2^23 in every channel (checked at generation time)
  *   y:     [out_c] int8
  * One weight stream serves a whole block, and every input word is loaded and sign-extended once per
- * block of 6 channels. Every path adds x * (X + 128) to X's accumulator over the chunks and
- * subtracts 128 * sum(x) once (le_dot_block). wide and pairs_ok are literals at the inlined call.
+ * block of 6 channels. Every path adds x * (X + 128) to X's accumulator over the chunks (the
+ * portable pair path: x * (Y + 128) to Y's) and subtracts 128 * sum(x) once (le_dot_block). wide
+ * and pairs_ok are literals at the inlined call.
  *
- * Cortex-M4 (LE_SIMD): SXTB16 of an input word gives (x[t0], x[t2]) and (x[t1], x[t3]); UXTB16 of
- * a weight word gives X's halves in the same order (SMLAD) and SXTB16 of it rotated Y's, swapped
- * (SMLADX): 4 MACs per load + 2 extends + 2 SMLAD(X). Exact: SMLAD adds products of at most
- * 2^15 modulo 2^32, and the final sum, the accumulator, is within int32 (checked at generation).
+ * Cortex-M4 (LE_SIMD): SXTB16 of an input word gives (x[t0], x[t2]) and (x[t1], x[t3]). Each
+ * halfword of a weight word is (X + 128) + 256 * Y of one input as an int16, so SMLAD of the RAW
+ * word with the input halves adds x*(X + 128) + 256 * x*Y to a combined accumulator, and SXTB16
+ * of the word rotated by 8 gives Y's halves for a second SMLAD into Y's: 4 MACs per load + 1
+ * extend + 2 SMLAD; at the end X = combined - 256 * Y. Exact: SMLAD adds products of at most
+ * 2^22 modulo 2^32, so the combined sum and Y's are exact modulo 2^32, and so is X, whose final
+ * value is within int32 (checked at generation).
  *
- * Portable path (Cortex-M3), when pairs_ok is 1: bytes 0 and 3 (and, rotated by 16, bytes 2
- * and 1) of a weight word are an (X, Y) pair multiplying one input. With X's byte unsigned
- * (X + 128) and the other two bytes masked off, the word reads X + 128 + 2^24 * Y as an
- * int32, and one 32x32->64 multiply-accumulate (SMLAL) adds x*X to the low and x*Y to the high
- * part of a 64-bit accumulator: 2 MACs per instruction, about 1.5 instructions per MAC in all
- * (le_pair_mac). Exact in 64 bits; the channels separate again because |aX| < 2^23 (pairs_ok). */
+ * Portable path (Cortex-M3), when pairs_ok is 1: a weight word XOR 0x80808080 holds X signed and
+ * Y + 128 unsigned; rotated by 8 (or 24) with the other two bytes masked off it reads
+ * (Y + 128) + 2^24 * X of input t0 (or t2) as an int32, and one 32x32->64 multiply-accumulate
+ * (SMLAL) adds x*(Y + 128) to the low and x*X to the high part of a 64-bit accumulator: 2 MACs
+ * per instruction, about 1.7 instructions per MAC in all (le_pair_mac). Exact in 64 bits; the
+ * channels separate again because |aY| < 2^23 (pairs_ok). */
 
 #define LE_DOT_BLOCK 6
 
 #if LE_SIMD
-/* (b0, b2) of the bytes of v, zero-extended to 16-bit halves: X's bytes (X + 128). */
-static LE_INLINE int32_t le_even16u(int32_t v)
-{
-    return (int32_t)__builtin_arm_uxtb16(v);
-}
-
-/* acc[0..2) of one pair over the chunks of 4 inputs (stride: bytes per chunk of the block). */
+/* acc[0..2) (X, Y; in and out) of one pair over the chunks of 4 inputs (stride: bytes per chunk of
+ * the block); X's accumulator adds x * (X + 128). a0 is the combined X + 256 * Y (modulo 2^32). */
 static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t *wp, int stride,
                                        int32_t *acc)
 {
-    int32_t a0 = acc[0], a1 = acc[1];
+    int32_t a0 = (int32_t)((uint32_t)acc[0] + 256u * (uint32_t)acc[1]), a1 = acc[1];
     int k;
     for (k = 0; k < chunks; ++k) {
         const int32_t xv = le_load4(x);
         const int32_t xe = le_even16(xv); /* (x[t0], x[t2]) */
         const int32_t xo = le_odd16(xv);  /* (x[t1], x[t3]) */
-        int32_t wv = le_load4(wp);        /* X t0, Y t2, X t2, Y t0 */
-        a0 = le_smlad(xe, le_even16u(wv), a0);
-        a1 = le_smladx(xe, le_odd16(wv), a1);
-        wv = le_load4(wp + 4);            /* X t1, Y t3, X t3, Y t1 */
-        a0 = le_smlad(xo, le_even16u(wv), a0);
-        a1 = le_smladx(xo, le_odd16(wv), a1);
+        int32_t wv = le_load4(wp);        /* X t0, Y t0, X t2, Y t2 */
+        a0 = le_smlad(xe, wv, a0);
+        a1 = le_smlad(xe, le_odd16(wv), a1);
+        wv = le_load4(wp + 4);            /* X t1, Y t1, X t3, Y t3 */
+        a0 = le_smlad(xo, wv, a0);
+        a1 = le_smlad(xo, le_odd16(wv), a1);
         x += 4;
         wp += stride;
     }
-    acc[0] = a0;
+    acc[0] = (int32_t)((uint32_t)a0 - 256u * (uint32_t)a1);
     acc[1] = a1;
 }
 
@@ -2616,18 +2615,17 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
 #define LE_DOT_LDRD 0
 #endif
 
-/* The pair (aX, aY) of the two weight words loaded by `ldrd` (into t0, t1) against the input
- * halves: word 0 with xe, word 1 with xo. t2: scratch. */
-#define LE_DOT_PAIR_LDRD(ldrd, ax, ay) \
+/* The pair (combined X + 256 Y, Y) of the two weight words loaded by `ldrd` (into t0, t1) against
+ * the input halves: word 0 with xe, word 1 with xo; raw for the combined sum, Y's bytes by SXTB16
+ * (rotated by 8) for Y's. t2: scratch. */
+#define LE_DOT_PAIR_LDRD(ldrd, ac, ay) \
     "ldrd   %[t0], %[t1], " ldrd "\n\t" \
-    "uxtb16 %[t2], %[t0]\n\t" \
-    "sxtb16 %[t0], %[t0], ror #8\n\t" \
-    "smlad  %[" ax "], %[xe], %[t2], %[" ax "]\n\t" \
-    "smladx %[" ay "], %[xe], %[t0], %[" ay "]\n\t" \
-    "uxtb16 %[t2], %[t1]\n\t" \
-    "sxtb16 %[t1], %[t1], ror #8\n\t" \
-    "smlad  %[" ax "], %[xo], %[t2], %[" ax "]\n\t" \
-    "smladx %[" ay "], %[xo], %[t1], %[" ay "]\n\t"
+    "sxtb16 %[t2], %[t0], ror #8\n\t" \
+    "smlad  %[" ac "], %[xe], %[t0], %[" ac "]\n\t" \
+    "smlad  %[" ay "], %[xe], %[t2], %[" ay "]\n\t" \
+    "sxtb16 %[t2], %[t1], ror #8\n\t" \
+    "smlad  %[" ac "], %[xo], %[t1], %[" ac "]\n\t" \
+    "smlad  %[" ay "], %[xo], %[t2], %[" ay "]\n\t"
 
 /* One chunk of 4 inputs: the word `xload` split into its halves (x[t0], x[t2]) and (x[t1], x[t3]). */
 #define LE_DOT_X(xload) \
@@ -2638,10 +2636,10 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
 #if LE_DOT_LDRD
 /* acc[0..6) = init[..] + the dot products of a block of 3 pairs over an EVEN number of chunks
  * (x .. xend, word-aligned weights at w, 24 bytes per chunk), minus x_off for X (the + 128
- * offsets; modulo 2^32). Two chunks per asm block: 6 accumulators, 2 input halves, 3 scratch
- * registers and the 2 pointers are 13 registers, gcc's loop end the 14th; the first LDRD of a
- * block steps w (post-index) and the others reach back, x likewise: 60 instructions per 48 MACs
- * plus CMP and BNE. Out of line: one copy serves every dot layer (C5 and F6), whose block
+ * offsets; modulo 2^32). Two chunks per asm block: 6 accumulators (per pair the combined
+ * X + 256 Y and Y), 2 input halves, 3 scratch registers and the 2 pointers are 13 registers,
+ * gcc's loop end the 14th; the first LDRD of a block steps w (post-index) and the others reach
+ * back, x likewise: 48 instructions per 48 MACs plus CMP and BNE. Out of line: one copy serves every dot layer (C5 and F6), whose block
  * loop is 240 bytes of 4-byte instructions. */
 #if defined(__GNUC__)
 __attribute__((noinline))
@@ -2649,10 +2647,11 @@ __attribute__((noinline))
 static void le_dot6_ldrd(const int8_t *x, const int8_t *xend, const int8_t *wp, const int32_t *init,
                          uint32_t x_off, int32_t *acc)
 {
-    /* X's accumulators start at init - x_off (modulo 2^32: the asm adds modulo 2^32 too) */
-    int32_t a0 = (int32_t)((uint32_t)init[0] - x_off), a1 = init[1];
-    int32_t a2 = (int32_t)((uint32_t)init[2] - x_off), a3 = init[3];
-    int32_t a4 = (int32_t)((uint32_t)init[4] - x_off), a5 = init[5];
+    /* the combined accumulators start at init X - x_off + 256 * init Y (modulo 2^32: the asm adds
+     * modulo 2^32 too) */
+    int32_t a0 = (int32_t)((uint32_t)init[0] - x_off + 256u * (uint32_t)init[1]), a1 = init[1];
+    int32_t a2 = (int32_t)((uint32_t)init[2] - x_off + 256u * (uint32_t)init[3]), a3 = init[3];
+    int32_t a4 = (int32_t)((uint32_t)init[4] - x_off + 256u * (uint32_t)init[5]), a5 = init[5];
     while (x != xend) {
         int32_t xe;
         int32_t xo;
@@ -2673,11 +2672,11 @@ static void le_dot6_ldrd(const int8_t *x, const int8_t *xend, const int8_t *wp, 
                 :
                 : "memory");
     }
-    acc[0] = a0;
+    acc[0] = (int32_t)((uint32_t)a0 - 256u * (uint32_t)a1); /* X = combined - 256 * Y */
     acc[1] = a1;
-    acc[2] = a2;
+    acc[2] = (int32_t)((uint32_t)a2 - 256u * (uint32_t)a3);
     acc[3] = a3;
-    acc[4] = a4;
+    acc[4] = (int32_t)((uint32_t)a4 - 256u * (uint32_t)a5);
     acc[5] = a5;
 }
 #endif
@@ -2710,32 +2709,34 @@ static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_
     }
 }
 #else
-/* p + xa * (X + 128 + 2^24 Y) of bytes 0 (X) and 3 (Y) of the weight word v, and xb * (the same) of
- * bytes 2 (X) and 1 (Y): X's byte is stored as X + 128 in [0, 255], the mask keeps only the pair,
- * so the word reads X + 128 + 2^24 * Y as an int32 (Y signed in the top byte). gcc: AND, AND with
- * ROR #16, 2 SMLAL. */
+/* p + xa * ((Y + 128) + 2^24 X) of bytes 0 (X) and 1 (Y) of the weight word v (input t0), and xb *
+ * (the same) of bytes 2 and 3 (input t2): X's byte is stored as X + 128, Y's as Y; XOR 0x80 makes
+ * them X (signed) and Y + 128 (unsigned in [0, 255]); rotated so that Y's byte is byte 0 and X's
+ * byte 3, and masked to that pair, the word reads (Y + 128) + 2^24 * X as an int32. gcc: EOR,
+ * AND with ROR #8, AND with ROR #24, 2 SMLAL. */
 static LE_INLINE int64_t le_pair_mac(int64_t p, int32_t xa, int32_t xb, uint32_t v)
 {
-    p += (int64_t)xa * (int32_t)(v & 0xFF0000FFu);
-    return p + (int64_t)xb * (int32_t)(((v >> 16) | (v << 16)) & 0xFF0000FFu);
+    v ^= 0x80808080u;
+    p += (int64_t)xa * (int32_t)(((v >> 8) | (v << 24)) & 0xFF0000FFu);
+    return p + (int64_t)xb * (int32_t)(((v >> 24) | (v << 8)) & 0xFF0000FFu);
 }
 
-/* One pair's 64-bit accumulator from (aX, aY): aX + 2^24 * aY. */
+/* One pair's 64-bit accumulator from (aX, aY): aY + 2^24 * aX. */
 static LE_INLINE int64_t le_pair_start(int32_t ax, int32_t ay)
 {
-    return (int64_t)ax + (int64_t)ay * (1 << 24);
+    return (int64_t)ay + (int64_t)ax * (1 << 24);
 }
 
-/* (aX, aY) back from p = aX + 2^24 * aY, |aX| < 2^23: aX is the low 24 bits, sign-extended. */
+/* (aX, aY) back from p = aY + 2^24 * aX, |aY| < 2^23: aY is the low 24 bits, sign-extended. */
 static LE_INLINE void le_pair_end(int64_t p, int32_t *acc)
 {
-    const int32_t ax = (int32_t)(((uint32_t)p & 0xFFFFFFu) ^ 0x800000u) - 0x800000;
-    acc[0] = ax;
-    acc[1] = (int32_t)(uint32_t)((uint64_t)(p - ax) >> 24);
+    const int32_t ay = (int32_t)(((uint32_t)p & 0xFFFFFFu) ^ 0x800000u) - 0x800000;
+    acc[1] = ay;
+    acc[0] = (int32_t)(uint32_t)((uint64_t)(p - ay) >> 24);
 }
 
 /* acc[0..2) of one pair over the chunks of 4 inputs (stride: bytes per chunk of the block), one
- * 64-bit accumulator for both channels (exact: the final |aX| < 2^23, the caller checks). */
+ * 64-bit accumulator for both channels (exact: the final |aY| < 2^23, the caller checks). */
 static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_t *wp, int stride,
                                         int32_t *acc)
 {
@@ -2758,16 +2759,17 @@ static LE_INLINE void le_dot_pair_smlal(const int8_t *x, int chunks, const int8_
  * 64-bit accumulator (lo, hi); m holds the mask 0xFF0000FF, t0 and t1 are scratch. */
 #define LE_PAIR_WORD(load, lo, hi) \
     "ldr    %[t0], " load "\n\t" \
-    "and    %[t1], %[t0], %[m]\n\t" \
+    "eor    %[t0], %[t0], #0x80808080\n\t" \
+    "and    %[t1], %[m], %[t0], ror #8\n\t" \
     "smlal  %[" lo "], %[" hi "], %[t1], %[xa]\n\t" \
-    "and    %[t1], %[m], %[t0], ror #16\n\t" \
+    "and    %[t1], %[m], %[t0], ror #24\n\t" \
     "smlal  %[" lo "], %[" hi "], %[t1], %[xb]\n\t"
 
 /* The 3 pairs of a block of 6 channels over an EVEN number of chunks (x .. xend, weights at w, 24
  * bytes per chunk), two chunks per asm block: 6 accumulator halves, 2 inputs, the mask, 2 scratch
  * registers and 2 pointers are 13 registers, gcc's loop end the 14th (as C, gcc keeps the 64-bit
  * accumulators in register pairs and spills). The first load of each pointer steps it
- * (post-index), the others reach back: 68 instructions per 48 MACs, plus the loop's CMP and BNE
+ * (post-index), the others reach back: 80 instructions per 48 MACs, plus the loop's CMP and BNE
  * and (inlined in lenet5_predict, short of registers) about 3 moves and reloads. Not out of line
  * as on the M4: its 36-byte register save on top of lenet5_predict's frame would lift the
  * Cortex-M3 stack peak past 512 B; and the loop end cannot join the asm (14 operands: clang
@@ -2843,17 +2845,16 @@ typedef short le_v8hi __attribute__((vector_size(16)));
 typedef int le_v4si __attribute__((vector_size(16)));
 
 /* ax += X's products, ay += Y's, of the pairs whose 8-byte groups are in the 16 bytes at wp (the
- * upper 8 only if two): read as int16 lanes, a group is (X t0 | Y t2 << 8, X t2 | Y t0 << 8,
- * X t1 | Y t3 << 8, X t3 | Y t1 << 8), so lane & 0xFF is X (+ 128, unsigned) and lane >> 8 is Y
- * (signed), against xv = (x0, x2, x1, x3) and yv = (x2, x0, x3, x1) per group. */
-static LE_INLINE void le_dot_groups_sse2(const int8_t *wp, int two, le_v8hi xv, le_v8hi yv, le_v4si *ax,
-                                         le_v4si *ay)
+ * upper 8 only if two): read as int16 lanes, a group is (X t0 | Y t0 << 8, X t2 | Y t2 << 8,
+ * X t1 | Y t1 << 8, X t3 | Y t3 << 8), so lane & 0xFF is X (+ 128, unsigned) and lane >> 8 is Y
+ * (signed), both against xv = (x0, x2, x1, x3) per group. */
+static LE_INLINE void le_dot_groups_sse2(const int8_t *wp, int two, le_v8hi xv, le_v4si *ax, le_v4si *ay)
 {
     const le_v8hi low = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
     le_v8hi w = {0, 0, 0, 0, 0, 0, 0, 0};
     memcpy(&w, wp, two ? 16 : 8);
     *ax += __builtin_ia32_pmaddwd128(w & low, xv);
-    *ay += __builtin_ia32_pmaddwd128(w >> 8, yv);
+    *ay += __builtin_ia32_pmaddwd128(w >> 8, xv);
 }
 
 typedef unsigned short le_v8hu __attribute__((vector_size(16)));
@@ -2866,8 +2867,8 @@ typedef long long le_v2di __attribute__((vector_size(16)));
 
 /* acc[0..6) += the dot products of a block of 3 pairs over 2 * chunk2 chunks, two chunks (8 inputs,
  * 48 weight bytes = 3 vectors of 2 groups) per step. The inputs: one 8-byte load read as int16
- * lanes, split into even and odd bytes (shift pairs), then shuffled into the (x0, x2, x1, x3) and
- * (x2, x0, x3, x1) patterns of le_dot_groups_sse2 for chunk 0 (c0), chunk 1 (c1) and both (c01).
+ * lanes, split into even and odd bytes (shift pairs), then shuffled into the (x0, x2, x1, x3)
+ * pattern of le_dot_groups_sse2 for chunk 0 (c0), chunk 1 (c1) and both (c01).
  * The 3 weight vectors are (c0 P0 | c0 P1), (c0 P2 | c1 P0), (c1 P1 | c1 P2): v0 meets x c0,
  * v1 x c01, v2 x c1, and each pair's lanes are summed from two accumulators at the end. */
 static LE_INLINE void le_dot6_sse2(const int8_t *x, int chunk2, const int8_t *wp, int32_t *acc)
@@ -2878,23 +2879,24 @@ static LE_INLINE void le_dot6_sse2(const int8_t *x, int chunk2, const int8_t *wp
     for (k = 0; k < chunk2; ++k) {
         long long xq;
         le_v2di xd;
-        le_v8hi v, e, o, x01, y01, w;
+        le_v8hi v, e, o, x01, x00, x11, w;
         memcpy(&xq, x, 8);
         xd = (le_v2di){xq, 0};
         v = (le_v8hi)xd;                                /* lane i: x[2i] | x[2i + 1] << 8 */
         e = (le_v8hi)((le_v8hu)v << 8) >> 8;           /* x0, x2, x4, x6 (sign-extended) */
         o = v >> 8;                                     /* x1, x3, x5, x7 */
         x01 = LE_SHUF16(e, o, 0, 1, 8, 9, 2, 3, 10, 11); /* x0 x2 x1 x3 | x4 x6 x5 x7 */
-        y01 = LE_SHUF16(e, o, 1, 0, 9, 8, 3, 2, 11, 10); /* x2 x0 x3 x1 | x6 x4 x7 x5 */
+        x00 = LE_SHUF16(x01, x01, 0, 1, 2, 3, 0, 1, 2, 3); /* chunk 0 twice */
+        x11 = LE_SHUF16(x01, x01, 4, 5, 6, 7, 4, 5, 6, 7); /* chunk 1 twice */
         memcpy(&w, wp, 16);
-        ax0 += __builtin_ia32_pmaddwd128(w & low, LE_SHUF16(x01, x01, 0, 1, 2, 3, 0, 1, 2, 3));
-        ay0 += __builtin_ia32_pmaddwd128(w >> 8, LE_SHUF16(y01, y01, 0, 1, 2, 3, 0, 1, 2, 3));
+        ax0 += __builtin_ia32_pmaddwd128(w & low, x00);
+        ay0 += __builtin_ia32_pmaddwd128(w >> 8, x00);
         memcpy(&w, wp + 16, 16);
         ax1 += __builtin_ia32_pmaddwd128(w & low, x01);
-        ay1 += __builtin_ia32_pmaddwd128(w >> 8, y01);
+        ay1 += __builtin_ia32_pmaddwd128(w >> 8, x01);
         memcpy(&w, wp + 32, 16);
-        ax2 += __builtin_ia32_pmaddwd128(w & low, LE_SHUF16(x01, x01, 4, 5, 6, 7, 4, 5, 6, 7));
-        ay2 += __builtin_ia32_pmaddwd128(w >> 8, LE_SHUF16(y01, y01, 4, 5, 6, 7, 4, 5, 6, 7));
+        ax2 += __builtin_ia32_pmaddwd128(w & low, x11);
+        ay2 += __builtin_ia32_pmaddwd128(w >> 8, x11);
         x += 8;
         wp += 48;
     }
@@ -2922,18 +2924,16 @@ static LE_INLINE void le_dot_pairs_sse2(const int8_t *x, int chunks, const int8_
         chunks %= 2;
     }
     for (k = 0; k < chunks; ++k) {
-        /* (x0, x2, x1, x3) and (x2, x0, x3, x1) as int16 pairs in int32 lanes (little-endian) */
+        /* (x0, x2, x1, x3) as int16 pairs in int32 lanes (little-endian) */
         const uint32_t x0 = (uint16_t)x[4 * k], x1 = (uint16_t)x[4 * k + 1];
         const uint32_t x2 = (uint16_t)x[4 * k + 2], x3 = (uint16_t)x[4 * k + 3];
         const int32_t a = (int32_t)(x0 | x2 << 16), b = (int32_t)(x1 | x3 << 16);
-        const int32_t c = (int32_t)(x2 | x0 << 16), d = (int32_t)(x3 | x1 << 16);
         const le_v4si xv4 = {a, b, a, b};
-        const le_v4si yv4 = {c, d, c, d};
         if (pairs == 3) {
-            le_dot_groups_sse2(wp, 1, (le_v8hi)xv4, (le_v8hi)yv4, &ax01, &ay01);
-            le_dot_groups_sse2(wp + 16, 0, (le_v8hi)xv4, (le_v8hi)yv4, &ax2, &ay2);
+            le_dot_groups_sse2(wp, 1, (le_v8hi)xv4, &ax01, &ay01);
+            le_dot_groups_sse2(wp + 16, 0, (le_v8hi)xv4, &ax2, &ay2);
         } else {
-            le_dot_groups_sse2(wp, 0, (le_v8hi)xv4, (le_v8hi)yv4, &ax01, &ay01);
+            le_dot_groups_sse2(wp, 0, (le_v8hi)xv4, &ax01, &ay01);
         }
         wp += 8 * pairs;
     }
@@ -2961,8 +2961,9 @@ static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp
                                    int32_t sum_x, int use_pairs, int aligned, const int32_t *init,
                                    int32_t *acc)
 {
-    /* X's accumulators add x * (X + 128) over the chunks: -128 * sum_x before (the 64-bit pairs,
-     * whose X part must end within 24 bits) or after (uint32: it wraps, and ends exact) */
+    /* X's accumulators add x * (X + 128) over the chunks, -128 * sum_x after (uint32: it wraps, and
+     * ends exact); the portable 64-bit pairs add x * (Y + 128) to Y's, -128 * sum_x before (Y's
+     * part must end within 24 bits) */
     const int offset_first = !LE_SIMD && !LE_DOT_SSE2 && use_pairs;
     int p;
 #if LE_SIMD
@@ -2975,7 +2976,7 @@ static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp
         acc[p] = init[p];
     }
     for (p = 0; offset_first && p < pairs; ++p) {
-        acc[2 * p] -= 128 * sum_x;
+        acc[2 * p + 1] -= 128 * sum_x;
     }
     (void)aligned;
     if (LE_DOT_SSE2) {
@@ -2995,14 +2996,14 @@ static LE_INLINE void le_dot_block(const int8_t *x, int chunks, const int8_t *wp
         int k;
         for (k = 0; k < chunks; ++k) {
             for (p = 0; p < pairs; ++p) {
-                const int8_t *g = wp + 8 * (pairs * k + p); /* X t0, Y t2, X t2, Y t0, X t1, Y t3, X t3, Y t1 */
+                const int8_t *g = wp + 8 * (pairs * k + p); /* X t0, Y t0, X t2, Y t2, X t1, Y t1, X t3, Y t3 */
                 const int8_t *xk = x + 4 * k;
                 /* uint32: X's running sum may leave int32 on the way in a wide layer (it carries
                  * the + 128 offsets until the end); it wraps, and ends at the exact value */
                 acc[2 * p] = (int32_t)((uint32_t)acc[2 * p] +
                                        (uint32_t)(xk[0] * (uint8_t)g[0] + xk[1] * (uint8_t)g[4] +
                                                   xk[2] * (uint8_t)g[2] + xk[3] * (uint8_t)g[6]));
-                acc[2 * p + 1] += xk[0] * g[3] + xk[1] * g[7] + xk[2] * g[1] + xk[3] * g[5];
+                acc[2 * p + 1] += xk[0] * g[1] + xk[1] * g[5] + xk[2] * g[3] + xk[3] * g[7];
             }
         }
     }
