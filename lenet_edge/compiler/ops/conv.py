@@ -22,6 +22,10 @@ from lenet_edge.compiler.ir import CArray, Call, Ctx, Layer, Packed
 
 DOT_BLOCK = 6          # output channels per block of the "dot" weight layout: 3 pairs
 PAIR_ACC_LIMIT = 2**23  # le_conv_dot_s8's 64-bit pair accumulators hold a channel in 24 bits
+# The M3 pair path separates the two channels of a 64-bit sum before an odd last chunk of 4
+# inputs, so a partial sum must fit too: it differs from the whole by at most one chunk,
+# 4 x |x| <= 128 x |stored weight| <= 255 < 2^17 (acc_bound bounds only the whole sum).
+PAIR_CHUNK_MARGIN = 2**17
 
 
 def dot_pack(w: np.ndarray) -> np.ndarray:
@@ -260,7 +264,7 @@ class Conv(Layer):
         wide = "1" if self.rq.wide else "0"   # |acc| may exceed 2^24: le_requant rounds it first
         rq = (io.sym("bias"), io.sym("rq"), str(self.y_zp), wide)
         if packed.form == "dot":
-            pairs = "1" if self.rq.acc_bound < PAIR_ACC_LIMIT else "0"   # |acc| < 2^23: 64-bit pairs exact
+            pairs = "1" if self.rq.acc_bound + PAIR_CHUNK_MARGIN < PAIR_ACC_LIMIT else "0"   # 64-bit pairs exact
             return Call("le_conv_dot_s8", (io.src, str(self.in_size), io.sym("w"), *rq, pairs, io.dst, str(oc)))
         if packed.form == "dense":
             return Call("le_conv_dense_s8", (io.src, str(ic), str(ih), str(iw), str(self.kernel),

@@ -2559,7 +2559,7 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
  *          with X's bytes stored as X + 128 (unsigned), then the n % 4 last inputs,
  *          [input][channel]; a lone channel: its n weights in order
  *   bias:  [out_c] int32, B - x_zp*sum(w); rq: [out_c] requant multipliers; zp in [-128, 127]
- *   wide:  see le_requant.h; pairs_ok: 1 if |acc| < 2^23 in every channel (checked at generation time)
+ *   wide:  see le_requant.h; pairs_ok: 1 if |acc| + 2^17 < 2^23 in every channel, so partial sums fit too (ops/conv.py)
  *   y:     [out_c] int8
  * One weight stream serves a whole block, and every input word is loaded and sign-extended once per
  * block of 6 channels. Every path adds x * (X + 128) to X's accumulator over the chunks (the
