@@ -36,4 +36,33 @@ static LE_BITS_UNUSED int le_bitlen(uint64_t x)
 #endif
 }
 
+/* The float requantization's magnitude, replayed with integers (docs/int8-arithmetic.md section 3b;
+ * kernels/le_requant.h and kernels/byo/le_byo.h both call it): a = |acc| (< 2^32), if round_a
+ * rounded to 24 significant bits first (float(acc); a caller whose |acc| never exceeds 2^24 passes
+ * 0); times m (< 2^24, exact in 64 bits) rounded to 24 significant bits (the float32 product);
+ * times 2^e rounded to an integer; every rounding half to even. The result saturates at cap, a
+ * power of two above every clamp bound the caller applies after. */
+static LE_BITS_UNUSED uint32_t le_replay_abs(uint64_t a, uint32_t m, int e, uint32_t cap, int round_a)
+{
+    uint64_t p = a;
+    int d = le_bitlen(p) - 24;
+    if (round_a && d > 0) {
+        p = le_shr_rne(p, d); /* may reach 2^24: still exact */
+        e += d;
+    }
+    p *= m;
+    d = le_bitlen(p) - 24;
+    if (d > 0) {
+        p = le_shr_rne(p, d);
+        e += d;
+    }
+    if (p == 0) {
+        return 0;
+    }
+    if (e < 0) {
+        return -e > 62 ? 0u : (uint32_t)le_shr_rne(p, -e); /* p <= 2^24 */
+    }
+    return (e >= 31 || (p << e) > cap) ? cap : (uint32_t)(p << e);
+}
+
 #endif /* LE_BITS_H */

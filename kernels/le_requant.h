@@ -14,59 +14,16 @@
 #include "le_common.h"
 
 #if LENET5_REQUANT_INT
-/* Integer replay of the float path (int8-arithmetic.md section 3b), |acc| <= 2^24 (float(acc)
- * exact): P = |acc| * m exactly (<= 2^48), round P to 24 significant bits (the float32 product),
- * then to an integer, half to even both times. */
-static int8_t le_requant_exact(int32_t acc, le_rq_t rq, int32_t zp)
+/* Integer replay of the float path (int8-arithmetic.md section 3b; le_replay_abs in
+ * kernels/le_bits.h, r = m, sh = e), acc > INT32_MIN. wide 0: |acc| <= 2^24, float(acc) exact;
+ * wide 1: |acc| is first rounded to 24 significant bits, as float(acc) does. |q| >= 256 saturates
+ * below anyway. */
+static int8_t le_requant_exact(int32_t acc, le_rq_t rq, int32_t zp, int wide)
 {
-    uint64_t p = (uint64_t)(uint32_t)(acc < 0 ? -acc : acc) * (uint32_t)rq.r; /* r = m */
-    int d = le_bitlen(p) - 24;
-    int k;
-    int32_t q;
-    if (d > 0) {
-        p = le_shr_rne(p, d);
-    } else {
-        d = 0;
-    }
-    k = -(d + rq.sh); /* sh = e; value = p * 2^-k */
-    if (k > 0) {
-        q = (k > 62) ? 0 : (int32_t)le_shr_rne(p, k);
-    } else if (p == 0) {
-        q = 0;
-    } else {
-        q = (-k >= 8) ? 256 : (int32_t)(p << -k); /* >= 256 saturates below anyway */
-    }
+    const uint32_t a = acc < 0 ? 0u - (uint32_t)acc : (uint32_t)acc;
+    int32_t q = (int32_t)le_replay_abs(a, (uint32_t)rq.r, rq.sh, 256u, wide);
     q = (acc < 0 ? -q : q) + zp;
     return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
-}
-
-/* Any acc > INT32_MIN: if |acc| > 2^24, first round it to 24 significant bits, half to even, as
- * float(acc) does: |acc| ~ a * 2^d0, then requantize a with the multiplier m * 2^(e + d0).
- * 32-bit arithmetic only: |acc| < 2^31 has at most 7 bits to drop. */
-static int8_t le_requant_exact_wide(int32_t acc, le_rq_t rq, int32_t zp)
-{
-    uint32_t a = (uint32_t)(acc < 0 ? -acc : acc);
-    if (a > 0xFFFFFFu) {
-        int d0 = 0;
-        uint32_t rem;
-        uint32_t half;
-#if defined(__GNUC__)
-        d0 = 8 - __builtin_clz(a); /* significant bits - 24, 1..7 */
-#else
-        while ((a >> d0) > 0xFFFFFFu) {
-            ++d0;
-        }
-#endif
-        rem = a & ((1u << d0) - 1u);
-        half = 1u << (d0 - 1);
-        a >>= d0;
-        if (rem > half || (rem == half && (a & 1u))) {
-            a += 1u; /* may reach 2^24: still exact */
-        }
-        rq.sh += d0;
-        acc = acc < 0 ? -(int32_t)a : (int32_t)a;
-    }
-    return le_requant_exact(acc, rq, zp);
 }
 
 /* The same staircase in one 32x32->64 multiply-accumulate (requant.py fast_constants, checked at
@@ -79,7 +36,7 @@ static LE_INLINE int32_t le_requant32(int32_t acc, le_rq_t rq, int32_t zp, int w
     int32_t u;
     int32_t q;
     if (rq.a == 0) {
-        return wide ? le_requant_exact_wide(acc, rq, zp) : le_requant_exact(acc, rq, zp);
+        return le_requant_exact(acc, rq, zp, wide);
     }
     s = -(int32_t)((uint32_t)acc >> 31);                      /* -1 if acc < 0, else 0 */
     u = (acc ^ s) - s;                                         /* |acc| */

@@ -138,27 +138,8 @@ static LE_UNUSED le_rq_t le_rq_make(uint32_t mult_bits, int32_t zy, int32_t lo_c
  * every clamp bound, |LO - zy| <= 255). Float overflow to inf also saturates. */
 static LE_UNUSED int32_t le_requant(int32_t acc, const le_rq_t *rq)
 {
-    uint64_t p = (uint64_t)(acc < 0 ? 0u - (uint32_t)acc : (uint32_t)acc);   /* |acc| <= 2^31 */
-    int e = rq->e, d;
-    int32_t q;
-    d = le_bitlen(p) - 24;
-    if (d > 0) {
-        p = le_shr_rne(p, d);        /* may reach 2^24: still exact */
-        e += d;
-    }
-    p *= rq->m;
-    d = le_bitlen(p) - 24;
-    if (d > 0) {
-        p = le_shr_rne(p, d);
-        e += d;
-    }
-    if (p == 0) {
-        q = 0;
-    } else if (e < 0) {
-        q = -e > 62 ? 0 : (int32_t)le_shr_rne(p, -e);   /* p <= 2^24: q <= 2^24 */
-    } else {
-        q = e >= 10 ? 1024 : (int32_t)((p << e) > 1024u ? 1024u : (p << e));
-    }
+    const uint32_t a = acc < 0 ? 0u - (uint32_t)acc : (uint32_t)acc;   /* |acc| <= 2^31 */
+    int32_t q = (int32_t)le_replay_abs(a, rq->m, rq->e, 1024u, 1);
     if ((acc < 0) != (rq->neg != 0)) {
         q = -q;
     }
