@@ -5,7 +5,7 @@
 
 Per board: bit-exact check of --images official test images against ONNX Runtime (QEMU), executed
 instructions per layer (our QEMU TCG plugin, -icount shift=0: exact and repeatable), instructions
-per MAC, a Cortex-M4 cycle estimate from instruction classes (lenet_edge/device/profile.py),
+per MAC, a Cortex-M4 cycle estimate from the TRM's timing rules (lenet_edge/device/profile.py),
 flash/RAM from arm-none-eabi-size and the linker map, and the painted stack peak.
 """
 from __future__ import annotations
@@ -100,9 +100,10 @@ def markdown(results: list[dict], cmd: str, source: str) -> str:
             lines.append(f"| {row['name']} | {rng} | {row['macs']:,} | {row['instructions_per_mac'] or ''} | "
                          f"{row['cycles_estimate']:,} | {mix} |")
     lines += ["", "Instructions are exact (QEMU plugin `firmware/tools/insncount.c`, `-icount shift=0`); "
-              "cycles are an estimate from the Cortex-M4 TRM timing per instruction class "
-              "(`lenet_edge/device/profile.py`, `docs/firmware.md`), not a measurement. On the Cortex-M3 "
-              "board the same table is applied to its integer-only requant code."]
+              "cycles are an estimate from the Cortex-M4 TRM's timing rules applied to what ran (pipelined "
+              "loads, LDRD 3, taken branches 1 + P from the plugin's fall-through counts; "
+              "`lenet_edge/device/profile.py`, `docs/firmware.md`), not a measurement. On the Cortex-M3 "
+              "board the same Cortex-M4 rules are applied to its integer-only requant code."]
     return "\n".join(lines)
 
 

@@ -9,7 +9,11 @@
  * function [ADDR, ADDR+SIZE) are not counted (the marker's own cost is not the model's). When the
  * first instruction of event function k runs, the plugin writes the interval that just ended:
  *   E <seq> <k> <instructions in the interval>
- *   A <address> <count>          (one line per address executed in the interval)
+ *   A <address> <count> <sequential>   (one line per address executed in the interval)
+ * <sequential> is how many of those executions came straight from the instruction just before it
+ * in memory (fall-through, no branch taken in between). The cycle model of profile.py needs it: a
+ * conditional branch's not-taken count is its successor's sequential count, and a load pipelines
+ * only with the load that really ran just before it.
  * Counting starts at the first event. Exact and repeatable: TCG executes guest instructions one
  * by one under -icount, and the count does not depend on host timing.
  *
@@ -36,6 +40,7 @@ void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
+size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
                                             enum qemu_plugin_cb_flags flags, void *userdata);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
@@ -47,6 +52,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
 #define MAX_EVENTS 8
 static uint64_t lo, hi;                 /* counted address range, halfword slots */
 static uint64_t *counts;                /* [(hi - lo) / 2] executions per address this interval */
+static uint64_t *sequential;            /* [(hi - lo) / 2] of those, entered by fall-through */
+static uint8_t *halfwords;              /* [(hi - lo) / 2] instruction length in halfwords (1 or 2) */
+static uint64_t next_slot = UINT64_MAX; /* slot right after the last counted instruction */
 static uint64_t interval_total, seq;
 static bool started;
 static struct { uint64_t addr, size; } events[MAX_EVENTS];
@@ -67,7 +75,10 @@ static int event_at(uint64_t addr, bool *inside) {
 static void on_insn(unsigned int vcpu, void *udata) {
     (void)vcpu;
     if (!started) return;
-    counts[(uintptr_t)udata]++;
+    uintptr_t slot = (uintptr_t)udata;
+    counts[slot]++;
+    if (slot == next_slot) sequential[slot]++;
+    next_slot = slot + halfwords[slot];
     interval_total++;
 }
 
@@ -76,13 +87,16 @@ static void on_event(unsigned int vcpu, void *udata) {
     if (started) {
         fprintf(out, "E %" PRIu64 " %d %" PRIu64 "\n", seq, (int)(uintptr_t)udata, interval_total);
         for (uint64_t i = 0; i < (hi - lo) / 2; i++)
-            if (counts[i]) fprintf(out, "A 0x%" PRIx64 " %" PRIu64 "\n", lo + 2 * i, counts[i]);
+            if (counts[i])
+                fprintf(out, "A 0x%" PRIx64 " %" PRIu64 " %" PRIu64 "\n", lo + 2 * i, counts[i], sequential[i]);
         memset(counts, 0, sizeof(uint64_t) * ((hi - lo) / 2));
+        memset(sequential, 0, sizeof(uint64_t) * ((hi - lo) / 2));
     } else {
         fprintf(out, "E %" PRIu64 " %d 0\n", seq, (int)(uintptr_t)udata);
     }
     seq++;
     interval_total = 0;
+    next_slot = UINT64_MAX;   /* the marker call is a taken branch: its return is not a fall-through */
     started = true;
 }
 
@@ -95,9 +109,11 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
         int k = event_at(addr, &inside);
         if (k >= 0)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_event, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)k);
-        if (!inside && addr >= lo && addr < hi)
+        if (!inside && addr >= lo && addr < hi) {
+            halfwords[(addr - lo) / 2] = (uint8_t)(qemu_plugin_insn_size(insn) / 2);
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_insn, QEMU_PLUGIN_CB_NO_REGS,
                                                    (void *)(uintptr_t)((addr - lo) / 2));
+        }
     }
 }
 
@@ -132,8 +148,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         return -1;
     }
     counts = calloc((hi - lo) / 2 + 1, sizeof(uint64_t));
+    sequential = calloc((hi - lo) / 2 + 1, sizeof(uint64_t));
+    halfwords = calloc((hi - lo) / 2 + 1, 1);
     out = fopen(path, "w");
-    if (!counts || !out) {
+    if (!counts || !sequential || !halfwords || !out) {
         qemu_plugin_outs("insncount: cannot allocate counters or open the output file\n");
         return -1;
     }

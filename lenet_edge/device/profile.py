@@ -1,6 +1,6 @@
 """Cost of one inference on the emulated Cortex-M: executed instructions per layer, counted by our
 QEMU TCG plugin (firmware/tools/insncount.c) between the generated code's lenet5_profile_mark()
-calls, plus a Cortex-M4 cycle estimate from instruction classes.
+calls, plus a Cortex-M4 cycle estimate from the TRM's timing rules applied to what ran.
 
 Per image the firmware (main.c, -DLENET5_PROFILE) executes the events
     le_profile_begin, mark(-1), mark(0), ..., mark(L-1), le_profile_end
@@ -29,13 +29,30 @@ PLUGIN_BUILD_TIMEOUT_S = 120.0  # one small C file with the host compiler
 
 EVENTS = ("le_profile_begin", "lenet5_profile_mark", "le_profile_end")  # plugin event ids 0, 1, 2
 
-# Cortex-M4 cycles per instruction class (ARM Cortex-M4 TRM r0p1, section 3.3.1, "Cortex-M4
-# instruction set summary"; FPU: section 7.2.3). An estimate: it assumes zero-wait-state memory, loads
-# that do not pipeline with a neighbour (LDR 2; back-to-back loads can take 1), branches taken
-# half of the time when conditional (taken: 1 + P with pipeline refill P = 1..3, here 2), divides
-# at their midpoint (2..12).
-CYCLES = {"alu": 1, "load": 2, "store": 2, "multi": None, "mul": 1, "div": 7, "branch": 3,
-          "branch_cond": 2, "fp": 1, "fp_mem": 2, "fp_div": 14}
+# Cortex-M4 cycle estimate (ARM Cortex-M4 TRM r0p1: section 3.3.1 "Cortex-M4 instruction set
+# summary" and section 3.3.2 "Load/store timings"; FPU: section 7.2.3). Zero-wait-state memory.
+# Per executed instruction:
+#   data processing, MUL/MLA, long multiply, SMLAD/SMLAL..., SSAT, extend, PKH    1
+#   SDIV/UDIV                                                 7 (2..12, the midpoint)
+#   single load LDR/LDRB/LDRH/LDRSB/LDRSH                      2, or 1 when it directly follows a
+#       single load whose destination (and written-back base) is not in its address ("LDR [any]
+#       are pipelined"; the write-back exception is ours, to stay on the safe side)
+#   single store STR/STRB/STRH, immediate offset              1 ("always one cycle"), register offset 2
+#   load/store directly after a store                         +1 ("nothing can be pipelined after the store")
+#   LDRD/STRD                                                 3 (not pipelined with neighbours)
+#   LDM/STM/PUSH/POP                                          1 + N (+ P when it loads the PC)
+#   load/store whose address register the instruction just before it wrote (ALU or multiply)  +1
+#   branch B/BL/BX/BLX, and a taken conditional branch or CBZ/CBNZ   1 + P;  not taken 1;  TBB/TBH 6
+#   FPU: VADD/VMUL/VCVT/VMOV(one core register)... 1; VMOV of two core registers 2; VMLA/VFMA... 3;
+#       VLDR/VSTR 2; VLDM/VSTM/VPUSH/VPOP 1 + N; VDIV/VSQRT 14
+# P, the pipeline refill, is 1..3 (target alignment and width, early speculation): here 2. "Directly
+# follows" and "taken" come from the plugin's fall-through counts (firmware/tools/insncount.c), so
+# they are what ran, not a guess. Not modelled: unaligned accesses, LDR [PC] fetch contention
+# ("might add a cycle"), flash wait states.
+PIPELINE_REFILL = 2
+FP_MAC = ("vmla", "vmls", "vnmla", "vnmls", "vfma", "vfms", "vfnma", "vfnms")
+_REG = re.compile(r"\b(r1[0-5]|r[0-9]|sl|fp|ip|sp|lr|pc)\b")
+_NO_DEST = ("cmp", "cmn", "tst", "teq", "it")
 
 
 def classify_mnemonic(mnemonic: str, operands: str) -> str:
@@ -61,30 +78,145 @@ def classify_mnemonic(mnemonic: str, operands: str) -> str:
     return "alu"
 
 
-def cycles_for(kind: str, operands: str) -> int:
-    if kind == "multi":  # LDM/STM/PUSH/POP: 1 + number of registers
-        regs = re.search(r"\{([^}]*)\}", operands)
-        n = 0
-        for part in (regs.group(1).split(",") if regs else []):
-            part = part.strip()
-            if "-" in part:
-                a, b = part.split("-")
-                n += int(b.strip().lstrip("rd")) - int(a.strip().lstrip("rd")) + 1 if a.strip()[1:].isdigit() else 1
-            elif part:
-                n += 1
-        return 1 + max(n, 1)
-    return CYCLES[kind]
+@dataclass(frozen=True)
+class Insn:
+    """One disassembled instruction, with what the cycle model needs to know about it."""
+    mnemonic: str
+    operands: str
+    kind: str                    # classify_mnemonic
+    next_address: int            # the instruction after it in memory
+
+    @property
+    def base(self) -> str:
+        return self.mnemonic.lower().split(".")[0]
+
+    def address_registers(self) -> set[str]:
+        """Registers that form a load/store address: inside [...], or the base of LDM/STM."""
+        inside = re.search(r"\[([^\]]*)\]", self.operands)
+        if inside:
+            return set(_REG.findall(inside.group(1)))
+        if self.kind in ("multi", "fp_mem") and not self.base.startswith(("push", "pop", "vpush", "vpop")):
+            return set(_REG.findall(self.operands.split(",")[0]))
+        return set()
+
+    def written_register(self) -> str | None:
+        """The first destination of a data-processing or multiply instruction (None if it has none)."""
+        if self.kind not in ("alu", "mul") or self.base.startswith(_NO_DEST):
+            return None
+        found = _REG.findall(self.operands.split(",")[0])
+        return found[0] if found else None
+
+    def written_base(self) -> str | None:
+        """The base register a load/store writes back ([Rn, #i]! or [Rn], #i)."""
+        m = re.match(r"[^\[]*\[\s*(\w+)[^\]]*\](!|,)", self.operands)
+        return m.group(1) if m else None
+
+    def loaded_register(self) -> str | None:
+        found = _REG.findall(self.operands.split(",")[0]) if self.kind == "load" else []
+        return found[0] if found else None
+
+    @property
+    def is_single_load(self) -> bool:
+        return self.kind == "load" and not self.base.startswith(("ldrd", "ldrex"))
+
+    @property
+    def is_single_store(self) -> bool:
+        return self.kind == "store" and not self.base.startswith(("strd", "strex"))
 
 
-def disassemble(elf: Path) -> dict[int, tuple[str, str, str]]:
-    """address -> (mnemonic, operands, class) from arm-none-eabi-objdump -d."""
-    out = fw.tool_output(["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)])
+def register_count(operands: str) -> int:
+    """N of LDM/STM/PUSH/POP and VLDM/VPUSH...: the registers in {...}, ranges included."""
+    regs = re.search(r"\{([^}]*)\}", operands)
+    n = 0
+    for part in (regs.group(1).split(",") if regs else []):
+        part = part.strip()
+        if "-" in part:
+            a, b = (x.strip() for x in part.split("-"))
+            n += int(b[1:]) - int(a[1:]) + 1 if a[1:].isdigit() and b[1:].isdigit() else 1
+        elif part:
+            n += 1
+    return max(n, 1)
+
+
+def own_cycles(insn: Insn) -> int:
+    """The instruction's cycles on its own: no neighbour effects, branches not taken."""
+    kind, base = insn.kind, insn.base
+    if kind == "multi":
+        return 1 + register_count(insn.operands) + (PIPELINE_REFILL if "pc" in insn.operands else 0)
+    if kind == "load":
+        return 3 if base.startswith("ldrd") else 2
+    if kind == "store":
+        if base.startswith("strd"):
+            return 3
+        offset_register = re.search(r"\[[^\]]*,\s*(r1[0-5]|r[0-9]|sl|fp|ip|lr)\b", insn.operands)
+        return 2 if offset_register else 1
+    if kind == "div":
+        return 7
+    if kind == "branch":
+        return 6 if base in ("tbb", "tbh") else 1 + PIPELINE_REFILL
+    if kind == "branch_cond":
+        return 1
+    if kind == "fp_mem":
+        return 1 + register_count(insn.operands) if base.startswith(("vldm", "vstm", "vpush", "vpop")) else 2
+    if kind == "fp_div":
+        return 14
+    if kind == "fp":
+        if base.startswith(FP_MAC):
+            return 3
+        if base == "vmov" and len(_REG.findall(insn.operands)) == 2:
+            return 2
+        return 1
+    return 1
+
+
+def neighbour_cycles(insn: Insn, before: Insn | None) -> int:
+    """Cycles added (+) or saved (-) when `insn` runs right after `before` (fall-through)."""
+    if before is None or insn.kind not in ("load", "store", "multi", "fp_mem"):
+        return 0
+    address = insn.address_registers()
+    delta = 0
+    if (insn.is_single_load and before.is_single_load and before.loaded_register() not in address
+            and before.written_base() not in address):
+        delta -= 1      # pipelined with the load before it (its result and write-back not in this address)
+    if before.is_single_store or before.base.startswith("strd"):
+        delta += 1      # the store's data phase still holds the bus
+    written = before.written_register()
+    if written is not None and written in address:
+        delta += 1      # address generated from the previous data-processing result: no forwarding
+    return delta
+
+
+def estimate_cycles(disasm: dict[int, Insn], counts: Counter, sequential: Counter) -> int:
+    """Cortex-M4 cycles of the executions in `counts` (address -> times run), given `sequential`
+    (address -> how many of those runs came by fall-through from the instruction before it)."""
+    before = {insn.next_address: addr for addr, insn in disasm.items()}
+    total = 0
+    for addr, n in counts.items():
+        insn = disasm.get(addr)
+        if insn is None:
+            total += n
+            continue
+        total += n * own_cycles(insn)
+        if insn.kind == "branch_cond":      # taken = runs whose successor was not the next instruction
+            total += (n - min(n, sequential.get(insn.next_address, 0))) * PIPELINE_REFILL
+        prev = disasm.get(before.get(addr, -1))
+        total += sequential.get(addr, 0) * neighbour_cycles(insn, prev)
+    return total
+
+
+def disassemble(elf: Path) -> dict[int, Insn]:
+    """address -> Insn, from arm-none-eabi-objdump -d (with raw bytes, for each instruction's size)."""
+    return parse_objdump(fw.tool_output(["arm-none-eabi-objdump", "-d", str(elf)]))
+
+
+def parse_objdump(text: str) -> dict[int, Insn]:
     table = {}
-    for line in out.splitlines():
-        m = re.match(r"^\s*([0-9a-f]+):\s+(\S+)\s*([^;@]*)", line)
-        if m and not m.group(2).startswith("."):
-            mnemonic, operands = m.group(2), m.group(3).strip()
-            table[int(m.group(1), 16)] = (mnemonic, operands, classify_mnemonic(mnemonic, operands))
+    for line in text.splitlines():
+        m = re.match(r"^\s*([0-9a-f]+):\s+((?:[0-9a-f]{4}\s)+)\s*(\S+)\s*([^;@]*)", line)
+        if m and not m.group(3).startswith("."):
+            addr, mnemonic, operands = int(m.group(1), 16), m.group(3), m.group(4).strip()
+            size = 2 * len(m.group(2).split())
+            table[addr] = Insn(mnemonic, operands, classify_mnemonic(mnemonic, operands), addr + size)
     return table
 
 
@@ -118,6 +250,7 @@ class Interval:
     kind_end: int                 # event id that closed the interval
     instructions: int
     per_address: Counter = field(default_factory=Counter)
+    sequential: Counter = field(default_factory=Counter)   # of those, entered by fall-through
 
 
 def read_plugin_output(path: Path) -> list[Interval]:
@@ -128,7 +261,11 @@ def read_plugin_output(path: Path) -> list[Interval]:
             if parts and parts[0] == "E":
                 intervals.append(Interval(int(parts[2]), int(parts[3])))
             elif parts and parts[0] == "A" and intervals:
-                intervals[-1].per_address[int(parts[1], 16)] = int(parts[2])
+                addr, n, fall_through = int(parts[1], 16), int(parts[2]), int(parts[3])
+                if not 0 <= fall_through <= n:
+                    raise ValueError
+                intervals[-1].per_address[addr] = n
+                intervals[-1].sequential[addr] = fall_through
         except (ValueError, IndexError):
             raise LenetEdgeError(f"{path}: unparsable plugin output at line {number}: {line[:80]!r}") from None
     return intervals
@@ -187,11 +324,9 @@ def profile(project: Path, board: str, images: np.ndarray, layer_names: list[str
     for j, name in enumerate(names):
         counts = [g[j].instructions for g in groups]
         classes: Counter = Counter()
-        cycles = 0
         for addr, n in groups[0][j].per_address.items():
-            mnemonic, operands, kind = disasm.get(addr, ("?", "", "alu"))
-            classes[kind] += n
-            cycles += n * cycles_for(kind, operands)
+            classes[disasm[addr].kind if addr in disasm else "alu"] += n
+        cycles = estimate_cycles(disasm, groups[0][j].per_address, groups[0][j].sequential)
         layers.append({"name": name, "instructions": counts[0], "instructions_min": min(counts),
                        "instructions_max": max(counts), "classes": dict(sorted(classes.items())),
                        "cycles_estimate": cycles})
