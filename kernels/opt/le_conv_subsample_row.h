@@ -162,8 +162,11 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w
 
 /* The pieces of le_cs_kernel5s, per input row: XROW loads the row's four split words (s advances
  * 16 bytes); BOT adds it times the kernel row held from the previous input row to conv row 1
- * (a2, a3); TOP loads the next kernel row (w advances 5 bytes), splits it and adds the input row
- * times it to conv row 0 (a0, a1). The first input row has no BOT, the last no TOP. */
+ * (a2, a3); WROW loads the next kernel row (w advances 5 bytes) and TOP splits it and adds the
+ * input row times it to conv row 0 (a0, a1). The first input row has no BOT, the last no WROW/TOP.
+ * WROW's order is the Cortex-M4's (TRM, load timing): LDRSB of w4 first, at w + 4, then the LDR
+ * that writes w back: independent, the LDR pipelines after it (1 cycle, not 2). The other way
+ * round the LDRSB's address is the base the LDR just wrote back, and it cannot pipeline. */
 #define LE_CS_XROW "ldmia %[s]!, {%[e], %[o], %[e2], %[o2]}\n\t"
 #define LE_CS_BOT                                                                                 \
     "smlad %[a2], %[e], %[w02], %[a2]\n\t"                                                        \
@@ -172,9 +175,10 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w
     "smlad %[a3], %[e2], %[w13], %[a3]\n\t"                                                       \
     "smlatb %[a2], %[e2], %[w4], %[a2]\n\t"                                                       \
     "smlatb %[a3], %[o2], %[w4], %[a3]\n\t"
+#define LE_CS_WROW                                                                                \
+    "ldrsb %[w4], [%[w], #4]\n\t"                                                                 \
+    "ldr %[w13], [%[w]], #5\n\t"
 #define LE_CS_TOP                                                                                 \
-    "ldr %[w13], [%[w]], #5\n\t"                                                                  \
-    "ldrsb %[w4], [%[w], #-1]\n\t"                                                                \
     "sxtb16 %[w02], %[w13]\n\t"                                                                   \
     "sxtb16 %[w13], %[w13], ror #8\n\t"                                                           \
     "smlad %[a0], %[e], %[w02], %[a0]\n\t"                                                        \
@@ -198,11 +202,14 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8
     register int32_t e2 __asm__("r2");
     register int32_t o2 __asm__("r3");
     int32_t w02, w13, w4;
-    __asm__(LE_CS_XROW LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT LE_CS_TOP
+    /* the first kernel row is loaded before the first LDM: s is typically computed by the
+     * instruction just before the block, and an LDM right after that waits a cycle (TRM), a load
+     * from w does not */
+    __asm__(LE_CS_WROW LE_CS_XROW LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP
+            LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP
             LE_CS_XROW LE_CS_BOT
             : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [e] "=&r"(e), [o] "=&r"(o),
               [e2] "=&r"(e2), [o2] "=&r"(o2), [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [s] "+r"(s),
@@ -214,6 +221,7 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8
 }
 #undef LE_CS_XROW
 #undef LE_CS_BOT
+#undef LE_CS_WROW
 #undef LE_CS_TOP
 #else
 /* One 5x5 kernel row without SIMD (Cortex-M3, host), for windows over more kernels than the
@@ -517,6 +525,38 @@ static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int8_t *sb, uint32_t m, con
 #endif
 #endif
 
+#if LE_SIMD && defined(LE_REQUANT_VCVTR)
+/* The float requant of kernels/le_requant.h (LE_REQUANT_VCVTR), four conv outputs at once, up to the
+ * zero point: a_i -> RNE(fl(float(a_i) * m)) as int32 (VCVT rounds like C's (float)a for a wide
+ * |a| > 2^24, VMUL rounds to float32, VCVTR to the nearest int32, ties to even; FPSCR default
+ * mode). One VMOV moves two core registers into two consecutive single registers (and back), so
+ * 16 instructions for 4 outputs instead of 20; gcc, left to itself, also spills around them.
+ * Shared by le_conv_subsample_u8 (C1's passes) and le_subsample_out_vcvtr below (C3). */
+static LE_INLINE LE_UNUSED le_acc4_t le_img_vcvtr4(le_acc4_t a, float m)
+{
+    __asm__("vmov s0, s1, %[a0], %[a1]\n\t"
+            "vmov s2, s3, %[a2], %[a3]\n\t"
+            "vcvt.f32.s32 s0, s0\n\t"
+            "vcvt.f32.s32 s1, s1\n\t"
+            "vcvt.f32.s32 s2, s2\n\t"
+            "vcvt.f32.s32 s3, s3\n\t"
+            "vmul.f32 s0, s0, %[m]\n\t"
+            "vmul.f32 s1, s1, %[m]\n\t"
+            "vmul.f32 s2, s2, %[m]\n\t"
+            "vmul.f32 s3, s3, %[m]\n\t"
+            "vcvtr.s32.f32 s0, s0\n\t"
+            "vcvtr.s32.f32 s1, s1\n\t"
+            "vcvtr.s32.f32 s2, s2\n\t"
+            "vcvtr.s32.f32 s3, s3\n\t"
+            "vmov %[a0], %[a1], s0, s1\n\t"
+            "vmov %[a2], %[a3], s2, s3"
+            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3)
+            : [m] "t"(m)
+            : "s0", "s1", "s2", "s3");
+    return a;
+}
+#endif
+
 /* The four conv accumulators (2oy + dy, 2ox + dx) under one 2x2 pooling window, over the stored
  * kernels j0 .. j1 - 1: a.a0 = (dy 0, dx 0), a1 = (0, 1), a2 = (1, 0), a3 = (1, 1). */
 static LE_INLINE LE_UNUSED le_acc4_t le_conv_window2x2(const int8_t *xrow, int in_w, int k, const int8_t *w,
@@ -597,6 +637,46 @@ static LE_INLINE LE_UNUSED int8_t le_subsample_out(le_acc4_t a, le_rq_t r, int32
     sacc += table[(uint8_t)le_requant(a.a3, r, zp, wide)] * sw3;
     return stable[(uint8_t)le_requant(sacc, sr, szp, swide)];
 }
+
+#if LE_SIMD && defined(LE_REQUANT_VCVTR)
+/* le_requant32's float path after its product (kernels/le_requant.h): + zp with QADD
+ * (saturating), then SSAT to [-128, 127]; the zero point is a literal at an inlined call. */
+static LE_INLINE LE_UNUSED int32_t le_sat8_zp(int32_t q, int32_t zp)
+{
+    if (zp != 0) {
+        __asm__("qadd %0, %0, %1" : "+r"(q) : "r"(zp));
+    }
+    __asm__("ssat %0, #8, %0" : "+r"(q));
+    return q;
+}
+
+/* (lo[15:0], hi[15:0]): one PKHBT */
+static LE_INLINE LE_UNUSED int32_t le_pack_lo16(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* le_subsample_out on the Cortex-M4F/M7 float path: the same arithmetic, vectorized. The four conv
+ * requants in one le_img_vcvtr4 (m: rq's float32 multiplier), SSAT, the table (indexed by the
+ * code's byte, (uint8_t)), then the subsampling as two SMLAD: sw4 holds the bytes sw0..sw3
+ * (one unaligned LDR), SXTB16 splits them into (sw0, sw2) and (sw1, sw3), PKHBT pairs the table
+ * values the same way; |t|, |sw| <= 128, so sb + 4 * 2^14 is the exact int32 sum. `wide` needs
+ * nothing here: VCVT rounds a wide accumulator as C's (float)acc does. */
+static LE_INLINE LE_UNUSED int8_t le_subsample_out_vcvtr(le_acc4_t a, float m, int32_t zp, const int8_t *table,
+                                                        int32_t sw4, int32_t sb, le_rq_t sr, int32_t szp,
+                                                        int swide, const int8_t *stable)
+{
+    int32_t t02, t13, sacc;
+    a = le_img_vcvtr4(a, m);
+    t02 = le_pack_lo16(table[(uint8_t)le_sat8_zp(a.a0, zp)], table[(uint8_t)le_sat8_zp(a.a2, zp)]);
+    t13 = le_pack_lo16(table[(uint8_t)le_sat8_zp(a.a1, zp)], table[(uint8_t)le_sat8_zp(a.a3, zp)]);
+    sacc = le_smlad(t02, le_even16(sw4), sb);
+    sacc = le_smlad(t13, le_odd16(sw4), sacc);
+    return stable[(uint8_t)le_requant32(sacc, sr, szp, swide)];
+}
+#endif
 
 /* le_subsample_out with the subsampling's requant constants *sr loaded only after the four conv
  * codes (le_hide): on the Cortex-M3, whose integer requant constants are 16 bytes, gcc otherwise

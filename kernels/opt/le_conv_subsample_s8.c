@@ -98,8 +98,18 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                 for (; off != end; ++off) { /* kstart rises: off reaches end exactly */
                     a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp, a);
                 }
+#if defined(LE_REQUANT_VCVTR)
+                {
+                    float mo; /* rq[o]: the float32 bit pattern of M; `wide` changes nothing here */
+                    (void)wide;
+                    memcpy(&mo, &rq[o], sizeof mo);
+                    *yo = le_subsample_out_vcvtr(a, mo, zp, table, le_load4(sw + 4 * o), sbias[o], srq[o], szp,
+                                                 swide, stable);
+                }
+#else
                 *yo = le_subsample_out(a, rq[o], zp, wide, table, sw[4 * o], sw[4 * o + 1], sw[4 * o + 2],
                                        sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
+#endif
 #else
                 uint32_t tl = 0, bl = 0;
                 int32_t th = 0, bh = 0;

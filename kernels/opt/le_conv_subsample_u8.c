@@ -262,34 +262,7 @@ static LE_INLINE le_acc4_t le_img_row4_dsp(const int16_t *xp, const int32_t *wq)
 #endif
 
 #if LE_SIMD && defined(LE_REQUANT_VCVTR)
-/* The float requant of kernels/le_requant.h (LE_REQUANT_VCVTR), four conv outputs at once, up to the
- * zero point: a_i -> RNE(fl(float(a_i) * m)) as int32 (VCVT rounds like C's (float)a for a wide
- * |a| > 2^24, VMUL rounds to float32, VCVTR to the nearest int32, ties to even; FPSCR default
- * mode). One VMOV moves two core registers into two consecutive single registers (and back), so
- * 16 instructions for 4 outputs instead of 20; gcc, left to itself, also spills around them. */
-static LE_INLINE le_acc4_t le_img_vcvtr4(le_acc4_t a, float m)
-{
-    __asm__("vmov s0, s1, %[a0], %[a1]\n\t"
-            "vmov s2, s3, %[a2], %[a3]\n\t"
-            "vcvt.f32.s32 s0, s0\n\t"
-            "vcvt.f32.s32 s1, s1\n\t"
-            "vcvt.f32.s32 s2, s2\n\t"
-            "vcvt.f32.s32 s3, s3\n\t"
-            "vmul.f32 s0, s0, %[m]\n\t"
-            "vmul.f32 s1, s1, %[m]\n\t"
-            "vmul.f32 s2, s2, %[m]\n\t"
-            "vmul.f32 s3, s3, %[m]\n\t"
-            "vcvtr.s32.f32 s0, s0\n\t"
-            "vcvtr.s32.f32 s1, s1\n\t"
-            "vcvtr.s32.f32 s2, s2\n\t"
-            "vcvtr.s32.f32 s3, s3\n\t"
-            "vmov %[a0], %[a1], s0, s1\n\t"
-            "vmov %[a2], %[a3], s2, s3"
-            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3)
-            : [m] "t"(m)
-            : "s0", "s1", "s2", "s3");
-    return a;
-}
+/* le_img_vcvtr4 (four conv outputs at once): kernels/opt/le_conv_subsample_row.h */
 
 /* the same for two outputs (the subsampled pair) */
 static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
