@@ -72,6 +72,15 @@ def _fused_extreme(rng, name, n_in):
     return dataclasses.replace(fused, conv=conv)
 
 
+def _fused_zp0(rng, name, in_shape, c_out, mask=None, wide=False):
+    """C3-like fused layer with both output zero points 0, as LeNet-5's C3: on the Cortex-M4F/M7 the
+    window path's tail is then one asm block (le_subsample_out_vcvtr_z)."""
+    f = _fused(rng, name, in_shape, c_out, 5, mask=mask, wide=wide)
+    conv, sub = dataclasses.replace(f.conv, y_zp=0), dataclasses.replace(f.sub, y_zp=0)
+    assert ConvSubsample.matches(conv, f.table, sub, f.stable)
+    return ConvSubsample.of(conv, f.table, sub, f.stable)
+
+
 def _maxpooled(rng, name, in_shape, c_out, k):
     conv = _conv(rng, name + "_c", in_shape, c_out, k)
     c, h, w = conv.out_shape
@@ -117,6 +126,8 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_conv(rng, "dot", (3, 3, 3), 7, 3), None),                 # dot: n 27, out_c 7
         (_fused(rng, "cs5", (1, 16, 18), 3, 5), None),              # C1-like, even conv output 12x14
         (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
+        (_fused_zp0(rng, "cs5z", (5, 12, 11), 7, mask=mask, wide=True), None),   # C3-like, zero points 0
+        (_fused_zp0(rng, "cs5z6", (6, 14, 14), 16), None),         # LeNet-5's C3 shape, zero points 0
         (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
         (_image_fused(rng, "ics5", (12, 13), 3, 5, (2, 1, 2, 3)), None),   # C1-like from a uint8 image
         (_fused_extreme(rng, "cs5x10", 10), np.full((10, 8, 9), -128, np.int8)),   # pair sums at their bound

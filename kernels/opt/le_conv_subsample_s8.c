@@ -99,7 +99,12 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                     a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp, a);
                 }
 #if defined(LE_REQUANT_VCVTR)
-                {
+                if (zp == 0 && szp == 0) { /* literals at the inlined call */
+                    int oi = o; /* opaque: gcc indexes the arrays, no pointer per array kept on the stack */
+                    le_hide(oi);
+                    (void)wide;
+                    *yo = le_subsample_out_vcvtr_z(a, oi, rq, table, sw, sbias[oi], srq[oi], swide, stable);
+                } else {
                     float mo; /* rq[o]: the float32 bit pattern of M; `wide` changes nothing here */
                     (void)wide;
                     memcpy(&mo, &rq[o], sizeof mo);

@@ -1179,6 +1179,67 @@ static LE_INLINE LE_UNUSED int8_t le_subsample_out_vcvtr(le_acc4_t a, float m, i
 }
 #endif
 
+/* le_subsample_out_vcvtr for output map o with both zero points 0 (literals at the inlined call),
+ * the four conv requants, tables and the subsampling sum in one asm block with every register
+ * chosen: gcc's own order reloaded the table address 4 times and paid the TRM's address and
+ * load-use stalls. rq, sw: the layer's arrays, indexed here by o (LDR with a shifted register
+ * offset); sb: the subsampling bias sbias[o]. Order (Cortex-M4 TRM): the two LDR of rq[o] and
+ * sw[4o] back to back (the second pipelines); the 4 table LDRSB back to back (after the first,
+ * each pipelines), separated from the UXTBs that make their indexes by an SXTB16 (an address
+ * written by the instruction just before costs a cycle). The same arithmetic as
+ * le_subsample_out_vcvtr; 9 operands, the 4 sums in r0..r3 (more operands: at the C3 call site gcc
+ * found no allocation). */
+static LE_INLINE LE_UNUSED int8_t le_subsample_out_vcvtr_z(le_acc4_t a, int o, const le_rq_t *rq,
+                                                           const int8_t *table, const int8_t *sw, int32_t sb,
+                                                           le_rq_t sr, int swide, const int8_t *stable)
+{
+    /* rq's, sw's and table's registers are reused for the values read through them */
+    uint32_t r = (uint32_t)(uintptr_t)rq, w = (uint32_t)(uintptr_t)sw, tb = (uint32_t)(uintptr_t)table;
+    int32_t a0 = a.a0, a1 = a.a1, a2 = a.a2, a3 = a.a3;
+    __asm__("ldr %[r], [%[r], %[o], lsl #2]\n\t"      /* M of the conv requant (float32 bits) */
+            "ldr %[w], [%[w], %[o], lsl #2]\n\t"      /* sw0..sw3 (unaligned is fine) */
+            "vmov s0, s1, %[a0], %[a1]\n\t"
+            "vmov s2, s3, %[a2], %[a3]\n\t"
+            "vmov s4, %[r]\n\t"
+            "vcvt.f32.s32 s0, s0\n\t"
+            "vcvt.f32.s32 s1, s1\n\t"
+            "vcvt.f32.s32 s2, s2\n\t"
+            "vcvt.f32.s32 s3, s3\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vmul.f32 s1, s1, s4\n\t"
+            "vmul.f32 s2, s2, s4\n\t"
+            "vmul.f32 s3, s3, s4\n\t"
+            "vcvtr.s32.f32 s0, s0\n\t"
+            "vcvtr.s32.f32 s1, s1\n\t"
+            "vcvtr.s32.f32 s2, s2\n\t"
+            "vcvtr.s32.f32 s3, s3\n\t"
+            "vmov %[a0], %[a1], s0, s1\n\t"
+            "vmov %[a2], %[a3], s2, s3\n\t"
+            "ssat %[a0], #8, %[a0]\n\t"
+            "ssat %[a1], #8, %[a1]\n\t"
+            "ssat %[a2], #8, %[a2]\n\t"
+            "ssat %[a3], #8, %[a3]\n\t"
+            "uxtb %[a0], %[a0]\n\t"                   /* the code's byte indexes the table */
+            "uxtb %[a1], %[a1]\n\t"
+            "uxtb %[a2], %[a2]\n\t"
+            "uxtb %[a3], %[a3]\n\t"
+            "sxtb16 %[r], %[w]\n\t"                   /* (sw0, sw2) */
+            "ldrsb %[a0], [%[tb], %[a0]]\n\t"
+            "ldrsb %[a1], [%[tb], %[a1]]\n\t"
+            "ldrsb %[a2], [%[tb], %[a2]]\n\t"
+            "ldrsb %[a3], [%[tb], %[a3]]\n\t"
+            "sxtb16 %[w], %[w], ror #8\n\t"           /* (sw1, sw3) */
+            "pkhbt %[a0], %[a0], %[a2], lsl #16\n\t"  /* (t0, t2) */
+            "pkhbt %[a1], %[a1], %[a3], lsl #16\n\t"  /* (t1, t3) */
+            "smlad %[sb], %[a0], %[r], %[sb]\n\t"     /* |t|, |sw| <= 128: exact */
+            "smlad %[sb], %[a1], %[w], %[sb]"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [r] "+r"(r), [w] "+r"(w),
+              [sb] "+r"(sb)
+            : [o] "r"(o), [tb] "r"(tb)
+            : "s0", "s1", "s2", "s3", "s4", "memory");
+    return stable[(uint8_t)le_requant32(sb, sr, 0, swide)];
+}
+
 /* le_subsample_out with the subsampling's requant constants *sr loaded only after the four conv
  * codes (le_hide): on the Cortex-M3, whose integer requant constants are 16 bytes, gcc otherwise
  * loads them first and keeps them on the stack (measured: 14 instructions more per output). */
