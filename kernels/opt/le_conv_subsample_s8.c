@@ -103,7 +103,10 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                     int oi = o; /* opaque: gcc indexes the arrays, no pointer per array kept on the stack */
                     le_hide(oi);
                     (void)wide;
-                    *yo = le_subsample_out_vcvtr_z(a, oi, rq, table, sw, sbias[oi], srq[oi], swide, stable);
+                    float mo; /* rq[oi]: the float32 bit pattern of M */
+                    memcpy(&mo, &rq[oi], sizeof mo);
+                    *yo = le_subsample_out_vcvtr_z(a, mo, table, le_load4(sw + 4 * oi), sbias[oi], srq[oi], swide,
+                                                   stable);
                 } else {
                     float mo; /* rq[o]: the float32 bit pattern of M; `wide` changes nothing here */
                     (void)wide;

@@ -632,15 +632,17 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6(const int8_t *xp, int in_w, int
 }
 
 /* The same for the next window to the right (input columns + 2): a row's new (x0,x2) (x1,x3) are
- * its old (x2,x4) (x3,x5), already at s + 8; only v2 (new bytes 2..5) is split. LDRD + 2 SXTB16 +
- * STM. */
+ * its old (x2,x4) (x3,x5), already at s + 8; only v2 (new bytes 2..5) is split. 2 LDR + 2 SXTB16 +
+ * STM: two LDRs, not one LDRD, because on the Cortex-M4 LDRD takes 3 cycles and does not pipeline,
+ * while the two LDRs after v2's LDR pipeline (1 cycle each; TRM load timing). */
 static LE_INLINE LE_UNUSED int32_t *le_cs_split_row_next(int32_t v2, int32_t *s)
 {
     register int32_t e __asm__("r0");
     register int32_t o __asm__("r1");
     register int32_t e2 __asm__("r2") = v2;
     register int32_t o2 __asm__("r3");
-    __asm__ __volatile__("ldrd %[e], %[o], [%[s], #8]\n\t" /* volatile: its result is memory, not s */
+    __asm__ __volatile__("ldr %[e], [%[s], #8]\n\t" /* volatile: its result is memory, not s */
+                         "ldr %[o], [%[s], #12]\n\t"
                          "sxtb16 %[o2], %[e2], ror #8\n\t"
                          "sxtb16 %[e2], %[e2]\n\t"
                          "stmia %[s]!, {%[e], %[o], %[e2], %[o2]}"
@@ -1177,38 +1179,30 @@ static LE_INLINE LE_UNUSED int8_t le_subsample_out_vcvtr(le_acc4_t a, float m, i
     sacc = le_smlad(t13, le_odd16(sw4), sacc);
     return stable[(uint8_t)le_requant32(sacc, sr, szp, swide)];
 }
-#endif
 
-/* le_subsample_out_vcvtr for output map o with both zero points 0 (literals at the inlined call),
- * the four conv requants, tables and the subsampling sum in one asm block with every register
- * chosen: gcc's own order reloaded the table address 4 times and paid the TRM's address and
- * load-use stalls. rq, sw: the layer's arrays, indexed here by o (LDR with a shifted register
- * offset); sb: the subsampling bias sbias[o]. Order (Cortex-M4 TRM): the two LDR of rq[o] and
- * sw[4o] back to back (the second pipelines); the 4 table LDRSB back to back (after the first,
- * each pipelines), separated from the UXTBs that make their indexes by an SXTB16 (an address
- * written by the instruction just before costs a cycle). The same arithmetic as
- * le_subsample_out_vcvtr; 9 operands, the 4 sums in r0..r3 (more operands: at the C3 call site gcc
- * found no allocation). */
-static LE_INLINE LE_UNUSED int8_t le_subsample_out_vcvtr_z(le_acc4_t a, int o, const le_rq_t *rq,
-                                                           const int8_t *table, const int8_t *sw, int32_t sb,
-                                                           le_rq_t sr, int swide, const int8_t *stable)
+/* le_subsample_out_vcvtr with both zero points 0 (literals at the inlined call): the four conv
+ * requants, the table and the subsampling sum in one asm block with every instruction placed
+ * (gcc's own order reloaded the table address 4 times and paid the TRM's address and load-use
+ * stalls). Order (Cortex-M4 TRM): the 4 table LDRSB back to back (after the first each pipelines),
+ * separated by an SXTB16 from the UXTBs that make their indexes (an address written by the
+ * instruction just before costs a cycle). m: rq's float32 multiplier; sw4: the bytes sw0..sw3;
+ * sb: the subsampling bias. The same arithmetic as le_subsample_out_vcvtr. Few operands (7 core
+ * registers): at the C3 call site, after the 13-register kernel loop, gcc found no allocation
+ * for 10. */
+static LE_INLINE LE_UNUSED int8_t le_subsample_out_vcvtr_z(le_acc4_t a, float m, const int8_t *table, int32_t sw4,
+                                                           int32_t sb, le_rq_t sr, int swide, const int8_t *stable)
 {
-    /* rq's, sw's and table's registers are reused for the values read through them */
-    uint32_t r = (uint32_t)(uintptr_t)rq, w = (uint32_t)(uintptr_t)sw, tb = (uint32_t)(uintptr_t)table;
     int32_t a0 = a.a0, a1 = a.a1, a2 = a.a2, a3 = a.a3;
-    __asm__("ldr %[r], [%[r], %[o], lsl #2]\n\t"      /* M of the conv requant (float32 bits) */
-            "ldr %[w], [%[w], %[o], lsl #2]\n\t"      /* sw0..sw3 (unaligned is fine) */
-            "vmov s0, s1, %[a0], %[a1]\n\t"
+    __asm__("vmov s0, s1, %[a0], %[a1]\n\t"
             "vmov s2, s3, %[a2], %[a3]\n\t"
-            "vmov s4, %[r]\n\t"
             "vcvt.f32.s32 s0, s0\n\t"
             "vcvt.f32.s32 s1, s1\n\t"
             "vcvt.f32.s32 s2, s2\n\t"
             "vcvt.f32.s32 s3, s3\n\t"
-            "vmul.f32 s0, s0, s4\n\t"
-            "vmul.f32 s1, s1, s4\n\t"
-            "vmul.f32 s2, s2, s4\n\t"
-            "vmul.f32 s3, s3, s4\n\t"
+            "vmul.f32 s0, s0, %[m]\n\t"
+            "vmul.f32 s1, s1, %[m]\n\t"
+            "vmul.f32 s2, s2, %[m]\n\t"
+            "vmul.f32 s3, s3, %[m]\n\t"
             "vcvtr.s32.f32 s0, s0\n\t"
             "vcvtr.s32.f32 s1, s1\n\t"
             "vcvtr.s32.f32 s2, s2\n\t"
@@ -1223,22 +1217,22 @@ static LE_INLINE LE_UNUSED int8_t le_subsample_out_vcvtr_z(le_acc4_t a, int o, c
             "uxtb %[a1], %[a1]\n\t"
             "uxtb %[a2], %[a2]\n\t"
             "uxtb %[a3], %[a3]\n\t"
-            "sxtb16 %[r], %[w]\n\t"                   /* (sw0, sw2) */
-            "ldrsb %[a0], [%[tb], %[a0]]\n\t"
+            "ldrsb %[a0], [%[tb], %[a0]]\n\t"         /* a0's index was made 3 instructions before */
             "ldrsb %[a1], [%[tb], %[a1]]\n\t"
             "ldrsb %[a2], [%[tb], %[a2]]\n\t"
             "ldrsb %[a3], [%[tb], %[a3]]\n\t"
-            "sxtb16 %[w], %[w], ror #8\n\t"           /* (sw1, sw3) */
             "pkhbt %[a0], %[a0], %[a2], lsl #16\n\t"  /* (t0, t2) */
             "pkhbt %[a1], %[a1], %[a3], lsl #16\n\t"  /* (t1, t3) */
-            "smlad %[sb], %[a0], %[r], %[sb]\n\t"     /* |t|, |sw| <= 128: exact */
-            "smlad %[sb], %[a1], %[w], %[sb]"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [r] "+r"(r), [w] "+r"(w),
-              [sb] "+r"(sb)
-            : [o] "r"(o), [tb] "r"(tb)
-            : "s0", "s1", "s2", "s3", "s4", "memory");
+            "sxtb16 %[a2], %[w]\n\t"                  /* (sw0, sw2) */
+            "sxtb16 %[a3], %[w], ror #8\n\t"          /* (sw1, sw3) */
+            "smlad %[sb], %[a0], %[a2], %[sb]\n\t"    /* |t|, |sw| <= 128: exact */
+            "smlad %[sb], %[a1], %[a3], %[sb]"
+            : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [sb] "+r"(sb)
+            : [m] "t"(m), [w] "r"(sw4), [tb] "r"(table)
+            : "s0", "s1", "s2", "s3", "memory");
     return stable[(uint8_t)le_requant32(sb, sr, 0, swide)];
 }
+#endif
 
 /* le_subsample_out with the subsampling's requant constants *sr loaded only after the four conv
  * codes (le_hide): on the Cortex-M3, whose integer requant constants are 16 bytes, gcc otherwise
