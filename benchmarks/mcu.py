@@ -167,10 +167,12 @@ def main() -> None:
     cmd = " ".join(["python benchmarks/mcu.py", *sys.argv[1:]])
     if args.no_write:
         for r in results:
-            print(f"{r['board']}: per layer (instructions, MACs, instr/MAC); flash {r['flash_used_bytes']:,} B, "
-                  f"static RAM {r['ram_static_bytes']:,} B, stack peak {r['stack_peak_bytes']['measured']} B")
+            print(f"{r['board']}: per layer (instructions, MACs, instr/MAC, Cortex-M4 cycles est.); "
+                  f"flash {r['flash_used_bytes']:,} B, static RAM {r['ram_static_bytes']:,} B, "
+                  f"stack peak {r['stack_peak_bytes']['measured']} B")
             for row in r["layers"]:
-                print(f"  {row['name']:>12} {row['instructions']:>10,} {row['macs']:>9,} {row['instructions_per_mac']}")
+                print(f"  {row['name']:>12} {row['instructions']:>10,} {row['macs']:>9,} "
+                      f"{str(row['instructions_per_mac']):>5} {row['cycles_estimate']:>10,}")
     else:
         update_section("mcu", markdown(results, cmd, data.source))
     if any(r["bit_exact"]["mismatches"] for r in results):
