@@ -311,168 +311,187 @@ static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
 }
 
 /* One output row of one channel, whole, in one asm block (gcc optimizing, Cortex-M4 with the float
- * requant, both zero points 0): the pair loop below written out with every register chosen, so
- * nothing is spilled around the passes (gcc's loop kept 24 instructions per pair of outputs for
- * loop control and reloads; here 14). The block
- *   - makes a private 152-byte frame (sp .. sp + 151; sp stays 8-aligned): the channel's 30 weight
- *     pairs at [sp, #0 .. #119] (le_img_wpairs5's loop, inline: the offsets are then constants),
- *     then bias (#120), sb twice (#124, #128: one LDRD starts both sums), sw01 (#132), sw23
- *     (#136), the table sc (#140) and yend (#144);
- *   - per pair of outputs (2ox, 2ox + 1; xp at the block of conv column c = 2ox): the two passes
- *     of LE_IMG_KROW4 share one copy of the code, conv row 2oy + 1 first (xp + 8, sw23), then
- *     2oy (xp, sw01). Which pass just ended is kept in the carry flag, which nothing in a pass
- *     changes (LDRD, SMLAD, SSAT, PKHBT, LDRSB and the VFP instructions leave NZCV alone): the
- *     pair starts after CMP yp, yend with yp < yend (C = 0), and SUBS xp, xp, #8 before the second
- *     pass sets C = 1 (xp >= 8, no borrow);
- *   - then requantizes the two sums (VCVTR), looks them up in sc and stores them (yp += 2).
- * 14 core registers, all operands "+r": the 6 values the prologue stores ride in registers that
- * the block reuses. wp: the channel's [5][5] int8 weights (a readable array of 25 zeros for a
- * channel without a kernel); out_w >= 2; writes y[0 .. (out_w & ~1) - 1]. */
+ * requant): the pair loop below written out with every register chosen, so nothing is spilled
+ * around the passes. Every per-channel value lives in an FPU register, where one VMOV to a core
+ * register costs 1 cycle (a second one 1 more), against 2 for an LDR and 3 for an LDRD (Cortex-M4
+ * TRM 3.3.2, 7.2.3). The single-precision registers:
+ *   s0, s1     requant temporaries
+ *   s2 .. s21  the channel's weights, 4 words per kernel row i at s(2 + 4i):
+ *              E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2), O2 = (w3,w4)   (int16 pairs, lo first)
+ *   s22 .. s31 bias, sb, sb, sw01, sw23, tc, sc, yend, cm, sm           (prm[0 .. 9])
+ * s16 .. s31 are callee-saved (AAPCS): the block saves them (VPUSH, 64 B, sp stays 8-aligned) and
+ * restores them (VPOP), so gcc sees them unchanged; s0 .. s15 are clobbered.
+ *   - Prologue: VPUSH, VLDM of the 10 parameters; the weight pairs are made by a loop over the 5
+ *     kernel rows into an 80 B staging frame ([sp, #0 .. #79]; zp, szp at #80, #84) and moved into
+ *     s2 .. s21 by one VLDM (the FPU registers cannot be indexed in a loop).
+ *   - Per pair of outputs (2ox, 2ox + 1; xp at the block of conv column c = 2ox): the two passes
+ *     share one copy of the code, conv row 2oy + 1 first (xp + 8, sw23), then 2oy (xp, sw01).
+ *     Which pass just ended is kept in the carry flag, which nothing in a pass changes (LDRD,
+ *     SMLAxy, SSAT, PKHBT, LDRSB and the VFP instructions leave NZCV alone): the pair starts with
+ *     C = 0 (ADDS xp, #8 or CMP yp, yend with yp < yend, no carry), and SUBS xp, xp, #8 before the
+ *     second pass sets C = 1 (xp >= 8, no borrow).
+ *   - A pass (LE_IMG_FROW, per kernel row): the 4 input words X0..X3 = (x_c, x_c+1) .. (x_c+6,
+ *     x_c+7) by 2 LDRD, the 4 weight words by 3 VMOV (one of them a pair: 4 cycles, where the 6
+ *     pairs of even and odd weights by 3 LDRD were 9), 12 multiply-accumulates:
+ *       a0 (c)     = X0.E0 + X1.E1 + x_c+4 w4        a1 (c + 1) = x_c+1 w0 + X1.O1 + X2.O2
+ *       a2 (c + 2) = X1.E0 + X2.E1 + x_c+6 w4        a3 (c + 3) = x_c+3 w0 + X2.O1 + X3.O2
+ *     (X.E one SMLAD; x_c+1 w0 = top(X0) bottom(E0) one SMLATB, x_c+4 w4 = bottom(X2) top(O2) one
+ *     SMLABT: the pairs (0,w0) and (w4,0) are never made).
+ *   - Then le_img_vcvtr4's requant (two outputs at a time through s0, s1), SSAT, the table tc and
+ *     one SMLAD per pair into the two sums; after the second pass the sums are requantized,
+ *     looked up in sc and stored (yp += 2).
+ * 13 core registers, all operands: u0 brings the prm pointer in. wp: the channel's [5][5] int8
+ * weights (a readable array of 25 zeros for a channel without a kernel); out_w >= 2; writes
+ * y[0 .. (out_w & ~1) - 1]. Exact: |x|, |w| <= 128, so a product is at most 2^14 and a conv sum far
+ * below 2^31; the subsampling products |t sw| <= 2^14. */
 #if LE_SIMD && defined(LE_REQUANT_VCVTR) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 #define LE_IMG_ROW_ASM 1
 static const int8_t le_img_zero25[25]; /* the weights of a channel without a kernel */
-#define LE_IMG_SP(n) "[sp, #" #n "]"
-#define LE_IMG_ROW_TEXT(ZP4, SZP2) \
-        "ldrd %[a0], %[a1], %[p0]\n\t"         /* bias, sb: read before SP moves */                     \
-        "ldrd %[a2], %[a3], %[p1]\n\t"         /* sw01, sw23 */                                         \
-        "ldrd %[x0], %[x1], %[p2]\n\t"         /* sc, yend */                                           \
-        "ldrd %[wo], %[s0], %[p3]\n\t"         /* tc, zp */                                             \
-        "ldr %[s1], %[p4]\n\t"                 /* szp */                                                \
-        "sub sp, sp, #160\n\t"                                                                          \
-        "str %[a0], [sp, #120]\n\t"           /* bias */                                                \
-        "strd %[a1], %[a1], [sp, #124]\n\t"   /* sb, sb */                                              \
-        "strd %[a2], %[a3], [sp, #132]\n\t"   /* sw01, sw23 */                                          \
-        "strd %[x0], %[x1], [sp, #140]\n\t"   /* sc, yend */                                            \
-        "str %[wo], [sp, #148]\n\t"           /* tc */                                                  \
-        "strd %[s0], %[s1], [sp, #152]\n\t"   /* zp, szp */                                             \
-        /* the weight pairs (le_img_wpairs5): per kernel row even0 odd0 even1 odd1 even2 odd2 */        \
-        "mov %[s1], sp\n\t"                                                                             \
+/* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
+ * E0, E1O1, O2: its weight registers ("s2", "s3, s4", "s5" for row 0);
+ * C0..C3: what the first four multiply-accumulates add to (the bias in a3 in row 0, else a0..a3) */
+#define LE_IMG_FROW(XA, XB, E0, E1O1, O2, C0, C1, C2, C3)              \
+    "ldrd %[x0], %[x1], [%[xp], #" XA "]\n\t"                          \
+    "vmov %[we], " E0 "\n\t"                                            \
+    "smlad %[a0], %[x0], %[we], %[" C0 "]\n\t"                         \
+    "smlatb %[a1], %[x0], %[we], %[" C1 "]\n\t"                        \
+    "smlad %[a2], %[x1], %[we], %[" C2 "]\n\t"                         \
+    "smlatb %[a3], %[x1], %[we], %[" C3 "]\n\t"                        \
+    "vmov %[we], %[wo], " E1O1 "\n\t"                                   \
+    "smlad %[a0], %[x1], %[we], %[a0]\n\t"                             \
+    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"                             \
+    "ldrd %[x0], %[x1], [%[xp], #" XB "]\n\t"                          \
+    "smlad %[a2], %[x0], %[we], %[a2]\n\t"                             \
+    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"                             \
+    "vmov %[wo], " O2 "\n\t"                                            \
+    "smlabt %[a0], %[x0], %[wo], %[a0]\n\t"                            \
+    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"                             \
+    "smlabt %[a2], %[x1], %[wo], %[a2]\n\t"                            \
+    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
+/* two accumulators P, Q through the float requant of multiplier register M, via s0, s1 */
+#define LE_IMG_VCVTR_PAIR(P, Q, M)                 \
+    "vmov s0, s1, %[" P "], %[" Q "]\n\t"      \
+    "vcvt.f32.s32 s0, s0\n\t"                  \
+    "vcvt.f32.s32 s1, s1\n\t"                  \
+    "vmul.f32 s0, s0, " M "\n\t"               \
+    "vmul.f32 s1, s1, " M "\n\t"               \
+    "vcvtr.s32.f32 s0, s0\n\t"                 \
+    "vcvtr.s32.f32 s1, s1\n\t"                 \
+    "vmov %[" P "], %[" Q "], s0, s1\n\t"
+#define LE_IMG_ROW_TEXT(PRO, ZP4, SZP2) \
+        "vpush {s16-s31}\n\t"                  /* callee-saved: restored at the end */                  \
+        "vldm %[u0], {s22-s31}\n\t"            /* bias, sb, sb, sw01, sw23, tc, sc, yend, cm, sm */     \
+        "sub sp, sp, #88\n\t"                                                                           \
+        PRO                                                                                             \
+        "mov %[u1], sp\n\t"                                                                             \
         "movs %[swp], #5\n\t"                                                                           \
-        "0:\n\t"                                                                                        \
-        "ldr %[a0], [%[we]], #5\n\t"                /* bytes w0 w1 w2 w3 */                             \
-        "ldrsb %[a1], [%[we], #-1]\n\t"             /* w4 */                                            \
+        "0:\n\t"                                    /* a kernel row's 4 weight words, to [u1] */        \
+        "ldr %[a1], [%[we], #1]\n\t"                /* bytes w1 w2 w3 w4 (unaligned) */                 \
+        "ldr %[a0], [%[we]], #5\n\t"                /* bytes w0 w1 w2 w3; pipelined after the first */ \
         "sxtb16 %[a2], %[a0]\n\t"                   /* (w0, w2) */                                      \
         "sxtb16 %[a3], %[a0], ror #8\n\t"           /* (w1, w3) */                                      \
-        "pkhbt %[s0], %[a2], %[a3], lsl #16\n\t"    /* (w0, w1) */                                      \
-        "lsl %[a0], %[a2], #16\n\t"                 /* (0, w0) */                                       \
-        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
-        "pkhtb %[s0], %[a3], %[a2], asr #16\n\t"    /* (w2, w3) */                                      \
-        "pkhbt %[a0], %[a3], %[a2]\n\t"             /* (w1, w2) */                                      \
-        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
-        "uxth %[s0], %[a1]\n\t"                     /* (w4, 0) */                                       \
-        "lsl %[a1], %[a1], #16\n\t"                                                                     \
-        "pkhtb %[a0], %[a1], %[a3], asr #16\n\t"    /* (w3, w4) */                                      \
-        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
+        "pkhbt %[x0], %[a2], %[a3], lsl #16\n\t"    /* E0 = (w0, w1) */                                 \
+        "pkhtb %[x1], %[a3], %[a2], asr #16\n\t"    /* E1 = (w2, w3) */                                 \
+        "sxtb16 %[a2], %[a1]\n\t"                   /* (w1, w3) */                                      \
+        "sxtb16 %[a3], %[a1], ror #8\n\t"           /* (w2, w4) */                                      \
+        "pkhbt %[wo], %[a2], %[a3], lsl #16\n\t"    /* O1 = (w1, w2) */                                 \
+        "pkhtb %[a0], %[a3], %[a2], asr #16\n\t"    /* O2 = (w3, w4) */                                 \
+        "strd %[x0], %[x1], [%[u1]], #8\n\t"                                                            \
+        "strd %[wo], %[a0], [%[u1]], #8\n\t"                                                            \
         "subs %[swp], %[swp], #1\n\t"                                                                   \
         "bne 0b\n\t"                                                                                    \
-        "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first */                        \
-        "cmp %[yp], %[x1]\n\t"                      /* yp < yend: C = 0 */                              \
-        "ldrd %[s0], %[s1], [sp, #124]\n\t"         /* both sums start at sb */                         \
-        "ldr %[swp], [sp, #136]\n\t"                /* sw23 */                                          \
+        "vldm sp, {s2-s21}\n\t"                                                                         \
+        "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first; C = 0 */                 \
+        "vmov %[u0], %[u1], s23, s24\n\t"           /* both sums start at sb */                         \
+        "vmov %[swp], s26\n\t"                      /* sw23 */                                          \
         "b 2f\n\t"                                                                                      \
         "1:\n\t"                                    /* between the passes of a pair */                  \
-        "ldr %[swp], [sp, #132]\n\t"                /* sw01 */                                          \
+        "vmov %[swp], s25\n\t"                      /* sw01 */                                          \
         "subs %[xp], %[xp], #8\n\t"                 /* conv row 2oy; C = 1 */                           \
         "2:\n\t"                                    /* a pass: 4 conv outputs of one conv row */        \
-        "ldr %[a3], [sp, #120]\n\t"                                                                     \
-        LE_IMG_KROW4("0", "48", LE_IMG_SP(0), LE_IMG_SP(8), LE_IMG_SP(16), "a3", "a3", "a3", "a3")      \
-        LE_IMG_KROW4("8", "56", LE_IMG_SP(24), LE_IMG_SP(32), LE_IMG_SP(40), "a0", "a1", "a2", "a3")    \
-        LE_IMG_KROW4("16", "64", LE_IMG_SP(48), LE_IMG_SP(56), LE_IMG_SP(64), "a0", "a1", "a2", "a3")   \
-        LE_IMG_KROW4("24", "72", LE_IMG_SP(72), LE_IMG_SP(80), LE_IMG_SP(88), "a0", "a1", "a2", "a3")   \
-        LE_IMG_KROW4("32", "80", LE_IMG_SP(96), LE_IMG_SP(104), LE_IMG_SP(112), "a0", "a1", "a2", "a3") \
-        /* le_img_vcvtr4, then SSAT, the table tc and one SMLAD per pair into the sums */               \
-        "vmov s0, s1, %[a0], %[a1]\n\t"                                                                 \
-        "vmov s2, s3, %[a2], %[a3]\n\t"                                                                 \
-        "vcvt.f32.s32 s0, s0\n\t"                                                                       \
-        "vcvt.f32.s32 s1, s1\n\t"                                                                       \
-        "vcvt.f32.s32 s2, s2\n\t"                                                                       \
-        "vcvt.f32.s32 s3, s3\n\t"                                                                       \
-        "vmul.f32 s0, s0, %[cm]\n\t"                                                                    \
-        "vmul.f32 s1, s1, %[cm]\n\t"                                                                    \
-        "vmul.f32 s2, s2, %[cm]\n\t"                                                                    \
-        "vmul.f32 s3, s3, %[cm]\n\t"                                                                    \
-        "vcvtr.s32.f32 s0, s0\n\t"                                                                      \
-        "vcvtr.s32.f32 s1, s1\n\t"                                                                      \
-        "vcvtr.s32.f32 s2, s2\n\t"                                                                      \
-        "vcvtr.s32.f32 s3, s3\n\t"                                                                      \
-        "vmov %[a0], %[a1], s0, s1\n\t"                                                                 \
-        "vmov %[a2], %[a3], s2, s3\n\t"                                                                 \
+        "vmov %[a3], s22\n\t"                       /* the bias */                                      \
+        LE_IMG_FROW("0", "48", "s2", "s3, s4", "s5", "a3", "a3", "a3", "a3")                            \
+        LE_IMG_FROW("8", "56", "s6", "s7, s8", "s9", "a0", "a1", "a2", "a3")                            \
+        LE_IMG_FROW("16", "64", "s10", "s11, s12", "s13", "a0", "a1", "a2", "a3")                       \
+        LE_IMG_FROW("24", "72", "s14", "s15, s16", "s17", "a0", "a1", "a2", "a3")                       \
+        LE_IMG_FROW("32", "80", "s18", "s19, s20", "s21", "a0", "a1", "a2", "a3")                       \
+        /* le_img_vcvtr4's requant, then SSAT, the table tc and one SMLAD per pair into the sums */     \
+        LE_IMG_VCVTR_PAIR("a0", "a1", "s30")                                                                \
+        LE_IMG_VCVTR_PAIR("a2", "a3", "s30")                                                                \
         ZP4                                                                                             \
+        "vmov %[x0], s27\n\t"                       /* tc */                                            \
         "ssat %[a0], #8, %[a0]\n\t"                                                                     \
         "ssat %[a1], #8, %[a1]\n\t"                                                                     \
         "ssat %[a2], #8, %[a2]\n\t"                                                                     \
         "ssat %[a3], #8, %[a3]\n\t"                                                                     \
-        "ldr %[x0], [sp, #148]\n\t"                /* tc */                                             \
-        "ldrsb %[a0], [%[x0], %[a0]]\n\t"                                                               \
+        "ldrsb %[a0], [%[x0], %[a0]]\n\t"           /* 4 loads back to back: pipelined */               \
         "ldrsb %[a1], [%[x0], %[a1]]\n\t"                                                               \
         "ldrsb %[a2], [%[x0], %[a2]]\n\t"                                                               \
         "ldrsb %[a3], [%[x0], %[a3]]\n\t"                                                               \
         "pkhbt %[a0], %[a0], %[a1], lsl #16\n\t"                                                        \
         "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t"                                                        \
-        "smlad %[s0], %[a0], %[swp], %[s0]\n\t"     /* |t|, |sw| <= 128 */                              \
-        "smlad %[s1], %[a2], %[swp], %[s1]\n\t"                                                         \
+        "smlad %[u0], %[a0], %[swp], %[u0]\n\t"     /* |t|, |sw| <= 128 */                              \
+        "smlad %[u1], %[a2], %[swp], %[u1]\n\t"                                                         \
         "bcc 1b\n\t"                                /* C = 0: the first pass of the pair */             \
         /* the two sums: requant, table sc, store */                                                    \
-        "vmov s0, s1, %[s0], %[s1]\n\t"                                                                 \
-        "vcvt.f32.s32 s0, s0\n\t"                                                                       \
-        "vcvt.f32.s32 s1, s1\n\t"                                                                       \
-        "vmul.f32 s0, s0, %[sm]\n\t"                                                                    \
-        "vmul.f32 s1, s1, %[sm]\n\t"                                                                    \
-        "vcvtr.s32.f32 s0, s0\n\t"                                                                      \
-        "vcvtr.s32.f32 s1, s1\n\t"                                                                      \
-        "vmov %[s0], %[s1], s0, s1\n\t"                                                                 \
+        LE_IMG_VCVTR_PAIR("u0", "u1", "s31")                                                                \
         SZP2                                                                                            \
-        "ldr %[a0], [sp, #140]\n\t"                 /* sc */                                            \
-        "ssat %[s0], #8, %[s0]\n\t"                                                                     \
-        "ssat %[s1], #8, %[s1]\n\t"                                                                     \
-        "ldrsb %[s0], [%[a0], %[s0]]\n\t"                                                               \
-        "ldrsb %[s1], [%[a0], %[s1]]\n\t"                                                               \
-        "strb %[s0], [%[yp]], #1\n\t"                                                                   \
-        "strb %[s1], [%[yp]], #1\n\t"                                                                   \
-        "add %[xp], %[xp], #56\n\t"                 /* the next block, conv row 2oy + 1 */              \
-        "ldrd %[s0], %[s1], [sp, #124]\n\t"         /* the next pair's sums and sw23 */                 \
-        "ldr %[swp], [sp, #136]\n\t"                                                                    \
-        "ldr %[a1], [sp, #144]\n\t"                 /* yend */                                          \
+        "vmov %[a0], s28\n\t"                       /* sc */                                            \
+        "ssat %[u0], #8, %[u0]\n\t"                                                                     \
+        "ssat %[u1], #8, %[u1]\n\t"                                                                     \
+        "ldrsb %[u0], [%[a0], %[u0]]\n\t"                                                               \
+        "ldrsb %[u1], [%[a0], %[u1]]\n\t"                                                               \
+        "strb %[u0], [%[yp]], #1\n\t"                                                                   \
+        "add %[xp], %[xp], #56\n\t"                 /* the next block, conv row 2oy + 1 (apart: a */    \
+        "strb %[u1], [%[yp]], #1\n\t"               /* store right after a store costs 1 more) */       \
+        "vmov %[u0], %[u1], s23, s24\n\t"           /* the next pair's sums, sw23, the end */           \
+        "vmov %[swp], s26\n\t"                                                                          \
+        "vmov %[a1], s29\n\t"                                                                           \
         "cmp %[yp], %[a1]\n\t"                      /* C = 0 while yp < yend */                         \
         "bne 2b\n\t"                                                                                    \
-        "add sp, sp, #160"
+        "add sp, sp, #88\n\t"                                                                           \
+        "vpop {s16-s31}"
 /* all outputs early-clobbered: written before every input is read */
 #define LE_IMG_ROW_OPERANDS                                                                              \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),   \
-      [wo] "=&r"(wo), [s0] "=&r"(s0), [s1] "=&r"(s1), [swp] "=&r"(swp), [we] "+&r"(we), [xp] "+&r"(xp), \
+      [wo] "=&r"(wo), [u0] "+&r"(u0), [u1] "=&r"(u1), [swp] "=&r"(swp), [we] "+&r"(we), [xp] "+&r"(xp), \
       [yp] "+&r"(yp)                                                                                     \
-    : [cm] "t"(cm), [sm] "t"(sm), [p0] "m"(pd[0]), [p1] "m"(pd[1]), [p2] "m"(pd[2]), [p3] "m"(pd[3]),    \
-      [p4] "m"(prm[8])                                                                                   \
-    : "s0", "s1", "s2", "s3", "memory", "cc"
+    :                                                                                                    \
+    : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",     \
+      "s15", "memory", "cc"
 static LE_INLINE void le_img_row_asm(const int16_t *xp, const int8_t *wp, int32_t b, int32_t sb, int32_t sw01,
                                      int32_t sw23, const int8_t *tc, const int8_t *sc, int8_t *yp,
                                      int8_t *yend, float cm, float sm, int32_t zp, int32_t szp)
 {
-    /* the values the prologue copies into the block's frame: in memory, so the block needs no
-     * register for them (with them as register operands gcc found no allocation) */
-    const int32_t prm[10] = {b, sb, sw01, sw23, (int32_t)(uintptr_t)sc, (int32_t)(uintptr_t)yend,
-                             (int32_t)(uintptr_t)tc, zp, szp, 0};
-    const uint64_t *pd = (const uint64_t *)(const void *)prm; /* the prologue's LDRD operands */
-    int32_t a0, a1, a2, a3, x0, x1, wo, s0, s1, swp;
-    const int8_t *we = wp; /* the weight pointer of the prologue, then a weight register */
+    /* the block's parameters, in the order of its VLDM (s22 .. s31), then the zero points */
+    int32_t prm[12] = {b, sb, sb, sw01, sw23, (int32_t)(uintptr_t)tc, (int32_t)(uintptr_t)sc,
+                       (int32_t)(uintptr_t)yend, 0, 0, zp, szp};
+    int32_t a0, a1, a2, a3, x0, x1, wo, u1, swp;
+    int32_t u0 = (int32_t)(uintptr_t)prm; /* the parameter pointer, then the first subsampling sum */
+    const int8_t *we = wp;                 /* the weight pointer of the prologue, then a weight register */
+    memcpy(&prm[8], &cm, sizeof cm);
+    memcpy(&prm[9], &sm, sizeof sm);
     if (zp == 0 && szp == 0) {
-        __asm__ __volatile__(LE_IMG_ROW_TEXT("", "")
+        __asm__ __volatile__(LE_IMG_ROW_TEXT("", "", "")
                 LE_IMG_ROW_OPERANDS);
-    } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT */
-        __asm__ __volatile__(LE_IMG_ROW_TEXT("ldr %[x1], [sp, #152]\n\t"
+    } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT; zp, szp at [sp, #80] */
+        __asm__ __volatile__(LE_IMG_ROW_TEXT("ldrd %[a0], %[a1], [%[u0], #40]\n\t"
+                                             "strd %[a0], %[a1], [sp, #80]\n\t",
+                                             "ldr %[x1], [sp, #80]\n\t"
                                              "qadd %[a0], %[a0], %[x1]\n\t"
                                              "qadd %[a1], %[a1], %[x1]\n\t"
                                              "qadd %[a2], %[a2], %[x1]\n\t"
                                              "qadd %[a3], %[a3], %[x1]\n\t",
-                                             "ldr %[a0], [sp, #156]\n\t"
-                                             "qadd %[s0], %[s0], %[a0]\n\t"
-                                             "qadd %[s1], %[s1], %[a0]\n\t")
+                                             "ldr %[a0], [sp, #84]\n\t"
+                                             "qadd %[u0], %[u0], %[a0]\n\t"
+                                             "qadd %[u1], %[u1], %[a0]\n\t")
                 LE_IMG_ROW_OPERANDS);
     }
 }
 #undef LE_IMG_ROW_OPERANDS
 #undef LE_IMG_ROW_TEXT
-#undef LE_IMG_SP
+#undef LE_IMG_VCVTR_PAIR
+#undef LE_IMG_FROW
 #endif
 #undef LE_IMG_KROW4
 
