@@ -320,15 +320,18 @@ static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
  *              E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2), O2 = (w3,w4)   (int16 pairs, lo first)
  *   s22 .. s31 bias, sb, sb, sw01, sw23, tc, sc, yend, cm, sm           (prm[0 .. 9])
  * s16 .. s31 are callee-saved (AAPCS): the block saves them (VPUSH, 64 B, sp stays 8-aligned) and
- * restores them (VPOP), so gcc sees them unchanged; s0 .. s15 are clobbered.
- *   - Prologue: VPUSH, VLDM of the 10 parameters; the weight pairs are made by a loop over the 5
- *     kernel rows into an 80 B staging frame ([sp, #0 .. #79]; zp, szp at #80, #84) and moved into
- *     s2 .. s21 by one VLDM (the FPU registers cannot be indexed in a loop).
+ * restores them (VPOP), so gcc sees them unchanged; s0 .. s15 are clobbered. The block's stack:
+ * 64 + 8 B (it was 160 B with the weight pairs in a stack frame).
+ *   - Prologue: VPUSH, VLDM of the 10 parameters; then the weight words, kernel row by kernel row
+ *     (LE_IMG_WROW, written out 5 times: FPU registers cannot be indexed in a loop), each row from
+ *     two unaligned words of its 5 bytes by SXTB16 and PKH, into the FPU by two VMOV of pairs (a
+ *     loop storing them and one VLDM cost 129 cycles per row and channel, this 75). An 8 B frame
+ *     holds zp, szp ([sp], [sp, #4]) in the variant with non-zero zero points.
  *   - Per pair of outputs (2ox, 2ox + 1; xp at the block of conv column c = 2ox): the two passes
  *     share one copy of the code, conv row 2oy + 1 first (xp + 8, sw23), then 2oy (xp, sw01).
  *     Which pass just ended is kept in the carry flag, which nothing in a pass changes (LDRD,
  *     SMLAxy, SSAT, PKHBT, LDRSB and the VFP instructions leave NZCV alone): the pair starts with
- *     C = 0 (ADDS xp, #8 or CMP yp, yend with yp < yend, no carry), and SUBS xp, xp, #8 before the
+ *     C = 0 (ADDS xp, #8: an address + 8 does not carry; or CMP yp, yend with yp < yend), and SUBS xp, xp, #8 before the
  *     second pass sets C = 1 (xp >= 8, no borrow).
  *   - A pass (LE_IMG_FROW, per kernel row): the 4 input words X0..X3 = (x_c, x_c+1) .. (x_c+6,
  *     x_c+7) by 2 LDRD, the 4 weight words by 3 VMOV (one of them a pair: 4 cycles, where the 6
@@ -378,29 +381,31 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
     "vcvtr.s32.f32 s0, s0\n\t"                 \
     "vcvtr.s32.f32 s1, s1\n\t"                 \
     "vmov %[" P "], %[" Q "], s0, s1\n\t"
+/* kernel row i's 4 weight words from its 5 bytes at wp + A (A = 5 i, B = A + 1), into the FPU
+ * registers E0E1 and O1O2 (two VMOV of register pairs: 4 cycles, no store) */
+#define LE_IMG_WROW(A, B, E0E1, O1O2)                                                            \
+    "ldr %[a1], [%[we], #" B "]\n\t"               /* bytes w1 w2 w3 w4 (unaligned) */          \
+    "ldr %[a0], [%[we], #" A "]\n\t"               /* bytes w0 w1 w2 w3; pipelined */           \
+    "sxtb16 %[a2], %[a0]\n\t"                      /* (w0, w2) */                               \
+    "sxtb16 %[a3], %[a0], ror #8\n\t"              /* (w1, w3) */                               \
+    "pkhbt %[x0], %[a2], %[a3], lsl #16\n\t"       /* E0 = (w0, w1) */                          \
+    "pkhtb %[x1], %[a3], %[a2], asr #16\n\t"       /* E1 = (w2, w3) */                          \
+    "sxtb16 %[a2], %[a1]\n\t"                      /* (w1, w3) */                               \
+    "sxtb16 %[a3], %[a1], ror #8\n\t"              /* (w2, w4) */                               \
+    "pkhbt %[wo], %[a2], %[a3], lsl #16\n\t"       /* O1 = (w1, w2) */                          \
+    "pkhtb %[a0], %[a3], %[a2], asr #16\n\t"       /* O2 = (w3, w4) */                          \
+    "vmov " E0E1 ", %[x0], %[x1]\n\t"                                                           \
+    "vmov " O1O2 ", %[wo], %[a0]\n\t"
 #define LE_IMG_ROW_TEXT(PRO, ZP4, SZP2) \
         "vpush {s16-s31}\n\t"                  /* callee-saved: restored at the end */                  \
         "vldm %[u0], {s22-s31}\n\t"            /* bias, sb, sb, sw01, sw23, tc, sc, yend, cm, sm */     \
-        "sub sp, sp, #88\n\t"                                                                           \
+        "sub sp, sp, #8\n\t"                    /* zp, szp at [sp], [sp, #4] (non-zero variant) */   \
         PRO                                                                                             \
-        "mov %[u1], sp\n\t"                                                                             \
-        "movs %[swp], #5\n\t"                                                                           \
-        "0:\n\t"                                    /* a kernel row's 4 weight words, to [u1] */        \
-        "ldr %[a1], [%[we], #1]\n\t"                /* bytes w1 w2 w3 w4 (unaligned) */                 \
-        "ldr %[a0], [%[we]], #5\n\t"                /* bytes w0 w1 w2 w3; pipelined after the first */ \
-        "sxtb16 %[a2], %[a0]\n\t"                   /* (w0, w2) */                                      \
-        "sxtb16 %[a3], %[a0], ror #8\n\t"           /* (w1, w3) */                                      \
-        "pkhbt %[x0], %[a2], %[a3], lsl #16\n\t"    /* E0 = (w0, w1) */                                 \
-        "pkhtb %[x1], %[a3], %[a2], asr #16\n\t"    /* E1 = (w2, w3) */                                 \
-        "sxtb16 %[a2], %[a1]\n\t"                   /* (w1, w3) */                                      \
-        "sxtb16 %[a3], %[a1], ror #8\n\t"           /* (w2, w4) */                                      \
-        "pkhbt %[wo], %[a2], %[a3], lsl #16\n\t"    /* O1 = (w1, w2) */                                 \
-        "pkhtb %[a0], %[a3], %[a2], asr #16\n\t"    /* O2 = (w3, w4) */                                 \
-        "strd %[x0], %[x1], [%[u1]], #8\n\t"                                                            \
-        "strd %[wo], %[a0], [%[u1]], #8\n\t"                                                            \
-        "subs %[swp], %[swp], #1\n\t"                                                                   \
-        "bne 0b\n\t"                                                                                    \
-        "vldm sp, {s2-s21}\n\t"                                                                         \
+        LE_IMG_WROW("0", "1", "s2, s3", "s4, s5")                                                       \
+        LE_IMG_WROW("5", "6", "s6, s7", "s8, s9")                                                       \
+        LE_IMG_WROW("10", "11", "s10, s11", "s12, s13")                                                 \
+        LE_IMG_WROW("15", "16", "s14, s15", "s16, s17")                                                 \
+        LE_IMG_WROW("20", "21", "s18, s19", "s20, s21")                                                 \
         "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first; C = 0 */                 \
         "vmov %[u0], %[u1], s23, s24\n\t"           /* both sums start at sb */                         \
         "vmov %[swp], s26\n\t"                      /* sw23 */                                          \
@@ -449,7 +454,7 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
         "vmov %[a1], s29\n\t"                                                                           \
         "cmp %[yp], %[a1]\n\t"                      /* C = 0 while yp < yend */                         \
         "bne 2b\n\t"                                                                                    \
-        "add sp, sp, #88\n\t"                                                                           \
+        "add sp, sp, #8\n\t"                                                                           \
         "vpop {s16-s31}"
 /* all outputs early-clobbered: written before every input is read */
 #define LE_IMG_ROW_OPERANDS                                                                              \
@@ -474,15 +479,15 @@ static LE_INLINE void le_img_row_asm(const int16_t *xp, const int8_t *wp, int32_
     if (zp == 0 && szp == 0) {
         __asm__ __volatile__(LE_IMG_ROW_TEXT("", "", "")
                 LE_IMG_ROW_OPERANDS);
-    } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT; zp, szp at [sp, #80] */
+    } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT; zp, szp at [sp], [sp, #4] */
         __asm__ __volatile__(LE_IMG_ROW_TEXT("ldrd %[a0], %[a1], [%[u0], #40]\n\t"
-                                             "strd %[a0], %[a1], [sp, #80]\n\t",
-                                             "ldr %[x1], [sp, #80]\n\t"
+                                             "strd %[a0], %[a1], [sp]\n\t",
+                                             "ldr %[x1], [sp]\n\t"
                                              "qadd %[a0], %[a0], %[x1]\n\t"
                                              "qadd %[a1], %[a1], %[x1]\n\t"
                                              "qadd %[a2], %[a2], %[x1]\n\t"
                                              "qadd %[a3], %[a3], %[x1]\n\t",
-                                             "ldr %[a0], [sp, #84]\n\t"
+                                             "ldr %[a0], [sp, #4]\n\t"
                                              "qadd %[u0], %[u0], %[a0]\n\t"
                                              "qadd %[u1], %[u1], %[a0]\n\t")
                 LE_IMG_ROW_OPERANDS);
@@ -491,6 +496,7 @@ static LE_INLINE void le_img_row_asm(const int16_t *xp, const int8_t *wp, int32_
 #undef LE_IMG_ROW_OPERANDS
 #undef LE_IMG_ROW_TEXT
 #undef LE_IMG_VCVTR_PAIR
+#undef LE_IMG_WROW
 #undef LE_IMG_FROW
 #endif
 #undef LE_IMG_KROW4
