@@ -468,18 +468,27 @@ static LE_INLINE void le_img_row_asm(const int16_t *xp, const int8_t *wp, int32_
                                      int32_t sw23, const int8_t *tc, const int8_t *sc, int8_t *yp,
                                      int8_t *yend, float cm, float sm, int32_t zp, int32_t szp)
 {
-    /* the block's parameters, in the order of its VLDM (s22 .. s31), then the zero points */
-    int32_t prm[12] = {b, sb, sb, sw01, sw23, (int32_t)(uintptr_t)tc, (int32_t)(uintptr_t)sc,
-                       (int32_t)(uintptr_t)yend, 0, 0, zp, szp};
+    /* the block's parameters, in the order of its VLDM (s22 .. s31), then the zero points (set and
+     * read only by the variant with non-zero zero points) */
+    int32_t prm[12];
     int32_t a0, a1, a2, a3, x0, x1, wo, u1, swp;
     int32_t u0 = (int32_t)(uintptr_t)prm; /* the parameter pointer, then the first subsampling sum */
     const int8_t *we = wp;                 /* the weight pointer of the prologue, then a weight register */
+    prm[0] = b;
+    prm[1] = prm[2] = sb;
+    prm[3] = sw01;
+    prm[4] = sw23;
+    prm[5] = (int32_t)(uintptr_t)tc;
+    prm[6] = (int32_t)(uintptr_t)sc;
+    prm[7] = (int32_t)(uintptr_t)yend;
     memcpy(&prm[8], &cm, sizeof cm);
     memcpy(&prm[9], &sm, sizeof sm);
     if (zp == 0 && szp == 0) {
         __asm__ __volatile__(LE_IMG_ROW_TEXT("", "", "")
                 LE_IMG_ROW_OPERANDS);
     } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT; zp, szp at [sp], [sp, #4] */
+        prm[10] = zp;
+        prm[11] = szp;
         __asm__ __volatile__(LE_IMG_ROW_TEXT("ldrd %[a0], %[a1], [%[u0], #40]\n\t"
                                              "strd %[a0], %[a1], [sp]\n\t",
                                              "ldr %[x1], [sp]\n\t"
