@@ -28,7 +28,10 @@
  * are requantized in one asm block (le_img_vcvtr4: 16 instructions, VMOV of register pairs), then
  * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums. Under gcc (optimizing)
  * the whole output row of a channel, weight expansion included, is one asm block (le_img_row_asm:
- * no spills around the passes, 11 instructions of overhead per pair of outputs instead of ~24).
+ * no spills around the passes, 11 instructions of overhead per pair of outputs instead of ~24);
+ * there the weights are 4 words per kernel row, E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2),
+ * O2 = (w3,w4), held in FPU registers with the channel's other values (a VMOV to a core register
+ * costs 1 cycle, an LDRD 3), and the pairs (0,w0), (w4,0) become SMLATB / SMLABT on E0 / O2.
  *
  * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; the conv sums of
  * two neighbouring columns share one 64-bit sum (le_img_row4_pairs: one SMLAL is 2 MACs), 8 input
