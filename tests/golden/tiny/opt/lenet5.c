@@ -79,7 +79,10 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * are requantized in one asm block (le_img_vcvtr4: 16 instructions, VMOV of register pairs), then
  * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums. Under gcc (optimizing)
  * the whole output row of a channel, weight expansion included, is one asm block (le_img_row_asm:
- * no spills around the passes, 11 instructions of overhead per pair of outputs instead of ~24).
+ * no spills around the passes, 11 instructions of overhead per pair of outputs instead of ~24);
+ * there the weights are 4 words per kernel row, E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2),
+ * O2 = (w3,w4), held in FPU registers with the channel's other values (a VMOV to a core register
+ * costs 1 cycle, an LDRD 3), and the pairs (0,w0), (w4,0) become SMLATB / SMLABT on E0 / O2.
  *
  * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; the conv sums of
  * two neighbouring columns share one 64-bit sum (le_img_row4_pairs: one SMLAL is 2 MACs), 8 input
@@ -1698,18 +1701,60 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
     "pkhtb %[a0], %[a3], %[a2], asr #16\n\t"       /* O2 = (w3, w4) */                          \
     "vmov " E0E1 ", %[x0], %[x1]\n\t"                                                           \
     "vmov " O1O2 ", %[wo], %[a0]\n\t"
-#define LE_IMG_ROW_TEXT(PRO, ZP4, SZP2) \
-        "vpush {s16-s31}\n\t"                  /* callee-saved: restored at the end */                  \
-        "vldm %[u0], {s22-s31}\n\t"            /* bias, sb, sb, sw01, sw23, tc, sc, yend, cm, sm */     \
-        "sub sp, sp, #8\n\t"                    /* zp, szp at [sp], [sp, #4] (non-zero variant) */   \
-        PRO                                                                                             \
+#define LE_IMG_ROW_TEXT(ZP4, SZP2) \
+        "vpush {s16-s31}\n\t"                                /* callee-saved: restored at the end */        \
+        "vmov s24, %[u0]\n\t"                                /* rp */                                       \
+        "ldrd %[a0], %[a1], [%[u0], #56]\n\t"                /* tc, sc */                                   \
+        "vmov s27, s28, %[a0], %[a1]\n\t"                                                                   \
+        "3:\n\t"                                             /* a channel o */                              \
+        "vmov %[a0], s24\n\t"                                                                               \
+        "ldr %[a1], [%[a0]]\n\t"                             /* 4 o */                                      \
+        "ldr %[x0], [%[a0], #8]\n\t"                         /* the arrays bias, rq, srq, sbias, sw */      \
+        "ldr %[x1], [%[a0], #12]\n\t"                        /* (loads back to back: pipelined) */          \
+        "ldr %[wo], [%[a0], #16]\n\t"                                                                       \
+        "ldr %[u0], [%[a0], #20]\n\t"                                                                       \
+        "ldr %[u1], [%[a0], #24]\n\t"                                                                       \
+        "ldr %[x0], [%[x0], %[a1]]\n\t"                      /* bias[o] */                                  \
+        "ldr %[x1], [%[x1], %[a1]]\n\t"                      /* rq[o]: cm */                                \
+        "ldr %[wo], [%[wo], %[a1]]\n\t"                      /* srq[o]: sm */                               \
+        "ldr %[u0], [%[u0], %[a1]]\n\t"                      /* sbias[o]: sb */                             \
+        "ldr %[u1], [%[u1], %[a1]]\n\t"                      /* sw[4o .. 4o + 3] (bytes, unaligned) */      \
+        "vmov s22, s23, %[x0], %[u0]\n\t"                                                                   \
+        "vmov s30, s31, %[x1], %[wo]\n\t"                                                                   \
+        "sxtb16 %[a2], %[u1]\n\t"                            /* (sw0, sw2) */                               \
+        "sxtb16 %[a3], %[u1], ror #8\n\t"                    /* (sw1, sw3) */                               \
+        "pkhbt %[x0], %[a2], %[a3], lsl #16\n\t"             /* sw01 */                                     \
+        "pkhtb %[x1], %[a3], %[a2], asr #16\n\t"             /* sw23 */                                     \
+        "vmov s25, s26, %[x0], %[x1]\n\t"                                                                   \
+        "ldr %[a2], [%[a0], #28]\n\t"                        /* kstart */                                   \
+        "ldr %[we], [%[a0], #32]\n\t"                        /* w */                                        \
+        "ldr %[yp], [%[a0], #40]\n\t"                        /* channel 0's output row */                   \
+        "ldr %[xp], [%[a0], #44]\n\t"                        /* out_h out_w */                              \
+        "add %[a2], %[a2], %[a1], lsr #1\n\t"                /* &kstart[o] */                               \
+        "lsr %[a3], %[a1], #2\n\t"                           /* o (apart: an address just computed costs 1 more) */\
+        "ldrh %[x0], [%[a2]]\n\t"                            /* kstart[o] */                                \
+        "ldrh %[x1], [%[a2], #2]\n\t"                        /* kstart[o + 1] */                            \
+        "mla %[yp], %[a3], %[xp], %[yp]\n\t"                 /* yo = y row + o out_h out_w */               \
+        "ldr %[xp], [%[a0], #48]\n\t"                        /* out_w & ~1 */                               \
+        "add %[a3], %[x0], %[x0], lsl #2\n\t"                                                               \
+        "add %[a3], %[a3], %[a3], lsl #2\n\t"                /* 25 kstart[o] */                             \
+        "add %[we], %[we], %[a3]\n\t"                        /* wp */                                       \
+        "cmp %[x0], %[x1]\n\t"                                                                              \
+        "it eq\n\t"                                                                                         \
+        "ldreq %[we], [%[a0], #36]\n\t"                      /* no kernel: 25 zeros */                      \
+        "add %[xp], %[yp], %[xp]\n\t"                        /* yend */                                     \
+        "vmov s29, %[xp]\n\t"                                                                               \
+        "add %[a1], %[a1], #4\n\t"                                                                          \
+        "str %[a1], [%[a0]]\n\t"                             /* the next channel */                         \
+        "ldr %[xp], [%[a0], #52]\n\t"                        /* rows (block 0, row 0) */                    \
         LE_IMG_WROW("0", "1", "s2, s3", "s4, s5")                                                       \
         LE_IMG_WROW("5", "6", "s6, s7", "s8, s9")                                                       \
         LE_IMG_WROW("10", "11", "s10, s11", "s12, s13")                                                 \
         LE_IMG_WROW("15", "16", "s14, s15", "s16, s17")                                                 \
         LE_IMG_WROW("20", "21", "s18, s19", "s20, s21")                                                 \
         "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first; C = 0 */                 \
-        "vmov %[u0], %[u1], s23, s24\n\t"           /* both sums start at sb */                         \
+        "vmov %[u0], s23\n\t"                       /* both sums start at sb */                         \
+        "vmov %[u1], s23\n\t"                                                                           \
         "vmov %[swp], s26\n\t"                      /* sw23 */                                          \
         "b 2f\n\t"                                                                                      \
         "1:\n\t"                                    /* between the passes of a pair */                  \
@@ -1751,54 +1796,51 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
         "strb %[u0], [%[yp]], #1\n\t"                                                                   \
         "add %[xp], %[xp], #56\n\t"                 /* the next block, conv row 2oy + 1 (apart: a */    \
         "strb %[u1], [%[yp]], #1\n\t"               /* store right after a store costs 1 more) */       \
-        "vmov %[u0], %[u1], s23, s24\n\t"           /* the next pair's sums, sw23, the end */           \
+        "vmov %[u0], s23\n\t"                       /* the next pair's sums, sw23, the end */           \
+        "vmov %[u1], s23\n\t"                                                                           \
         "vmov %[swp], s26\n\t"                                                                          \
         "vmov %[a1], s29\n\t"                                                                           \
         "cmp %[yp], %[a1]\n\t"                      /* C = 0 while yp < yend */                         \
         "bne 2b\n\t"                                                                                    \
-        "add sp, sp, #8\n\t"                                                                           \
+        "vmov %[a0], s24\n\t"                                                                           \
+        "ldrd %[a1], %[a2], [%[a0]]\n\t"            /* 4 (o + 1), 4 out_c */                           \
+        "cmp %[a1], %[a2]\n\t"                                                                          \
+        "bne 3b\n\t"                                                                                    \
         "vpop {s16-s31}"
-/* all outputs early-clobbered: written before every input is read */
+/* all outputs early-clobbered: written before the input (rp, in u0) is read */
 #define LE_IMG_ROW_OPERANDS                                                                              \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),   \
-      [wo] "=&r"(wo), [u0] "+&r"(u0), [u1] "=&r"(u1), [swp] "=&r"(swp), [we] "+&r"(we), [xp] "+&r"(xp), \
-      [yp] "+&r"(yp)                                                                                     \
+      [wo] "=&r"(wo), [u0] "+&r"(u0), [u1] "=&r"(u1), [swp] "=&r"(swp), [we] "=&r"(we), [xp] "=&r"(xp), \
+      [yp] "=&r"(yp)                                                                                     \
     :                                                                                                    \
     : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",     \
       "s15", "memory", "cc"
-static LE_INLINE void le_img_row_asm(const int16_t *xp, const int8_t *wp, int32_t b, int32_t sb, int32_t sw01,
-                                     int32_t sw23, const int8_t *tc, const int8_t *sc, int8_t *yp,
-                                     int8_t *yend, float cm, float sm, int32_t zp, int32_t szp)
+/* The parameters of le_img_rows_asm, one int32 word each (byte offset = 4 x index; pointers are
+ * 32-bit on Arm). The block writes LE_RP_O4 (4 o of the next channel); the rest it only reads. */
+enum {
+    LE_RP_O4, LE_RP_OEND, LE_RP_BIAS, LE_RP_RQ, LE_RP_SRQ, LE_RP_SBIAS, LE_RP_SW, LE_RP_KSTART, LE_RP_W,
+    LE_RP_ZERO, LE_RP_YROW, LE_RP_HW, LE_RP_WEVEN, LE_RP_ROWS, LE_RP_TC, LE_RP_SC, LE_RP_ZP, LE_RP_SZP,
+    LE_RP_N
+};
+/* rp[LE_RP_*] as in the enum: 0 (first channel), 4 out_c, the arrays bias, rq (float bits), srq,
+ * sbias, sw (4 int8 per channel), kstart (uint16), w (int8 [][5][5]), le_img_zero25, channel 0's
+ * output row y + oy out_w, out_h out_w, out_w & ~1, the scratch rows, tc, sc, zp, szp */
+static LE_INLINE void le_img_rows_asm(int32_t *rp, int zp_nonzero)
 {
-    /* the block's parameters, in the order of its VLDM (s22 .. s31), then the zero points (set and
-     * read only by the variant with non-zero zero points) */
-    int32_t prm[12];
-    int32_t a0, a1, a2, a3, x0, x1, wo, u1, swp;
-    int32_t u0 = (int32_t)(uintptr_t)prm; /* the parameter pointer, then the first subsampling sum */
-    const int8_t *we = wp;                 /* the weight pointer of the prologue, then a weight register */
-    prm[0] = b;
-    prm[1] = prm[2] = sb;
-    prm[3] = sw01;
-    prm[4] = sw23;
-    prm[5] = (int32_t)(uintptr_t)tc;
-    prm[6] = (int32_t)(uintptr_t)sc;
-    prm[7] = (int32_t)(uintptr_t)yend;
-    memcpy(&prm[8], &cm, sizeof cm);
-    memcpy(&prm[9], &sm, sizeof sm);
-    if (zp == 0 && szp == 0) {
-        __asm__ __volatile__(LE_IMG_ROW_TEXT("", "", "")
+    int32_t a0, a1, a2, a3, x0, x1, wo, u1, swp, xp, yp, we;
+    int32_t u0 = (int32_t)(uintptr_t)rp; /* the parameter pointer, then the first subsampling sum */
+    if (!zp_nonzero) {
+        __asm__ __volatile__(LE_IMG_ROW_TEXT("", "")
                 LE_IMG_ROW_OPERANDS);
-    } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT; zp, szp at [sp], [sp, #4] */
-        prm[10] = zp;
-        prm[11] = szp;
-        __asm__ __volatile__(LE_IMG_ROW_TEXT("ldrd %[a0], %[a1], [%[u0], #40]\n\t"
-                                             "strd %[a0], %[a1], [sp]\n\t",
-                                             "ldr %[x1], [sp]\n\t"
+    } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT */
+        __asm__ __volatile__(LE_IMG_ROW_TEXT("vmov %[x1], s24\n\t"
+                                             "ldr %[x1], [%[x1], #64]\n\t"
                                              "qadd %[a0], %[a0], %[x1]\n\t"
                                              "qadd %[a1], %[a1], %[x1]\n\t"
                                              "qadd %[a2], %[a2], %[x1]\n\t"
                                              "qadd %[a3], %[a3], %[x1]\n\t",
-                                             "ldr %[a0], [sp, #4]\n\t"
+                                             "vmov %[a0], s24\n\t"
+                                             "ldr %[a0], [%[a0], #68]\n\t"
                                              "qadd %[u0], %[u0], %[a0]\n\t"
                                              "qadd %[u1], %[u1], %[a0]\n\t")
                 LE_IMG_ROW_OPERANDS);
@@ -2331,6 +2373,32 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     const int8_t *const tc = table + 128, *const sc = stable + 128; /* the tables at code 0 */
     int oy;
+#if LE_IMG_ROW_ASM
+    /* the row block's parameters (le_img_rows_asm): the same for every output row but two */
+    const int rows_asm = k == 5 && out_w >= 2;
+    int32_t rp[LE_RP_N];
+    if (rows_asm) {
+        rp[LE_RP_OEND] = 4 * out_c;
+        rp[LE_RP_BIAS] = (int32_t)(uintptr_t)bias;
+        rp[LE_RP_RQ] = (int32_t)(uintptr_t)rq;
+        rp[LE_RP_SRQ] = (int32_t)(uintptr_t)srq;
+        rp[LE_RP_SBIAS] = (int32_t)(uintptr_t)sbias;
+        rp[LE_RP_SW] = (int32_t)(uintptr_t)sw;
+        rp[LE_RP_KSTART] = (int32_t)(uintptr_t)kstart;
+        rp[LE_RP_W] = (int32_t)(uintptr_t)w;
+        rp[LE_RP_ZERO] = (int32_t)(uintptr_t)le_img_zero25;
+        rp[LE_RP_HW] = out_h * out_w;
+        rp[LE_RP_WEVEN] = out_w & ~1;
+        rp[LE_RP_ROWS] = (int32_t)(uintptr_t)rows;
+        rp[LE_RP_TC] = (int32_t)(uintptr_t)tc;
+        rp[LE_RP_SC] = (int32_t)(uintptr_t)sc;
+        rp[LE_RP_ZP] = zp;
+        rp[LE_RP_SZP] = szp;
+    }
+#else
+    const int rows_asm = 0; /* read only on the M4 paths */
+    (void)rows_asm;
+#endif
 #if LE_SSE2
     if (le_sse2_fits(k, out_w)) {
         le_conv_subsample_u8_sse2(image, img_h, img_w, itable, top, left, pad_value, k, w, kstart, bias,
@@ -2381,6 +2449,13 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         for (; r <= k; ++r) {
             le_image_row16(image, img_h, img_w, itable, top, left, pad_value, in_w, 2 * oy + r, rows, bs, r);
         }
+#if LE_IMG_ROW_ASM
+        if (rows_asm) { /* the output pairs of every channel in one asm block */
+            rp[LE_RP_O4] = 0;
+            rp[LE_RP_YROW] = (int32_t)(uintptr_t)(y + oy * out_w);
+            le_img_rows_asm(rp, zp != 0 || szp != 0);
+        }
+#endif
         for (o = 0; o < out_c; ++o) {
             /* one input channel: channel o has one kernel, or none (all its weights were 0) */
             const int has = kstart[o + 1] != kstart[o];
@@ -2399,12 +2474,10 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 memcpy(&cm, &cr, sizeof cm);
                 memcpy(&sm, &sr, sizeof sm);
 #endif
-                /* the whole row in one asm block (le_img_row_asm) where it applies */
-                const int row_asm = LE_IMG_ROW_ASM && out_w >= 2;
                 int32_t wpairs[31]; /* [5][6] int16 pairs of channel o, then its bias */
                 const int32_t *wq = wpairs;
-                if (row_asm) {
-                    /* nothing here: the block expands the weights itself */
+                if (rows_asm) {
+                    /* nothing here: the row block did this channel's pairs */
                 } else if (has) {
                     le_img_wpairs5(wp, wpairs);
                 } else {
@@ -2433,13 +2506,9 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 const int16_t *xq = rows; /* row 0, column 2ox: one block per pair of outputs */
                 int8_t *yp = yo;
                 int8_t *const yend = yo + (out_w & ~1);
-#if LE_IMG_ROW_ASM
-                if (row_asm) {
-                    le_img_row_asm(rows, has ? wp : le_img_zero25, b, sb, sw01, sw23, tc, sc, yo, yend, cm, sm, zp,
-                                   szp);
+                if (rows_asm) { /* done by le_img_rows_asm */
                     yp = yend;
                 }
-#endif
                 for (; yp != yend; yp += 2, xq += bs) {
                     const int16_t *xp = xq;
                     int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
