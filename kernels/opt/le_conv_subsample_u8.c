@@ -27,8 +27,8 @@
  * output's |acc| stays far below 2^31. With the float requant (M4F, M7) the 4 outputs of a pass
  * are requantized in one asm block (le_img_vcvtr4: 16 instructions, VMOV of register pairs), then
  * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums. Under gcc (optimizing)
- * the whole output row of a channel, weight expansion included, is one asm block (le_img_row_asm:
- * no spills around the passes, 11 instructions of overhead per pair of outputs instead of ~24);
+ * a whole output row, all channels, weight expansion included, is one asm block (le_img_rows_asm:
+ * no spills around the passes, 12 instructions of overhead per pair of outputs instead of ~24);
  * there the weights are 4 words per kernel row, E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2),
  * O2 = (w3,w4), held in FPU registers with the channel's other values (a VMOV to a core register
  * costs 1 cycle, an LDRD 3), and the pairs (0,w0), (w4,0) become SMLATB / SMLABT on E0 / O2.
@@ -313,29 +313,33 @@ static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
     *q = a1;
 }
 
-/* One output row of one channel, whole, in one asm block (gcc optimizing, Cortex-M4 with the float
- * requant): the pair loop below written out with every register chosen, so nothing is spilled
- * around the passes. Every per-channel value lives in an FPU register, where one VMOV to a core
- * register costs 1 cycle (a second one 1 more), against 2 for an LDR and 3 for an LDRD (Cortex-M4
- * TRM 3.3.2, 7.2.3). The single-precision registers:
+/* One output row, all channels, in one asm block (le_img_rows_asm; gcc optimizing, Cortex-M4 with
+ * the float requant): the pair loop below written out with every register chosen, so nothing is
+ * spilled around the passes. Every per-channel value lives in an FPU register, where one VMOV to a
+ * core register costs 1 cycle (a second one 1 more), against 2 for an LDR and 3 for an LDRD
+ * (Cortex-M4 TRM 3.3.2, 7.2.3). The single-precision registers:
  *   s0, s1     requant temporaries
  *   s2 .. s21  the channel's weights, 4 words per kernel row i at s(2 + 4i):
  *              E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2), O2 = (w3,w4)   (int16 pairs, lo first)
- *   s22 .. s31 bias, sb, sb, sw01, sw23, tc, sc, yend, cm, sm           (prm[0 .. 9])
+ *   s22 bias, s23 sb, s24 rp (the parameter array), s25 sw01, s26 sw23, s27 tc, s28 sc, s29 yend,
+ *   s30 cm, s31 sm
  * s16 .. s31 are callee-saved (AAPCS): the block saves them (VPUSH, 64 B, sp stays 8-aligned) and
  * restores them (VPOP), so gcc sees them unchanged; s0 .. s15 are clobbered. The block's stack:
- * 64 + 8 B (it was 160 B with the weight pairs in a stack frame).
- *   - Prologue: VPUSH, VLDM of the 10 parameters; then the weight words, kernel row by kernel row
- *     (LE_IMG_WROW, written out 5 times: FPU registers cannot be indexed in a loop), each row from
- *     two unaligned words of its 5 bytes by SXTB16 and PKH, into the FPU by two VMOV of pairs (a
- *     loop storing them and one VLDM cost 129 cycles per row and channel, this 75). An 8 B frame
- *     holds zp, szp ([sp], [sp, #4]) in the variant with non-zero zero points.
+ * 64 B (it was 160 B per channel with the weight pairs in a stack frame).
+ *   - Per channel o (rp[LE_RP_O4] = 4 o, advanced by the block): bias[o], rq[o], srq[o],
+ *     sbias[o] and the 4 bytes sw[4o ..] by register-offset loads from the arrays (back to back:
+ *     pipelined), kstart[o] and kstart[o + 1] (no kernel: le_img_zero25), yo = y row + o out_h
+ *     out_w; then the weight words, kernel row by kernel row (LE_IMG_WROW, written out 5 times: FPU
+ *     registers cannot be indexed in a loop), each row from two unaligned words of its 5 bytes by
+ *     SXTB16 and PKH, into the FPU by two VMOV of pairs (a loop storing them and one VLDM cost 129
+ *     cycles per row and channel, this 75). With C doing the per-channel part (an asm block per
+ *     channel) it cost about 130 cycles per (row, channel) more.
  *   - Per pair of outputs (2ox, 2ox + 1; xp at the block of conv column c = 2ox): the two passes
  *     share one copy of the code, conv row 2oy + 1 first (xp + 8, sw23), then 2oy (xp, sw01).
  *     Which pass just ended is kept in the carry flag, which nothing in a pass changes (LDRD,
  *     SMLAxy, SSAT, PKHBT, LDRSB and the VFP instructions leave NZCV alone): the pair starts with
- *     C = 0 (ADDS xp, #8: an address + 8 does not carry; or CMP yp, yend with yp < yend), and SUBS xp, xp, #8 before the
- *     second pass sets C = 1 (xp >= 8, no borrow).
+ *     C = 0 (ADDS xp, #8: an address + 8 does not carry; or CMP yp, yend with yp < yend), and
+ *     SUBS xp, xp, #8 before the second pass sets C = 1 (xp >= 8, no borrow).
  *   - A pass (LE_IMG_FROW, per kernel row): the 4 input words X0..X3 = (x_c, x_c+1) .. (x_c+6,
  *     x_c+7) by 2 LDRD, the 4 weight words by 3 VMOV (one of them a pair: 4 cycles, where the 6
  *     pairs of even and odd weights by 3 LDRD were 9), 12 multiply-accumulates:
@@ -346,10 +350,9 @@ static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
  *   - Then le_img_vcvtr4's requant (two outputs at a time through s0, s1), SSAT, the table tc and
  *     one SMLAD per pair into the two sums; after the second pass the sums are requantized,
  *     looked up in sc and stored (yp += 2).
- * 13 core registers, all operands: u0 brings the prm pointer in. wp: the channel's [5][5] int8
- * weights (a readable array of 25 zeros for a channel without a kernel); out_w >= 2; writes
- * y[0 .. (out_w & ~1) - 1]. Exact: |x|, |w| <= 128, so a product is at most 2^14 and a conv sum far
- * below 2^31; the subsampling products |t sw| <= 2^14. */
+ * 13 core registers, all operands: u0 brings rp in. out_w >= 2; writes the first out_w & ~1
+ * outputs of the row of every channel. Exact: |x|, |w| <= 128, so a product is at most 2^14 and a
+ * conv sum far below 2^31; the subsampling products |t sw| <= 2^14. */
 #if LE_SIMD && defined(LE_REQUANT_VCVTR) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 #define LE_IMG_ROW_ASM 1
 static const int8_t le_img_zero25[25]; /* the weights of a channel without a kernel */
