@@ -6,7 +6,9 @@
  * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
  * quantized image are kept in `scratch` as int16, already sign-extended, in blocks of 4 columns
  * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start, and for k == 5
- * 120 more for the Cortex-M3's column-pair weights (LE_IMG_W_SCRATCH); the op's scratch_bytes in
+ * max(120, 80 out_c) more after the rows for weights in the form a path reads: the Cortex-M3's
+ * column-pair weights of one channel (LE_IMG_W_SCRATCH, 120 B), the Cortex-M4F row block's 20
+ * words per channel (le_img_wcache5); the op's scratch_bytes in
  * lenet_edge/compiler/ops/conv_subsample.py reserves the same. k - 1 rows move
  * up from the previous output row, two are translated through the input table (two pixels per
  * word store).
@@ -328,12 +330,10 @@ static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
  * 64 B (it was 160 B per channel with the weight pairs in a stack frame).
  *   - Per channel o (rp[LE_RP_O4] = 4 o, advanced by the block): bias[o], rq[o], srq[o],
  *     sbias[o] and the 4 bytes sw[4o ..] by register-offset loads from the arrays (back to back:
- *     pipelined), kstart[o] and kstart[o + 1] (no kernel: le_img_zero25), yo = y row + o out_h
- *     out_w; then the weight words, kernel row by kernel row (LE_IMG_WROW, written out 5 times: FPU
- *     registers cannot be indexed in a loop), each row from two unaligned words of its 5 bytes by
- *     SXTB16 and PKH, into the FPU by two VMOV of pairs (a loop storing them and one VLDM cost 129
- *     cycles per row and channel, this 75). With C doing the per-channel part (an asm block per
- *     channel) it cost about 130 cycles per (row, channel) more.
+ *     pipelined), yo = y row + o out_h out_w, and the channel's 20 weight words by one VLDM from
+ *     the scratch (le_img_wcache5 made them once per call: 21 cycles per row and channel, where
+ *     making them here from the int8 weights took 75). With C doing the per-channel part (an asm
+ *     block per channel) it cost about 130 cycles per (row, channel) more.
  *   - Per pair of outputs (2ox, 2ox + 1; xp at the block of conv column c = 2ox): the two passes
  *     share one copy of the code, conv row 2oy + 1 first (xp + 8, sw23), then 2oy (xp, sw01).
  *     Which pass just ended is kept in the carry flag, which nothing in a pass changes (LDRD,
@@ -355,7 +355,37 @@ static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
  * conv sum far below 2^31; the subsampling products |t sw| <= 2^14. */
 #if LE_SIMD && defined(LE_REQUANT_VCVTR) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 #define LE_IMG_ROW_ASM 1
-static const int8_t le_img_zero25[25]; /* the weights of a channel without a kernel */
+/* The weight words of every channel, made once per call into the scratch after the rows (4-byte
+ * aligned: the rows take 8 (k + 1) nb bytes), where the row block loads a channel's 20 by one VLDM
+ * (21 cycles; made per row and channel from the int8 weights they took 75): per channel o and
+ * kernel row i, at wc + 80 o + 16 i, E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2), O2 = (w3,w4)
+ * (int16 pairs, w = the kernel row's 5 weights; all 0 for a channel without a kernel). The op's
+ * scratch_bytes reserves 80 out_c bytes there (lenet_edge/compiler/ops/conv_subsample.py). */
+static LE_INLINE int8_t *le_img_wcache(int16_t *rows, int nb, int k)
+{
+    return (int8_t *)(void *)(rows + nb * (k + 1) * 4);
+}
+
+static void le_img_wcache5(const int8_t *w, const uint16_t *kstart, int out_c, int8_t *wc)
+{
+    int o, i;
+    for (o = 0; o < out_c; ++o) {
+        const int8_t *wp = w + kstart[o] * 25;
+        const int has = kstart[o + 1] != kstart[o]; /* else no kernel: zeros */
+        for (i = 0; i < 5; ++i) {
+            int32_t r[4] = {0, 0, 0, 0};
+            if (has) {
+                r[0] = le_pkh_lo_lo(wp[0], wp[1]); /* E0 */
+                r[1] = le_pkh_lo_lo(wp[2], wp[3]); /* E1 */
+                r[2] = le_pkh_lo_lo(wp[1], wp[2]); /* O1 */
+                r[3] = le_pkh_lo_lo(wp[3], wp[4]); /* O2 */
+            }
+            memcpy(wc, r, sizeof r);
+            wc += sizeof r;
+            wp += 5;
+        }
+    }
+}
 /* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
  * E0, E1O1, O2: its weight registers ("s2", "s3, s4", "s5" for row 0);
  * C0..C3: what the first four multiply-accumulates add to (the bias in a3 in row 0, else a0..a3) */
@@ -387,25 +417,10 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
     "vcvtr.s32.f32 s0, s0\n\t"                 \
     "vcvtr.s32.f32 s1, s1\n\t"                 \
     "vmov %[" P "], %[" Q "], s0, s1\n\t"
-/* kernel row i's 4 weight words from its 5 bytes at wp + A (A = 5 i, B = A + 1), into the FPU
- * registers E0E1 and O1O2 (two VMOV of register pairs: 4 cycles, no store) */
-#define LE_IMG_WROW(A, B, E0E1, O1O2)                                                            \
-    "ldr %[a1], [%[we], #" B "]\n\t"               /* bytes w1 w2 w3 w4 (unaligned) */          \
-    "ldr %[a0], [%[we], #" A "]\n\t"               /* bytes w0 w1 w2 w3; pipelined */           \
-    "sxtb16 %[a2], %[a0]\n\t"                      /* (w0, w2) */                               \
-    "sxtb16 %[a3], %[a0], ror #8\n\t"              /* (w1, w3) */                               \
-    "pkhbt %[x0], %[a2], %[a3], lsl #16\n\t"       /* E0 = (w0, w1) */                          \
-    "pkhtb %[x1], %[a3], %[a2], asr #16\n\t"       /* E1 = (w2, w3) */                          \
-    "sxtb16 %[a2], %[a1]\n\t"                      /* (w1, w3) */                               \
-    "sxtb16 %[a3], %[a1], ror #8\n\t"              /* (w2, w4) */                               \
-    "pkhbt %[wo], %[a2], %[a3], lsl #16\n\t"       /* O1 = (w1, w2) */                          \
-    "pkhtb %[a0], %[a3], %[a2], asr #16\n\t"       /* O2 = (w3, w4) */                          \
-    "vmov " E0E1 ", %[x0], %[x1]\n\t"                                                           \
-    "vmov " O1O2 ", %[wo], %[a0]\n\t"
 #define LE_IMG_ROW_TEXT(ZP4, SZP2) \
         "vpush {s16-s31}\n\t"                                /* callee-saved: restored at the end */        \
         "vmov s24, %[u0]\n\t"                                /* rp */                                       \
-        "ldrd %[a0], %[a1], [%[u0], #56]\n\t"                /* tc, sc */                                   \
+        "ldrd %[a0], %[a1], [%[u0], #48]\n\t"                /* tc, sc */                                   \
         "vmov s27, s28, %[a0], %[a1]\n\t"                                                                   \
         "3:\n\t"                                             /* a channel o */                              \
         "vmov %[a0], s24\n\t"                                                                               \
@@ -427,32 +442,20 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
         "pkhbt %[x0], %[a2], %[a3], lsl #16\n\t"             /* sw01 */                                     \
         "pkhtb %[x1], %[a3], %[a2], asr #16\n\t"             /* sw23 */                                     \
         "vmov s25, s26, %[x0], %[x1]\n\t"                                                                   \
-        "ldr %[a2], [%[a0], #28]\n\t"                        /* kstart */                                   \
-        "ldr %[we], [%[a0], #32]\n\t"                        /* w */                                        \
-        "ldr %[yp], [%[a0], #40]\n\t"                        /* channel 0's output row */                   \
-        "ldr %[xp], [%[a0], #44]\n\t"                        /* out_h out_w */                              \
-        "add %[a2], %[a2], %[a1], lsr #1\n\t"                /* &kstart[o] */                               \
+        "ldr %[we], [%[a0], #28]\n\t"                        /* the weight words of channel 0 */            \
+        "ldr %[yp], [%[a0], #32]\n\t"                        /* channel 0's output row */                   \
+        "ldr %[xp], [%[a0], #36]\n\t"                        /* out_h out_w */                              \
+        "add %[we], %[we], %[a1], lsl #4\n\t"                /* + 80 o = 64 o + 16 o */                     \
         "lsr %[a3], %[a1], #2\n\t"                           /* o (apart: an address just computed costs 1 more) */\
-        "ldrh %[x0], [%[a2]]\n\t"                            /* kstart[o] */                                \
-        "ldrh %[x1], [%[a2], #2]\n\t"                        /* kstart[o + 1] */                            \
+        "add %[we], %[we], %[a1], lsl #2\n\t"                                                               \
         "mla %[yp], %[a3], %[xp], %[yp]\n\t"                 /* yo = y row + o out_h out_w */               \
-        "ldr %[xp], [%[a0], #48]\n\t"                        /* out_w & ~1 */                               \
-        "add %[a3], %[x0], %[x0], lsl #2\n\t"                                                               \
-        "add %[a3], %[a3], %[a3], lsl #2\n\t"                /* 25 kstart[o] */                             \
-        "add %[we], %[we], %[a3]\n\t"                        /* wp */                                       \
-        "cmp %[x0], %[x1]\n\t"                                                                              \
-        "it eq\n\t"                                                                                         \
-        "ldreq %[we], [%[a0], #36]\n\t"                      /* no kernel: 25 zeros */                      \
-        "add %[xp], %[yp], %[xp]\n\t"                        /* yend */                                     \
-        "vmov s29, %[xp]\n\t"                                                                               \
+        "vldm %[we], {s2-s21}\n\t"                           /* the channel's 20 weight words */            \
+        "ldr %[xp], [%[a0], #40]\n\t"                        /* out_w & ~1 */                               \
         "add %[a1], %[a1], #4\n\t"                                                                          \
         "str %[a1], [%[a0]]\n\t"                             /* the next channel */                         \
-        "ldr %[xp], [%[a0], #52]\n\t"                        /* rows (block 0, row 0) */                    \
-        LE_IMG_WROW("0", "1", "s2, s3", "s4, s5")                                                       \
-        LE_IMG_WROW("5", "6", "s6, s7", "s8, s9")                                                       \
-        LE_IMG_WROW("10", "11", "s10, s11", "s12, s13")                                                 \
-        LE_IMG_WROW("15", "16", "s14, s15", "s16, s17")                                                 \
-        LE_IMG_WROW("20", "21", "s18, s19", "s20, s21")                                                 \
+        "add %[xp], %[yp], %[xp]\n\t"                        /* yend */                                     \
+        "vmov s29, %[xp]\n\t"                                                                               \
+        "ldr %[xp], [%[a0], #44]\n\t"                        /* rows (block 0, row 0) */                    \
         "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first; C = 0 */                 \
         "vmov %[u0], s23\n\t"                       /* both sums start at sb */                         \
         "vmov %[u1], s23\n\t"                                                                           \
@@ -519,12 +522,11 @@ static const int8_t le_img_zero25[25]; /* the weights of a channel without a ker
 /* The parameters of le_img_rows_asm, one int32 word each (byte offset = 4 x index; pointers are
  * 32-bit on Arm). The block writes LE_RP_O4 (4 o of the next channel); the rest it only reads. */
 enum {
-    LE_RP_O4, LE_RP_OEND, LE_RP_BIAS, LE_RP_RQ, LE_RP_SRQ, LE_RP_SBIAS, LE_RP_SW, LE_RP_KSTART, LE_RP_W,
-    LE_RP_ZERO, LE_RP_YROW, LE_RP_HW, LE_RP_WEVEN, LE_RP_ROWS, LE_RP_TC, LE_RP_SC, LE_RP_ZP, LE_RP_SZP,
-    LE_RP_N
+    LE_RP_O4, LE_RP_OEND, LE_RP_BIAS, LE_RP_RQ, LE_RP_SRQ, LE_RP_SBIAS, LE_RP_SW, LE_RP_WC, LE_RP_YROW,
+    LE_RP_HW, LE_RP_WEVEN, LE_RP_ROWS, LE_RP_TC, LE_RP_SC, LE_RP_ZP, LE_RP_SZP, LE_RP_N
 };
 /* rp[LE_RP_*] as in the enum: 0 (first channel), 4 out_c, the arrays bias, rq (float bits), srq,
- * sbias, sw (4 int8 per channel), kstart (uint16), w (int8 [][5][5]), le_img_zero25, channel 0's
+ * sbias, sw (4 int8 per channel), the weight words (le_img_wcache5: 20 per channel), channel 0's
  * output row y + oy out_w, out_h out_w, out_w & ~1, the scratch rows, tc, sc, zp, szp */
 static LE_INLINE void le_img_rows_asm(int32_t *rp, int zp_nonzero)
 {
@@ -535,13 +537,13 @@ static LE_INLINE void le_img_rows_asm(int32_t *rp, int zp_nonzero)
                 LE_IMG_ROW_OPERANDS);
     } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT */
         __asm__ __volatile__(LE_IMG_ROW_TEXT("vmov %[x1], s24\n\t"
-                                             "ldr %[x1], [%[x1], #64]\n\t"
+                                             "ldr %[x1], [%[x1], #56]\n\t"
                                              "qadd %[a0], %[a0], %[x1]\n\t"
                                              "qadd %[a1], %[a1], %[x1]\n\t"
                                              "qadd %[a2], %[a2], %[x1]\n\t"
                                              "qadd %[a3], %[a3], %[x1]\n\t",
                                              "vmov %[a0], s24\n\t"
-                                             "ldr %[a0], [%[a0], #68]\n\t"
+                                             "ldr %[a0], [%[a0], #60]\n\t"
                                              "qadd %[u0], %[u0], %[a0]\n\t"
                                              "qadd %[u1], %[u1], %[a0]\n\t")
                 LE_IMG_ROW_OPERANDS);
@@ -550,7 +552,6 @@ static LE_INLINE void le_img_rows_asm(int32_t *rp, int zp_nonzero)
 #undef LE_IMG_ROW_OPERANDS
 #undef LE_IMG_ROW_TEXT
 #undef LE_IMG_VCVTR_PAIR
-#undef LE_IMG_WROW
 #undef LE_IMG_FROW
 #endif
 #undef LE_IMG_KROW4
@@ -1085,9 +1086,8 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         rp[LE_RP_SRQ] = (int32_t)(uintptr_t)srq;
         rp[LE_RP_SBIAS] = (int32_t)(uintptr_t)sbias;
         rp[LE_RP_SW] = (int32_t)(uintptr_t)sw;
-        rp[LE_RP_KSTART] = (int32_t)(uintptr_t)kstart;
-        rp[LE_RP_W] = (int32_t)(uintptr_t)w;
-        rp[LE_RP_ZERO] = (int32_t)(uintptr_t)le_img_zero25;
+        rp[LE_RP_WC] = (int32_t)(uintptr_t)le_img_wcache(rows, nb, k);
+        le_img_wcache5(w, kstart, out_c, le_img_wcache(rows, nb, k));
         rp[LE_RP_HW] = out_h * out_w;
         rp[LE_RP_WEVEN] = out_w & ~1;
         rp[LE_RP_ROWS] = (int32_t)(uintptr_t)rows;
