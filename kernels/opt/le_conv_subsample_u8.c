@@ -29,11 +29,12 @@
  * output's |acc| stays far below 2^31. With the float requant (M4F, M7) the 4 outputs of a pass
  * are requantized in one asm block (le_img_vcvtr4: 16 instructions, VMOV of register pairs), then
  * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums. Under gcc (optimizing)
- * a whole output row, all channels, weight expansion included, is one asm block (le_img_rows_asm:
- * no spills around the passes, 12 instructions of overhead per pair of outputs instead of ~24);
- * there the weights are 4 words per kernel row, E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2),
- * O2 = (w3,w4), held in FPU registers with the channel's other values (a VMOV to a core register
- * costs 1 cycle, an LDRD 3), and the pairs (0,w0), (w4,0) become SMLATB / SMLABT on E0 / O2.
+ * a whole output row, all channels, is one asm block (le_img_rows_asm: no spills around the
+ * passes; gcc's own pair loop kept ~24 instructions per pair for loop control and reloads); there
+ * the weights are 4 words per kernel row, E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2), O2 = (w3,w4),
+ * made once per call into the scratch (le_img_wcache5) and held in FPU registers with the
+ * channel's other values (a VMOV to a core register costs 1 cycle, an LDRD 3), and the pairs
+ * (0,w0), (w4,0) become SMLATB / SMLABT on E0 / O2.
  *
  * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; the conv sums of
  * two neighbouring columns share one 64-bit sum (le_img_row4_pairs: one SMLAL is 2 MACs), 8 input
