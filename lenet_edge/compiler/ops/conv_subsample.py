@@ -138,11 +138,14 @@ class ImageConvSubsample(Layer):
     def scratch_bytes(self) -> int:
         """The opt kernel's k + 1 padded input rows as int16, in blocks of 4 columns
         ([ceil(in_w / 4)][k + 1][4]), plus 3 bytes to align the start in the int8 arena (the top
-        of kernels/opt/le_conv_subsample_u8.c); for k = 5 also the Cortex-M3 path's [5][6] int32
-        column-pair weights of one channel (120 B, kept out of the stack frame). C1: 8 x 6 x 4 x 2
-        + 120 + 3 = 507 B."""
+        of kernels/opt/le_conv_subsample_u8.c); for k = 5 also the weights in the form the kernel
+        reads, after the rows: the Cortex-M4F row block's 20 int16-pair words per channel (80 B x
+        out_c, made once per call) or the Cortex-M3 path's [5][6] int32 column-pair weights of one
+        channel (120 B, kept out of the stack frame), whichever is larger. C1: 8 x 6 x 4 x 2 +
+        80 x 6 + 3 = 867 B."""
         in_w, k = self.cs.in_shape[2], self.cs.conv.kernel
-        return 2 * ((in_w + 3) // 4) * 4 * (k + 1) + (4 * 30 if k == 5 else 0) + 3
+        weights = 4 * max(30, 20 * self.out_shape[0]) if k == 5 else 0
+        return 2 * ((in_w + 3) // 4) * 4 * (k + 1) + weights + 3
 
     def check(self) -> None:
         self.itable.check()

@@ -57,7 +57,9 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * Rows. For each subsampled output row oy, the k + 1 conv input rows 2oy .. 2oy + k of the padded,
  * quantized image are kept in `scratch` as int16, already sign-extended, in blocks of 4 columns
  * (layout below): 8 (k + 1) ceil(in_w / 4) + 3 bytes, the 3 to align the start, and for k == 5
- * 120 more for the Cortex-M3's column-pair weights (LE_IMG_W_SCRATCH); the op's scratch_bytes in
+ * max(120, 80 out_c) more after the rows for weights in the form a path reads: the Cortex-M3's
+ * column-pair weights of one channel (LE_IMG_W_SCRATCH, 120 B), the Cortex-M4F row block's 20
+ * words per channel (le_img_wcache5); the op's scratch_bytes in
  * lenet_edge/compiler/ops/conv_subsample.py reserves the same. k - 1 rows move
  * up from the previous output row, two are translated through the input table (two pixels per
  * word store).
@@ -78,8 +80,12 @@ const uint32_t lenet5_layer_sizes[LENET5_NUM_LAYERS] = {
  * output's |acc| stays far below 2^31. With the float requant (M4F, M7) the 4 outputs of a pass
  * are requantized in one asm block (le_img_vcvtr4: 16 instructions, VMOV of register pairs), then
  * SSAT, the table, PKHBT and one SMLAD per pair into the subsampling sums. Under gcc (optimizing)
- * the whole output row of a channel, weight expansion included, is one asm block (le_img_row_asm:
- * no spills around the passes, 11 instructions of overhead per pair of outputs instead of ~24).
+ * a whole output row, all channels, is one asm block (le_img_rows_asm: no spills around the
+ * passes; gcc's own pair loop kept ~24 instructions per pair for loop control and reloads); there
+ * the weights are 4 words per kernel row, E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2), O2 = (w3,w4),
+ * made once per call into the scratch (le_img_wcache5) and held in FPU registers with the
+ * channel's other values (a VMOV to a core register costs 1 cycle, an LDRD 3), and the pairs
+ * (0,w0), (w4,0) become SMLATB / SMLABT on E0 / O2.
  *
  * Portable path (Cortex-M3, hosts without SSE2): the same int16 rows and passes; the conv sums of
  * two neighbouring columns share one 64-bit sum (le_img_row4_pairs: one SMLAL is 2 MACs), 8 input
@@ -1720,169 +1726,244 @@ static LE_INLINE void le_img_vcvtr2(int32_t *p, int32_t *q, float m)
     *q = a1;
 }
 
-/* One output row of one channel, whole, in one asm block (gcc optimizing, Cortex-M4 with the float
- * requant, both zero points 0): the pair loop below written out with every register chosen, so
- * nothing is spilled around the passes (gcc's loop kept 24 instructions per pair of outputs for
- * loop control and reloads; here 14). The block
- *   - makes a private 152-byte frame (sp .. sp + 151; sp stays 8-aligned): the channel's 30 weight
- *     pairs at [sp, #0 .. #119] (le_img_wpairs5's loop, inline: the offsets are then constants),
- *     then bias (#120), sb twice (#124, #128: one LDRD starts both sums), sw01 (#132), sw23
- *     (#136), the table sc (#140) and yend (#144);
- *   - per pair of outputs (2ox, 2ox + 1; xp at the block of conv column c = 2ox): the two passes
- *     of LE_IMG_KROW4 share one copy of the code, conv row 2oy + 1 first (xp + 8, sw23), then
- *     2oy (xp, sw01). Which pass just ended is kept in the carry flag, which nothing in a pass
- *     changes (LDRD, SMLAD, SSAT, PKHBT, LDRSB and the VFP instructions leave NZCV alone): the
- *     pair starts after CMP yp, yend with yp < yend (C = 0), and SUBS xp, xp, #8 before the second
- *     pass sets C = 1 (xp >= 8, no borrow);
- *   - then requantizes the two sums (VCVTR), looks them up in sc and stores them (yp += 2).
- * 14 core registers, all operands "+r": the 6 values the prologue stores ride in registers that
- * the block reuses. wp: the channel's [5][5] int8 weights (a readable array of 25 zeros for a
- * channel without a kernel); out_w >= 2; writes y[0 .. (out_w & ~1) - 1]. */
+/* One output row, all channels, in one asm block (le_img_rows_asm; gcc optimizing, Cortex-M4 with
+ * the float requant): the pair loop below written out with every register chosen, so nothing is
+ * spilled around the passes. Every per-channel value lives in an FPU register, where one VMOV to a
+ * core register costs 1 cycle (a second one 1 more), against 2 for an LDR and 3 for an LDRD
+ * (Cortex-M4 TRM 3.3.2, 7.2.3). The single-precision registers:
+ *   s0, s1     requant temporaries
+ *   s2 .. s21  the channel's weights, 4 words per kernel row i at s(2 + 4i):
+ *              E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2), O2 = (w3,w4)   (int16 pairs, lo first)
+ *   s22 bias, s23 sb, s24 rp (the parameter array), s25 sw01, s26 sw23, s27 tc, s28 sc, s29 yend,
+ *   s30 cm, s31 sm
+ * s16 .. s31 are callee-saved (AAPCS): the block saves them (VPUSH, 64 B, sp stays 8-aligned) and
+ * restores them (VPOP), so gcc sees them unchanged; s0 .. s15 are clobbered. The block's stack:
+ * 64 B (it was 160 B per channel with the weight pairs in a stack frame).
+ *   - Per channel o (rp[LE_RP_O4] = 4 o, advanced by the block): bias[o], rq[o], srq[o],
+ *     sbias[o] and the 4 bytes sw[4o ..] by register-offset loads from the arrays (back to back:
+ *     pipelined), yo = y row + o out_h out_w, and the channel's 20 weight words by one VLDM from
+ *     the scratch (le_img_wcache5 made them once per call: 21 cycles per row and channel, where
+ *     making them here from the int8 weights took 75). With C doing the per-channel part (an asm
+ *     block per channel) it cost about 130 cycles per (row, channel) more.
+ *   - Per pair of outputs (2ox, 2ox + 1; xp at the block of conv column c = 2ox): the two passes
+ *     share one copy of the code, conv row 2oy + 1 first (xp + 8, sw23), then 2oy (xp, sw01).
+ *     Which pass just ended is kept in the carry flag, which nothing in a pass changes (LDRD,
+ *     SMLAxy, SSAT, PKHBT, LDRSB and the VFP instructions leave NZCV alone): the pair starts with
+ *     C = 0 (ADDS xp, #8: an address + 8 does not carry; or CMP yp, yend with yp < yend), and
+ *     SUBS xp, xp, #8 before the second pass sets C = 1 (xp >= 8, no borrow).
+ *   - A pass (LE_IMG_FROW, per kernel row): the 4 input words X0..X3 = (x_c, x_c+1) .. (x_c+6,
+ *     x_c+7) by 2 LDRD, the 4 weight words by 3 VMOV (one of them a pair: 4 cycles, where the 6
+ *     pairs of even and odd weights by 3 LDRD were 9), 12 multiply-accumulates:
+ *       a0 (c)     = X0.E0 + X1.E1 + x_c+4 w4        a1 (c + 1) = x_c+1 w0 + X1.O1 + X2.O2
+ *       a2 (c + 2) = X1.E0 + X2.E1 + x_c+6 w4        a3 (c + 3) = x_c+3 w0 + X2.O1 + X3.O2
+ *     (X.E one SMLAD; x_c+1 w0 = top(X0) bottom(E0) one SMLATB, x_c+4 w4 = bottom(X2) top(O2) one
+ *     SMLABT: the pairs (0,w0) and (w4,0) are never made).
+ *   - Then le_img_vcvtr4's requant (two outputs at a time through s0, s1), SSAT, the table tc and
+ *     one SMLAD per pair into the two sums; after the second pass the sums are requantized,
+ *     looked up in sc and stored (yp += 2).
+ * 13 core registers, all operands: u0 brings rp in. out_w >= 2; writes the first out_w & ~1
+ * outputs of the row of every channel. Exact: |x|, |w| <= 128, so a product is at most 2^14 and a
+ * conv sum far below 2^31; the subsampling products |t sw| <= 2^14. */
 #if LE_SIMD && defined(LE_REQUANT_VCVTR) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 #define LE_IMG_ROW_ASM 1
-static const int8_t le_img_zero25[25]; /* the weights of a channel without a kernel */
-#define LE_IMG_SP(n) "[sp, #" #n "]"
+/* The weight words of every channel, made once per call into the scratch after the rows (4-byte
+ * aligned: the rows take 8 (k + 1) nb bytes), where the row block loads a channel's 20 by one VLDM
+ * (21 cycles; made per row and channel from the int8 weights they took 75): per channel o and
+ * kernel row i, at wc + 80 o + 16 i, E0 = (w0,w1), E1 = (w2,w3), O1 = (w1,w2), O2 = (w3,w4)
+ * (int16 pairs, w = the kernel row's 5 weights; all 0 for a channel without a kernel). The op's
+ * scratch_bytes reserves 80 out_c bytes there (lenet_edge/compiler/ops/conv_subsample.py). */
+static LE_INLINE int8_t *le_img_wcache(int16_t *rows, int nb, int k)
+{
+    return (int8_t *)(void *)(rows + nb * (k + 1) * 4);
+}
+
+static void le_img_wcache5(const int8_t *w, const uint16_t *kstart, int out_c, int8_t *wc)
+{
+    int o, i;
+    for (o = 0; o < out_c; ++o) {
+        const int8_t *wp = w + kstart[o] * 25;
+        const int has = kstart[o + 1] != kstart[o]; /* else no kernel: zeros */
+        for (i = 0; i < 5; ++i) {
+            int32_t r[4] = {0, 0, 0, 0};
+            if (has) {
+                r[0] = le_pkh_lo_lo(wp[0], wp[1]); /* E0 */
+                r[1] = le_pkh_lo_lo(wp[2], wp[3]); /* E1 */
+                r[2] = le_pkh_lo_lo(wp[1], wp[2]); /* O1 */
+                r[3] = le_pkh_lo_lo(wp[3], wp[4]); /* O2 */
+            }
+            memcpy(wc, r, sizeof r);
+            wc += sizeof r;
+            wp += 5;
+        }
+    }
+}
+/* kernel row i: X0, X1 at byte offset XA = 8 i, X2, X3 at XB = 48 + 8 i (bs = 24 int16 for k 5);
+ * E0, E1O1, O2: its weight registers ("s2", "s3, s4", "s5" for row 0);
+ * C0..C3: what the first four multiply-accumulates add to (the bias in a3 in row 0, else a0..a3) */
+#define LE_IMG_FROW(XA, XB, E0, E1O1, O2, C0, C1, C2, C3)              \
+    "ldrd %[x0], %[x1], [%[xp], #" XA "]\n\t"                          \
+    "vmov %[we], " E0 "\n\t"                                            \
+    "smlad %[a0], %[x0], %[we], %[" C0 "]\n\t"                         \
+    "smlatb %[a1], %[x0], %[we], %[" C1 "]\n\t"                        \
+    "smlad %[a2], %[x1], %[we], %[" C2 "]\n\t"                         \
+    "smlatb %[a3], %[x1], %[we], %[" C3 "]\n\t"                        \
+    "vmov %[we], %[wo], " E1O1 "\n\t"                                   \
+    "smlad %[a0], %[x1], %[we], %[a0]\n\t"                             \
+    "smlad %[a1], %[x1], %[wo], %[a1]\n\t"                             \
+    "ldrd %[x0], %[x1], [%[xp], #" XB "]\n\t"                          \
+    "smlad %[a2], %[x0], %[we], %[a2]\n\t"                             \
+    "smlad %[a3], %[x0], %[wo], %[a3]\n\t"                             \
+    "vmov %[wo], " O2 "\n\t"                                            \
+    "smlabt %[a0], %[x0], %[wo], %[a0]\n\t"                            \
+    "smlad %[a1], %[x0], %[wo], %[a1]\n\t"                             \
+    "smlabt %[a2], %[x1], %[wo], %[a2]\n\t"                            \
+    "smlad %[a3], %[x1], %[wo], %[a3]\n\t"
+/* two accumulators P, Q through the float requant of multiplier register M, via s0, s1 */
+#define LE_IMG_VCVTR_PAIR(P, Q, M)                 \
+    "vmov s0, s1, %[" P "], %[" Q "]\n\t"      \
+    "vcvt.f32.s32 s0, s0\n\t"                  \
+    "vcvt.f32.s32 s1, s1\n\t"                  \
+    "vmul.f32 s0, s0, " M "\n\t"               \
+    "vmul.f32 s1, s1, " M "\n\t"               \
+    "vcvtr.s32.f32 s0, s0\n\t"                 \
+    "vcvtr.s32.f32 s1, s1\n\t"                 \
+    "vmov %[" P "], %[" Q "], s0, s1\n\t"
 #define LE_IMG_ROW_TEXT(ZP4, SZP2) \
-        "ldrd %[a0], %[a1], %[p0]\n\t"         /* bias, sb: read before SP moves */                     \
-        "ldrd %[a2], %[a3], %[p1]\n\t"         /* sw01, sw23 */                                         \
-        "ldrd %[x0], %[x1], %[p2]\n\t"         /* sc, yend */                                           \
-        "ldrd %[wo], %[s0], %[p3]\n\t"         /* tc, zp */                                             \
-        "ldr %[s1], %[p4]\n\t"                 /* szp */                                                \
-        "sub sp, sp, #160\n\t"                                                                          \
-        "str %[a0], [sp, #120]\n\t"           /* bias */                                                \
-        "strd %[a1], %[a1], [sp, #124]\n\t"   /* sb, sb */                                              \
-        "strd %[a2], %[a3], [sp, #132]\n\t"   /* sw01, sw23 */                                          \
-        "strd %[x0], %[x1], [sp, #140]\n\t"   /* sc, yend */                                            \
-        "str %[wo], [sp, #148]\n\t"           /* tc */                                                  \
-        "strd %[s0], %[s1], [sp, #152]\n\t"   /* zp, szp */                                             \
-        /* the weight pairs (le_img_wpairs5): per kernel row even0 odd0 even1 odd1 even2 odd2 */        \
-        "mov %[s1], sp\n\t"                                                                             \
-        "movs %[swp], #5\n\t"                                                                           \
-        "0:\n\t"                                                                                        \
-        "ldr %[a0], [%[we]], #5\n\t"                /* bytes w0 w1 w2 w3 */                             \
-        "ldrsb %[a1], [%[we], #-1]\n\t"             /* w4 */                                            \
-        "sxtb16 %[a2], %[a0]\n\t"                   /* (w0, w2) */                                      \
-        "sxtb16 %[a3], %[a0], ror #8\n\t"           /* (w1, w3) */                                      \
-        "pkhbt %[s0], %[a2], %[a3], lsl #16\n\t"    /* (w0, w1) */                                      \
-        "lsl %[a0], %[a2], #16\n\t"                 /* (0, w0) */                                       \
-        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
-        "pkhtb %[s0], %[a3], %[a2], asr #16\n\t"    /* (w2, w3) */                                      \
-        "pkhbt %[a0], %[a3], %[a2]\n\t"             /* (w1, w2) */                                      \
-        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
-        "uxth %[s0], %[a1]\n\t"                     /* (w4, 0) */                                       \
-        "lsl %[a1], %[a1], #16\n\t"                                                                     \
-        "pkhtb %[a0], %[a1], %[a3], asr #16\n\t"    /* (w3, w4) */                                      \
-        "strd %[s0], %[a0], [%[s1]], #8\n\t"                                                            \
-        "subs %[swp], %[swp], #1\n\t"                                                                   \
-        "bne 0b\n\t"                                                                                    \
-        "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first */                        \
-        "cmp %[yp], %[x1]\n\t"                      /* yp < yend: C = 0 */                              \
-        "ldrd %[s0], %[s1], [sp, #124]\n\t"         /* both sums start at sb */                         \
-        "ldr %[swp], [sp, #136]\n\t"                /* sw23 */                                          \
+        "vpush {s16-s31}\n\t"                                /* callee-saved: restored at the end */        \
+        "vmov s24, %[u0]\n\t"                                /* rp */                                       \
+        "ldrd %[a0], %[a1], [%[u0], #48]\n\t"                /* tc, sc */                                   \
+        "vmov s27, s28, %[a0], %[a1]\n\t"                                                                   \
+        "3:\n\t"                                             /* a channel o */                              \
+        "vmov %[a0], s24\n\t"                                                                               \
+        "ldr %[a1], [%[a0]]\n\t"                             /* 4 o */                                      \
+        "ldr %[x0], [%[a0], #8]\n\t"                         /* the arrays bias, rq, srq, sbias, sw */      \
+        "ldr %[x1], [%[a0], #12]\n\t"                        /* (loads back to back: pipelined) */          \
+        "ldr %[wo], [%[a0], #16]\n\t"                                                                       \
+        "ldr %[u0], [%[a0], #20]\n\t"                                                                       \
+        "ldr %[u1], [%[a0], #24]\n\t"                                                                       \
+        "ldr %[x0], [%[x0], %[a1]]\n\t"                      /* bias[o] */                                  \
+        "ldr %[x1], [%[x1], %[a1]]\n\t"                      /* rq[o]: cm */                                \
+        "ldr %[wo], [%[wo], %[a1]]\n\t"                      /* srq[o]: sm */                               \
+        "ldr %[u0], [%[u0], %[a1]]\n\t"                      /* sbias[o]: sb */                             \
+        "ldr %[u1], [%[u1], %[a1]]\n\t"                      /* sw[4o .. 4o + 3] (bytes, unaligned) */      \
+        "vmov s22, s23, %[x0], %[u0]\n\t"                                                                   \
+        "vmov s30, s31, %[x1], %[wo]\n\t"                                                                   \
+        "sxtb16 %[a2], %[u1]\n\t"                            /* (sw0, sw2) */                               \
+        "sxtb16 %[a3], %[u1], ror #8\n\t"                    /* (sw1, sw3) */                               \
+        "pkhbt %[x0], %[a2], %[a3], lsl #16\n\t"             /* sw01 */                                     \
+        "pkhtb %[x1], %[a3], %[a2], asr #16\n\t"             /* sw23 */                                     \
+        "vmov s25, s26, %[x0], %[x1]\n\t"                                                                   \
+        "ldr %[we], [%[a0], #28]\n\t"                        /* the weight words of channel 0 */            \
+        "ldr %[yp], [%[a0], #32]\n\t"                        /* channel 0's output row */                   \
+        "ldr %[xp], [%[a0], #36]\n\t"                        /* out_h out_w */                              \
+        "add %[we], %[we], %[a1], lsl #4\n\t"                /* + 80 o = 64 o + 16 o */                     \
+        "lsr %[a3], %[a1], #2\n\t"                           /* o (apart: an address just computed costs 1 more) */\
+        "add %[we], %[we], %[a1], lsl #2\n\t"                                                               \
+        "mla %[yp], %[a3], %[xp], %[yp]\n\t"                 /* yo = y row + o out_h out_w */               \
+        "vldm %[we], {s2-s21}\n\t"                           /* the channel's 20 weight words */            \
+        "ldr %[xp], [%[a0], #40]\n\t"                        /* out_w & ~1 */                               \
+        "add %[a1], %[a1], #4\n\t"                                                                          \
+        "str %[a1], [%[a0]]\n\t"                             /* the next channel */                         \
+        "add %[xp], %[yp], %[xp]\n\t"                        /* yend */                                     \
+        "vmov s29, %[xp]\n\t"                                                                               \
+        "ldr %[xp], [%[a0], #44]\n\t"                        /* rows (block 0, row 0) */                    \
+        "adds %[xp], %[xp], #8\n\t"                 /* conv row 2oy + 1 first; C = 0 */                 \
+        "vmov %[u0], s23\n\t"                       /* both sums start at sb */                         \
+        "vmov %[u1], s23\n\t"                                                                           \
+        "vmov %[swp], s26\n\t"                      /* sw23 */                                          \
         "b 2f\n\t"                                                                                      \
         "1:\n\t"                                    /* between the passes of a pair */                  \
-        "ldr %[swp], [sp, #132]\n\t"                /* sw01 */                                          \
+        "vmov %[swp], s25\n\t"                      /* sw01 */                                          \
         "subs %[xp], %[xp], #8\n\t"                 /* conv row 2oy; C = 1 */                           \
         "2:\n\t"                                    /* a pass: 4 conv outputs of one conv row */        \
-        "ldr %[a3], [sp, #120]\n\t"                                                                     \
-        LE_IMG_KROW4("0", "48", LE_IMG_SP(0), LE_IMG_SP(8), LE_IMG_SP(16), "a3", "a3", "a3", "a3")      \
-        LE_IMG_KROW4("8", "56", LE_IMG_SP(24), LE_IMG_SP(32), LE_IMG_SP(40), "a0", "a1", "a2", "a3")    \
-        LE_IMG_KROW4("16", "64", LE_IMG_SP(48), LE_IMG_SP(56), LE_IMG_SP(64), "a0", "a1", "a2", "a3")   \
-        LE_IMG_KROW4("24", "72", LE_IMG_SP(72), LE_IMG_SP(80), LE_IMG_SP(88), "a0", "a1", "a2", "a3")   \
-        LE_IMG_KROW4("32", "80", LE_IMG_SP(96), LE_IMG_SP(104), LE_IMG_SP(112), "a0", "a1", "a2", "a3") \
-        /* le_img_vcvtr4, then SSAT, the table tc and one SMLAD per pair into the sums */               \
-        "vmov s0, s1, %[a0], %[a1]\n\t"                                                                 \
-        "vmov s2, s3, %[a2], %[a3]\n\t"                                                                 \
-        "vcvt.f32.s32 s0, s0\n\t"                                                                       \
-        "vcvt.f32.s32 s1, s1\n\t"                                                                       \
-        "vcvt.f32.s32 s2, s2\n\t"                                                                       \
-        "vcvt.f32.s32 s3, s3\n\t"                                                                       \
-        "vmul.f32 s0, s0, %[cm]\n\t"                                                                    \
-        "vmul.f32 s1, s1, %[cm]\n\t"                                                                    \
-        "vmul.f32 s2, s2, %[cm]\n\t"                                                                    \
-        "vmul.f32 s3, s3, %[cm]\n\t"                                                                    \
-        "vcvtr.s32.f32 s0, s0\n\t"                                                                      \
-        "vcvtr.s32.f32 s1, s1\n\t"                                                                      \
-        "vcvtr.s32.f32 s2, s2\n\t"                                                                      \
-        "vcvtr.s32.f32 s3, s3\n\t"                                                                      \
-        "vmov %[a0], %[a1], s0, s1\n\t"                                                                 \
-        "vmov %[a2], %[a3], s2, s3\n\t"                                                                 \
+        "vmov %[a3], s22\n\t"                       /* the bias */                                      \
+        LE_IMG_FROW("0", "48", "s2", "s3, s4", "s5", "a3", "a3", "a3", "a3")                            \
+        LE_IMG_FROW("8", "56", "s6", "s7, s8", "s9", "a0", "a1", "a2", "a3")                            \
+        LE_IMG_FROW("16", "64", "s10", "s11, s12", "s13", "a0", "a1", "a2", "a3")                       \
+        LE_IMG_FROW("24", "72", "s14", "s15, s16", "s17", "a0", "a1", "a2", "a3")                       \
+        LE_IMG_FROW("32", "80", "s18", "s19, s20", "s21", "a0", "a1", "a2", "a3")                       \
+        /* le_img_vcvtr4's requant, then SSAT, the table tc and one SMLAD per pair into the sums */     \
+        LE_IMG_VCVTR_PAIR("a0", "a1", "s30")                                                                \
+        LE_IMG_VCVTR_PAIR("a2", "a3", "s30")                                                                \
         ZP4                                                                                             \
+        "vmov %[x0], s27\n\t"                       /* tc */                                            \
         "ssat %[a0], #8, %[a0]\n\t"                                                                     \
         "ssat %[a1], #8, %[a1]\n\t"                                                                     \
         "ssat %[a2], #8, %[a2]\n\t"                                                                     \
         "ssat %[a3], #8, %[a3]\n\t"                                                                     \
-        "ldr %[x0], [sp, #148]\n\t"                /* tc */                                             \
-        "ldrsb %[a0], [%[x0], %[a0]]\n\t"                                                               \
+        "ldrsb %[a0], [%[x0], %[a0]]\n\t"           /* 4 loads back to back: pipelined */               \
         "ldrsb %[a1], [%[x0], %[a1]]\n\t"                                                               \
         "ldrsb %[a2], [%[x0], %[a2]]\n\t"                                                               \
         "ldrsb %[a3], [%[x0], %[a3]]\n\t"                                                               \
         "pkhbt %[a0], %[a0], %[a1], lsl #16\n\t"                                                        \
         "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t"                                                        \
-        "smlad %[s0], %[a0], %[swp], %[s0]\n\t"     /* |t|, |sw| <= 128 */                              \
-        "smlad %[s1], %[a2], %[swp], %[s1]\n\t"                                                         \
+        "smlad %[u0], %[a0], %[swp], %[u0]\n\t"     /* |t|, |sw| <= 128 */                              \
+        "smlad %[u1], %[a2], %[swp], %[u1]\n\t"                                                         \
         "bcc 1b\n\t"                                /* C = 0: the first pass of the pair */             \
         /* the two sums: requant, table sc, store */                                                    \
-        "vmov s0, s1, %[s0], %[s1]\n\t"                                                                 \
-        "vcvt.f32.s32 s0, s0\n\t"                                                                       \
-        "vcvt.f32.s32 s1, s1\n\t"                                                                       \
-        "vmul.f32 s0, s0, %[sm]\n\t"                                                                    \
-        "vmul.f32 s1, s1, %[sm]\n\t"                                                                    \
-        "vcvtr.s32.f32 s0, s0\n\t"                                                                      \
-        "vcvtr.s32.f32 s1, s1\n\t"                                                                      \
-        "vmov %[s0], %[s1], s0, s1\n\t"                                                                 \
+        LE_IMG_VCVTR_PAIR("u0", "u1", "s31")                                                                \
         SZP2                                                                                            \
-        "ldr %[a0], [sp, #140]\n\t"                 /* sc */                                            \
-        "ssat %[s0], #8, %[s0]\n\t"                                                                     \
-        "ssat %[s1], #8, %[s1]\n\t"                                                                     \
-        "ldrsb %[s0], [%[a0], %[s0]]\n\t"                                                               \
-        "ldrsb %[s1], [%[a0], %[s1]]\n\t"                                                               \
-        "strb %[s0], [%[yp]], #1\n\t"                                                                   \
-        "strb %[s1], [%[yp]], #1\n\t"                                                                   \
-        "add %[xp], %[xp], #56\n\t"                 /* the next block, conv row 2oy + 1 */              \
-        "ldrd %[s0], %[s1], [sp, #124]\n\t"         /* the next pair's sums and sw23 */                 \
-        "ldr %[swp], [sp, #136]\n\t"                                                                    \
-        "ldr %[a1], [sp, #144]\n\t"                 /* yend */                                          \
+        "vmov %[a0], s28\n\t"                       /* sc */                                            \
+        "ssat %[u0], #8, %[u0]\n\t"                                                                     \
+        "ssat %[u1], #8, %[u1]\n\t"                                                                     \
+        "ldrsb %[u0], [%[a0], %[u0]]\n\t"                                                               \
+        "ldrsb %[u1], [%[a0], %[u1]]\n\t"                                                               \
+        "strb %[u0], [%[yp]], #1\n\t"                                                                   \
+        "add %[xp], %[xp], #56\n\t"                 /* the next block, conv row 2oy + 1 (apart: a */    \
+        "strb %[u1], [%[yp]], #1\n\t"               /* store right after a store costs 1 more) */       \
+        "vmov %[u0], s23\n\t"                       /* the next pair's sums, sw23, the end */           \
+        "vmov %[u1], s23\n\t"                                                                           \
+        "vmov %[swp], s26\n\t"                                                                          \
+        "vmov %[a1], s29\n\t"                                                                           \
         "cmp %[yp], %[a1]\n\t"                      /* C = 0 while yp < yend */                         \
         "bne 2b\n\t"                                                                                    \
-        "add sp, sp, #160"
-/* all outputs early-clobbered: written before every input is read */
+        "vmov %[a0], s24\n\t"                                                                           \
+        "ldrd %[a1], %[a2], [%[a0]]\n\t"            /* 4 (o + 1), 4 out_c */                           \
+        "cmp %[a1], %[a2]\n\t"                                                                          \
+        "bne 3b\n\t"                                                                                    \
+        "vpop {s16-s31}"
+/* all outputs early-clobbered: written before the input (rp, in u0) is read */
 #define LE_IMG_ROW_OPERANDS                                                                              \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),   \
-      [wo] "=&r"(wo), [s0] "=&r"(s0), [s1] "=&r"(s1), [swp] "=&r"(swp), [we] "+&r"(we), [xp] "+&r"(xp), \
-      [yp] "+&r"(yp)                                                                                     \
-    : [cm] "t"(cm), [sm] "t"(sm), [p0] "m"(pd[0]), [p1] "m"(pd[1]), [p2] "m"(pd[2]), [p3] "m"(pd[3]),    \
-      [p4] "m"(prm[8])                                                                                   \
-    : "s0", "s1", "s2", "s3", "memory", "cc"
-static LE_INLINE void le_img_row_asm(const int16_t *xp, const int8_t *wp, int32_t b, int32_t sb, int32_t sw01,
-                                     int32_t sw23, const int8_t *tc, const int8_t *sc, int8_t *yp,
-                                     int8_t *yend, float cm, float sm, int32_t zp, int32_t szp)
+      [wo] "=&r"(wo), [u0] "+&r"(u0), [u1] "=&r"(u1), [swp] "=&r"(swp), [we] "=&r"(we), [xp] "=&r"(xp), \
+      [yp] "=&r"(yp)                                                                                     \
+    :                                                                                                    \
+    : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",     \
+      "s15", "memory", "cc"
+/* The parameters of le_img_rows_asm, one int32 word each (byte offset = 4 x index; pointers are
+ * 32-bit on Arm). The block writes LE_RP_O4 (4 o of the next channel); the rest it only reads. */
+enum {
+    LE_RP_O4, LE_RP_OEND, LE_RP_BIAS, LE_RP_RQ, LE_RP_SRQ, LE_RP_SBIAS, LE_RP_SW, LE_RP_WC, LE_RP_YROW,
+    LE_RP_HW, LE_RP_WEVEN, LE_RP_ROWS, LE_RP_TC, LE_RP_SC, LE_RP_ZP, LE_RP_SZP, LE_RP_N
+};
+/* rp[LE_RP_*] as in the enum: 0 (first channel), 4 out_c, the arrays bias, rq (float bits), srq,
+ * sbias, sw (4 int8 per channel), the weight words (le_img_wcache5: 20 per channel), channel 0's
+ * output row y + oy out_w, out_h out_w, out_w & ~1, the scratch rows, tc, sc, zp, szp */
+static LE_INLINE void le_img_rows_asm(int32_t *rp, int zp_nonzero)
 {
-    /* the values the prologue copies into the block's frame: in memory, so the block needs no
-     * register for them (with them as register operands gcc found no allocation) */
-    const int32_t prm[10] = {b, sb, sw01, sw23, (int32_t)(uintptr_t)sc, (int32_t)(uintptr_t)yend,
-                             (int32_t)(uintptr_t)tc, zp, szp, 0};
-    const uint64_t *pd = (const uint64_t *)(const void *)prm; /* the prologue's LDRD operands */
-    int32_t a0, a1, a2, a3, x0, x1, wo, s0, s1, swp;
-    const int8_t *we = wp; /* the weight pointer of the prologue, then a weight register */
-    if (zp == 0 && szp == 0) {
+    int32_t a0, a1, a2, a3, x0, x1, wo, u1, swp, xp, yp, we;
+    int32_t u0 = (int32_t)(uintptr_t)rp; /* the parameter pointer, then the first subsampling sum */
+    if (!zp_nonzero) {
         __asm__ __volatile__(LE_IMG_ROW_TEXT("", "")
                 LE_IMG_ROW_OPERANDS);
     } else { /* + zp (QADD, saturating, as le_img_sat8) before each SSAT */
-        __asm__ __volatile__(LE_IMG_ROW_TEXT("ldr %[x1], [sp, #152]\n\t"
+        __asm__ __volatile__(LE_IMG_ROW_TEXT("vmov %[x1], s24\n\t"
+                                             "ldr %[x1], [%[x1], #56]\n\t"
                                              "qadd %[a0], %[a0], %[x1]\n\t"
                                              "qadd %[a1], %[a1], %[x1]\n\t"
                                              "qadd %[a2], %[a2], %[x1]\n\t"
                                              "qadd %[a3], %[a3], %[x1]\n\t",
-                                             "ldr %[a0], [sp, #156]\n\t"
-                                             "qadd %[s0], %[s0], %[a0]\n\t"
-                                             "qadd %[s1], %[s1], %[a0]\n\t")
+                                             "vmov %[a0], s24\n\t"
+                                             "ldr %[a0], [%[a0], #60]\n\t"
+                                             "qadd %[u0], %[u0], %[a0]\n\t"
+                                             "qadd %[u1], %[u1], %[a0]\n\t")
                 LE_IMG_ROW_OPERANDS);
     }
 }
 #undef LE_IMG_ROW_OPERANDS
 #undef LE_IMG_ROW_TEXT
-#undef LE_IMG_SP
+#undef LE_IMG_VCVTR_PAIR
+#undef LE_IMG_FROW
 #endif
 #undef LE_IMG_KROW4
 
@@ -2405,6 +2486,31 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
     int16_t *rows = le_img_rows(scratch); /* [nb][k + 1][4] int16 */
     const int8_t *const tc = table + 128, *const sc = stable + 128; /* the tables at code 0 */
     int oy;
+#if LE_IMG_ROW_ASM
+    /* the row block's parameters (le_img_rows_asm): the same for every output row but two */
+    const int rows_asm = k == 5 && out_w >= 2;
+    int32_t rp[LE_RP_N];
+    if (rows_asm) {
+        rp[LE_RP_OEND] = 4 * out_c;
+        rp[LE_RP_BIAS] = (int32_t)(uintptr_t)bias;
+        rp[LE_RP_RQ] = (int32_t)(uintptr_t)rq;
+        rp[LE_RP_SRQ] = (int32_t)(uintptr_t)srq;
+        rp[LE_RP_SBIAS] = (int32_t)(uintptr_t)sbias;
+        rp[LE_RP_SW] = (int32_t)(uintptr_t)sw;
+        rp[LE_RP_WC] = (int32_t)(uintptr_t)le_img_wcache(rows, nb, k);
+        le_img_wcache5(w, kstart, out_c, le_img_wcache(rows, nb, k));
+        rp[LE_RP_HW] = out_h * out_w;
+        rp[LE_RP_WEVEN] = out_w & ~1;
+        rp[LE_RP_ROWS] = (int32_t)(uintptr_t)rows;
+        rp[LE_RP_TC] = (int32_t)(uintptr_t)tc;
+        rp[LE_RP_SC] = (int32_t)(uintptr_t)sc;
+        rp[LE_RP_ZP] = zp;
+        rp[LE_RP_SZP] = szp;
+    }
+#else
+    const int rows_asm = 0; /* read only on the M4 paths */
+    (void)rows_asm;
+#endif
 #if LE_SSE2
     if (le_sse2_fits(k, out_w)) {
         le_conv_subsample_u8_sse2(image, img_h, img_w, itable, top, left, pad_value, k, w, kstart, bias,
@@ -2455,6 +2561,13 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
         for (; r <= k; ++r) {
             le_image_row16(image, img_h, img_w, itable, top, left, pad_value, in_w, 2 * oy + r, rows, bs, r);
         }
+#if LE_IMG_ROW_ASM
+        if (rows_asm) { /* the output pairs of every channel in one asm block */
+            rp[LE_RP_O4] = 0;
+            rp[LE_RP_YROW] = (int32_t)(uintptr_t)(y + oy * out_w);
+            le_img_rows_asm(rp, zp != 0 || szp != 0);
+        }
+#endif
         for (o = 0; o < out_c; ++o) {
             /* one input channel: channel o has one kernel, or none (all its weights were 0) */
             const int has = kstart[o + 1] != kstart[o];
@@ -2473,12 +2586,10 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 memcpy(&cm, &cr, sizeof cm);
                 memcpy(&sm, &sr, sizeof sm);
 #endif
-                /* the whole row in one asm block (le_img_row_asm) where it applies */
-                const int row_asm = LE_IMG_ROW_ASM && out_w >= 2;
                 int32_t wpairs[31]; /* [5][6] int16 pairs of channel o, then its bias */
                 const int32_t *wq = wpairs;
-                if (row_asm) {
-                    /* nothing here: the block expands the weights itself */
+                if (rows_asm) {
+                    /* nothing here: the row block did this channel's pairs */
                 } else if (has) {
                     le_img_wpairs5(wp, wpairs);
                 } else {
@@ -2507,13 +2618,9 @@ static LE_INLINE void le_conv_subsample_u8(const uint8_t *image, int img_h, int 
                 const int16_t *xq = rows; /* row 0, column 2ox: one block per pair of outputs */
                 int8_t *yp = yo;
                 int8_t *const yend = yo + (out_w & ~1);
-#if LE_IMG_ROW_ASM
-                if (row_asm) {
-                    le_img_row_asm(rows, has ? wp : le_img_zero25, b, sb, sw01, sw23, tc, sc, yo, yend, cm, sm, zp,
-                                   szp);
+                if (rows_asm) { /* done by le_img_rows_asm */
                     yp = yend;
                 }
-#endif
                 for (; yp != yend; yp += 2, xq += bs) {
                     const int16_t *xp = xq;
                     int32_t s0 = sb, s1 = sb; /* subsampling sums of outputs ox, ox + 1 */
@@ -3348,22 +3455,22 @@ int lenet5_predict(const uint8_t image[LENET5_INPUT_SIZE], int32_t scores[LENET5
     LENET5_TRACE_OUT(LENET5_LAYER_S2_ACT, lenet5_arena + 0, 288);
 
     /* c3 (ONNX node "c3"): [1,2,12,12] -> [1,4,1,1], int8 */
-    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, 1, lenet5_arena + 744, 4);
+    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, 1, lenet5_arena + 784, 4);
     LENET5_MARK(LENET5_LAYER_C3);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 744, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 784, 4);
 
     /* c3_act (ONNX node "c3_act"): [1,4,1,1] -> [1,4,1,1], int8 */
-    le_table_s8(lenet5_arena + 744, lenet5_c3_act_table, 4);
+    le_table_s8(lenet5_arena + 784, lenet5_c3_act_table, 4);
     LENET5_MARK(LENET5_LAYER_C3_ACT);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 744, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 784, 4);
 
     /* flatten (ONNX node "flatten"): [1,4,1,1] -> [1,4], int8 */
     /* no code: the NCHW bytes are already in order */
     LENET5_MARK(LENET5_LAYER_FLATTEN);
-    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 744, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 784, 4);
 
     /* rbf_sum (ONNX node "rbf_sum"): [1,4] -> [1,10], int32 scores */
-    le_rbf_bits_s8(lenet5_arena + 744, 4, lenet5_rbf_sum_centres, 74, 10, scores);
+    le_rbf_bits_s8(lenet5_arena + 784, 4, lenet5_rbf_sum_centres, 74, 10, scores);
     LENET5_MARK(LENET5_LAYER_RBF_SUM);
 
     /* label (ONNX node "label"): [1,10] -> [1,1], label */

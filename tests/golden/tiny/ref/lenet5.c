@@ -426,22 +426,22 @@ int lenet5_predict(const uint8_t image[LENET5_INPUT_SIZE], int32_t scores[LENET5
     LENET5_TRACE_OUT(LENET5_LAYER_S2_ACT, lenet5_arena + 0, 288);
 
     /* c3 (ONNX node "c3"): [1,2,12,12] -> [1,4,1,1], int8 */
-    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, 1, lenet5_arena + 744, 4);
+    le_conv_dot_s8(lenet5_arena + 0, 288, lenet5_c3_w, lenet5_c3_bias, lenet5_c3_rq, 0, 0, 1, lenet5_arena + 784, 4);
     LENET5_MARK(LENET5_LAYER_C3);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 744, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3, lenet5_arena + 784, 4);
 
     /* c3_act (ONNX node "c3_act"): [1,4,1,1] -> [1,4,1,1], int8 */
-    le_table_s8(lenet5_arena + 744, lenet5_c3_act_table, 4);
+    le_table_s8(lenet5_arena + 784, lenet5_c3_act_table, 4);
     LENET5_MARK(LENET5_LAYER_C3_ACT);
-    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 744, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_C3_ACT, lenet5_arena + 784, 4);
 
     /* flatten (ONNX node "flatten"): [1,4,1,1] -> [1,4], int8 */
     /* no code: the NCHW bytes are already in order */
     LENET5_MARK(LENET5_LAYER_FLATTEN);
-    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 744, 4);
+    LENET5_TRACE_OUT(LENET5_LAYER_FLATTEN, lenet5_arena + 784, 4);
 
     /* rbf_sum (ONNX node "rbf_sum"): [1,4] -> [1,10], int32 scores */
-    le_rbf_bits_s8(lenet5_arena + 744, 4, lenet5_rbf_sum_centres, 74, 10, scores);
+    le_rbf_bits_s8(lenet5_arena + 784, 4, lenet5_rbf_sum_centres, 74, 10, scores);
     LENET5_MARK(LENET5_LAYER_RBF_SUM);
 
     /* label (ONNX node "label"): [1,10] -> [1,1], label */
