@@ -90,7 +90,7 @@ def _manifest(graph, plan, golden_source: str, n_golden: int, kernels: str) -> d
         "onnx": {"file": graph.source_name, "sha256": graph.sha256, "opset": graph.opset},
         "command": f"lenet-edge export --target c --kernels {kernels}",
         "files": list(emit.OUTPUT_FILES) + list(cmake.OUTPUT_FILES) + ["manifest.json"],
-        "kernels": {"set": kernels, "functions": emit.kernels_used_by(plan)},
+        "kernels": {"set": kernels},   # emit.render_lenet5 adds "functions": the kernels it pasted
         "golden": {"images": n_golden, "source": golden_source},
         "layers": layers,
         "flash_bytes": {
