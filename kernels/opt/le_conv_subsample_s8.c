@@ -101,18 +101,17 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
 #endif
             }
             for (o = 0; o < out_c; ++o) {
-                const int32_t b = bias[o];
-                le_acc4_t a;
 #if LE_SIMD
-                a.a0 = b;
-                a.a1 = b;
-                a.a2 = b;
-                a.a3 = b;
+                int oi = o; /* opaque: gcc indexes the arrays, no pointer per array kept on the stack */
+                le_acc4_t a;
+                le_hide(oi);
+                a.a0 = bias[oi];
+                a.a1 = a.a0;
+                a.a2 = a.a0;
+                a.a3 = a.a0;
                 a = le_cs_kernels5s(&ks, &kp, &wp, a); /* kstart[o] .. kstart[o + 1] - 1 */
 #if defined(LE_REQUANT_VCVTR)
                 if (zp == 0 && szp == 0) { /* literals at the inlined call */
-                    int oi = o; /* opaque: gcc indexes the arrays, no pointer per array kept on the stack */
-                    le_hide(oi);
                     (void)wide;
                     float mo; /* rq[oi]: the float32 bit pattern of M */
                     memcpy(&mo, &rq[oi], sizeof mo);
@@ -130,6 +129,8 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                                        sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
 #endif
 #else
+                const int32_t b = bias[o];
+                le_acc4_t a;
                 const uint16_t *end = in_off + kstart[o + 1];
                 uint32_t tl = 0, bl = 0;
                 int32_t th = 0, bh = 0;
