@@ -32,9 +32,10 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int
 #endif
 
 /* The window paths (k == 5, ARMv7-M and later): on ARMv7E-M (LE_SIMD) split int16 pairs and SMLAD
- * (le_cs_kernel5s), on other Thumb-2 cores (Cortex-M3) X words and SMLAL (le_cs_kernel5x). Their
- * asm needs 13 free registers: only in optimizing builds, where gcc omits the frame pointer (at
- * -O0 it keeps r7 and the constraints are impossible). Elsewhere the map-by-map path below. */
+ * (le_cs_kernels5s), on other Thumb-2 cores (Cortex-M3) X words and SMLAL (le_cs_kernel5x). Their
+ * asm needs 13 free registers (le_cs_kernels5s under gcc 14): only in optimizing builds, where gcc
+ * omits the frame pointer (at -O0 it keeps r7 and the constraints are impossible; so does
+ * -fno-omit-frame-pointer). Elsewhere the map-by-map path below. */
 #if defined(__OPTIMIZE__) && (LE_SIMD || defined(LE_CS_XWORDS))
 #define LE_CS_WINDOWS 1
 #if LE_SIMD
