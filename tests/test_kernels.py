@@ -108,6 +108,10 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
     table = rng.integers(-128, 128, 256).astype(np.int8)
     mask = (rng.random((7, 5)) < 0.6).astype(np.int8)
     mask[0] = 0                                        # an output channel with no kernel at all
+    # every channel with a kernel (the M4 window path's kstep is only made then): channel 0 reads
+    # only the last map, so the kernel loop steps back to map 0 and forward past gaps
+    mask_all = mask.copy()
+    mask_all[0] = [0, 0, 0, 0, 1]
     cases = [
         (InputTable(node="itab", tensor="itab", in_shape=(1, 9, 7), out_shape=(1, 9, 7), table=table),
          rng.integers(0, 256, (1, 9, 7)).astype(np.uint8)),
@@ -128,6 +132,8 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_fused(rng, "cs5m", (5, 12, 11), 7, 5, mask=mask, wide=True), None),   # C3-like, odd width 7
         (_fused_zp0(rng, "cs5z", (5, 12, 11), 7, mask=mask, wide=True), None),   # C3-like, zero points 0
         (_fused_zp0(rng, "cs5z6", (6, 14, 14), 16), None),         # LeNet-5's C3 shape, zero points 0
+        (_fused(rng, "cs5k", (5, 12, 11), 7, 5, mask=mask_all, wide=True), None),   # M4 window path, zero points
+        (_fused_zp0(rng, "cs5zk", (5, 12, 11), 7, mask=mask_all), None),          # M4 window path, asm tail
         (_fused(rng, "cs3", (2, 9, 9), 3, 3), None),                # generic k
         (_image_fused(rng, "ics5", (12, 13), 3, 5, (2, 1, 2, 3)), None),   # C1-like from a uint8 image
         (_fused_extreme(rng, "cs5x10", 10), np.full((10, 8, 9), -128, np.int8)),   # pair sums at their bound
@@ -187,6 +193,29 @@ def test_cases_cover_every_kernel():
     assert ref == calls
     assert opt <= ref and opt, opt - ref
     assert Flatten.call(Flatten("f", "f", (2, 2, 2), (8,)), ir.Packed(), None).kernel is None
+
+
+def test_c3_kstep_walks_the_split_windows():
+    """ops/conv_subsample.py's kstep, as the M4 kernel loop (le_cs_kernels5s) reads it: starting at
+    the scratch's start, each step (bit 0 cleared) lands on 96 c for the kernel's input map c, each
+    kernel's 6 LDMs then add 96, and bit 0 is set exactly on each output map's last kernel. Only
+    made when every output map has a kernel (the loop runs at least one)."""
+    cases = {layer.node: layer for layer, _ in make_cases()}
+    for name in ("cs5k", "cs5zk", "cs5z6", "cs5x10"):
+        layer = cases[name]
+        arrays = {a.suffix: a.values.astype(int) for a in layer.pack().arrays}
+        plane = layer.in_shape[1] * layer.in_shape[2]
+        kstart, in_off, kstep = arrays["kstart"], arrays["in_off"], arrays["kstep"]
+        assert len(kstep) == len(in_off) and layer.pack().arrays[-1].ctype == "int16_t"
+        pos, last = 0, set(kstart[1:] - 1)
+        for j, step in enumerate(kstep):
+            assert step % 4 == (1 if j in last else 0), (name, j)
+            pos += step & ~1
+            assert pos == 96 * (in_off[j] // plane), (name, j)
+            pos += 96
+    for name in ("cs5m", "cs5z"):               # an output channel without a kernel: no kstep
+        assert "kstep" not in {a.suffix for a in cases[name].pack().arrays}
+    assert "kstep" not in {a.suffix for a in cases["ics5"].pack().arrays}   # C1: one input map
 
 
 def harness(kernel_set: str, cases, host: bool) -> str:

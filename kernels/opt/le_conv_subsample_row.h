@@ -162,7 +162,7 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w
     return le_cs_split_row_next(le_load4(xp + 5 * in_w + 2), s);
 }
 
-/* The pieces of le_cs_kernel5s, per input row: XROW loads the row's four split words (s advances
+/* The pieces of le_cs_kernels5s, per input row: XROW loads the row's four split words (s advances
  * 16 bytes); BOT adds it times the kernel row held from the previous input row to conv row 1
  * (a2, a3); WROW loads the next kernel row (w advances 5 bytes) and TOP splits it and adds the
  * input row times it to conv row 0 (a0, a1). The first input row has no BOT, the last no WROW/TOP.
@@ -183,6 +183,8 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w
 #define LE_CS_TOP                                                                                 \
     "sxtb16 %[w02], %[w13]\n\t"                                                                   \
     "sxtb16 %[w13], %[w13], ror #8\n\t"                                                           \
+    LE_CS_MACS_TOP
+#define LE_CS_MACS_TOP                                                                            \
     "smlad %[a0], %[e], %[w02], %[a0]\n\t"                                                        \
     "smlad %[a1], %[o], %[w02], %[a1]\n\t"                                                        \
     "smlad %[a0], %[o], %[w13], %[a0]\n\t"                                                        \
@@ -190,13 +192,39 @@ static LE_INLINE LE_UNUSED int32_t *le_cs_split6_next(const int8_t *xp, int in_w
     "smlatb %[a0], %[e2], %[w4], %[a0]\n\t"                                                       \
     "smlatb %[a1], %[o2], %[w4], %[a1]\n\t"
 
-/* le_cs_kernel5 on a split window s[6][4] (le_cs_split6; 4-byte aligned): per input row one LDM
- * instead of 2 LDR + 4 SXTB16, so 6 LDM + 5 x (LDR + LDRSB + 2 SXTB16) + 40 SMLAD + 20 SMLATB =
- * 86 instructions for 100 MACs; *wpp advances to the next kernel. One asm block with 13 registers
- * (4 sums, 4 input words, 3 weight words, 2 pointers): written in C, gcc spilled and paired few
- * loads (measured: 117 instructions per kernel). */
-static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8_t **wpp, le_acc4_t a)
+/* One kernel after its first kernel row's loads (LE_CS_WROW): an SXTB16 between the instruction
+ * that sets s and the first LDM from s (an address written by the instruction just before costs a
+ * cycle, TRM), then the 6 input rows; s advances 96 bytes, w 25. */
+#define LE_CS_KERNEL                                                                              \
+    "sxtb16 %[w02], %[w13]\n\t"                                                                   \
+    LE_CS_XROW                                                                                    \
+    "sxtb16 %[w13], %[w13], ror #8\n\t"                                                           \
+    LE_CS_MACS_TOP                                                                                \
+    LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP                                                     \
+    LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP                                                     \
+    LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP                                                     \
+    LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP                                                     \
+    LE_CS_XROW LE_CS_BOT
+
+/* All the kernels of one output map on the split windows (le_cs_split6; [in_c][6][4] int32 from a
+ * 4-byte boundary), one asm loop: per kernel and input row one LDM instead of 2 LDR + 4 SXTB16, so
+ * 6 LDM + 5 x (LDR + LDRSB + 2 SXTB16) + 40 SMLAD + 20 SMLATB for 100 MACs, plus 4 instructions of
+ * loop (LDRSH + ASRS + ADD + BCC). 14 registers: 4 sums, 4 input words, 3 weight words and 3
+ * pointers: *sp the split-window pointer, *kp the kernel steps (ops/conv_subsample.py's kstep),
+ * *wpp the weights; all three advance past this output map's kernels. Each kernel's step (LDRSH)
+ * moves s to its input map, ASRS takes bit 0 (last kernel of the map) into the carry, which no
+ * later instruction of the loop changes (SMLAD/SMLATB set only Q), and BCC loops. Written with a
+ * C loop around one kernel, gcc kept the scratch base and the loop end on the stack and made the
+ * address with LDRH + MOVW + MUL + LDR + ADD (13 cycles of loop per kernel, now 7 with the
+ * pipelined LDRSB). Order (Cortex-M4 TRM): the LDRSH of the step, then the LDRSB and LDR of the
+ * first kernel row (independent single loads, pipelined: 1 cycle each), and an SXTB16 between
+ * the ADD that moves s and the LDM from s (an address written by the instruction just before costs
+ * a cycle). At least one kernel per call (kstep is only emitted when every map has one). */
+static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernels5s(const int32_t **sp, const int16_t **kp, const int8_t **wpp,
+                                                     le_acc4_t a)
 {
+    const int32_t *s = *sp;
+    const int16_t *k = *kp;
     const int8_t *wp = *wpp;
     /* LDM takes its registers in ascending order: the four input words get fixed ones */
     register int32_t e __asm__("r0");
@@ -204,20 +232,36 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8
     register int32_t e2 __asm__("r2");
     register int32_t o2 __asm__("r3");
     int32_t w02, w13, w4;
-    /* the first kernel row is loaded before the first LDM: s is typically computed by the
-     * instruction just before the block, and an LDM right after that waits a cycle (TRM), a load
-     * from w does not */
-    __asm__(LE_CS_WROW LE_CS_XROW LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT LE_CS_WROW LE_CS_TOP
-            LE_CS_XROW LE_CS_BOT
+#if !defined(__clang__)
+    __asm__("1:\n\t"
+            "ldrsh %[e], [%[k]], #2\n\t"         /* the step, bit 0: last kernel of the map */
+            LE_CS_WROW                              /* pipelined after the LDRSH (other base) */
+            "asrs %[e], %[e], #1\n\t"            /* C = bit 0; e = step / 2 */
+            "add %[s], %[s], %[e], lsl #1\n\t"   /* no flags */
+            LE_CS_KERNEL
+            "bcc 1b"
             : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [e] "=&r"(e), [o] "=&r"(o),
               [e2] "=&r"(e2), [o2] "=&r"(o2), [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [s] "+r"(s),
-              [w] "+r"(wp)
+              [w] "+r"(wp), [k] "+r"(k)
             :
-            : "memory");
+            : "cc", "memory");
+#else
+    /* clang keeps r7 for its frame pointer even at -O2: 13 registers, so the loop in C around one
+     * kernel (the same arithmetic; kstep's step without its bit 0) */
+    int32_t step;
+    do {
+        step = *k++;
+        s = (const int32_t *)(const void *)((const int8_t *)s + (step - (step & 1)));
+        __asm__(LE_CS_WROW LE_CS_KERNEL
+                : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [e] "=&r"(e), [o] "=&r"(o),
+                  [e2] "=&r"(e2), [o2] "=&r"(o2), [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [s] "+r"(s),
+                  [w] "+r"(wp)
+                :
+                : "memory");
+    } while (!(step & 1));
+#endif
+    *sp = s;
+    *kp = k;
     *wpp = wp;
     return a;
 }
@@ -225,6 +269,8 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernel5s(const int32_t *s, const int8
 #undef LE_CS_BOT
 #undef LE_CS_WROW
 #undef LE_CS_TOP
+#undef LE_CS_MACS_TOP
+#undef LE_CS_KERNEL
 #else
 /* One 5x5 kernel row without SIMD (Cortex-M3, host), for windows over more kernels than the
  * column-pair sums below allow: the 5 taps unrolled as a sliding window, so

@@ -32,9 +32,10 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int
 #endif
 
 /* The window paths (k == 5, ARMv7-M and later): on ARMv7E-M (LE_SIMD) split int16 pairs and SMLAD
- * (le_cs_kernel5s), on other Thumb-2 cores (Cortex-M3) X words and SMLAL (le_cs_kernel5x). Their
- * asm needs 13 free registers: only in optimizing builds, where gcc omits the frame pointer (at
- * -O0 it keeps r7 and the constraints are impossible). Elsewhere the map-by-map path below. */
+ * (le_cs_kernels5s), on other Thumb-2 cores (Cortex-M3) X words and SMLAL (le_cs_kernel5x). Their
+ * asm needs 13 free registers (le_cs_kernels5s under gcc 14): only in optimizing builds, where gcc
+ * omits the frame pointer (at -O0 it keeps r7 and the constraints are impossible; so does
+ * -fno-omit-frame-pointer). Elsewhere the map-by-map path below. */
 #if defined(__OPTIMIZE__) && (LE_SIMD || defined(LE_CS_XWORDS))
 #define LE_CS_WINDOWS 1
 #if LE_SIMD
@@ -49,21 +50,30 @@ static LE_INLINE LE_UNUSED void le_conv_subsample_chan_sse2(const int8_t *x, int
 #if LE_CS_WINDOWS
 /* k == 5, window by window. The window's input bytes of every input map are prepared once in the
  * scratch ([in_c][LE_CS_WORDS] int32 from a 4-byte boundary: le_cs_split6 or le_cs_xrows5), then
- * each output map runs its kernels on them and stores its output. in_off[j] is input map c's
- * offset c * in_h * in_w; its words are at word c * LE_CS_WORDS, found as (in_off[j] * m) >> 16
+ * each output map runs its kernels on them and stores its output. On ARMv7E-M the kernel loop
+ * (le_cs_kernels5s) finds each kernel's map by kstep[j], the byte step from where the previous
+ * kernel left the split-window pointer (made at generation time: ops/conv_subsample.py), and
+ * ends each output map at the step with bit 0 set. On the Cortex-M3 in_off[j], input map c's
+ * offset c * in_h * in_w, gives its words at word c * LE_CS_WORDS, found as (in_off[j] * m) >> 16
  * bytes with m = ceil(4 LE_CS_WORDS 2^16 / plane): exact, since in_off[j] < 2^16 makes the error
  * c * plane * (m - 4 LE_CS_WORDS 2^16 / plane) < 2^16. Without SIMD the pair sums hold at most
  * LE_CS_PAIR_KERNELS kernels per output map (le_conv_subsample_s8 checks). */
 static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, int in_h, int in_w, const int8_t *w,
                                                    const uint16_t *kstart, const uint16_t *in_off,
-                                                   const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
+                                                   const int16_t *kstep, const int32_t *bias, const le_rq_t *rq,
+                                                   int32_t zp, int wide,
                                                    const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                                    const le_rq_t *srq, int32_t szp, int swide,
                                                    const int8_t *stable, int8_t *scratch, int8_t *y, int out_c,
                                                    int out_h, int out_w)
 {
     const uint32_t plane = (uint32_t)in_h * (uint32_t)in_w;
+#if !LE_SIMD
     const uint32_t m = (4u * LE_CS_WORDS * 65536u + plane - 1u) / plane;
+    (void)kstep;
+#else
+    (void)in_off;
+#endif
     int8_t *sb = scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u);
     int oy, ox;
     le_hide(sb); /* one register, not a constant address rebuilt for every kernel */
@@ -74,9 +84,14 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
             const int8_t *x5 = xw + 5 * in_w; /* input row 5 of the window in map 0 */
 #endif
             int8_t *yo = y + oy * out_w + ox;
-            const uint16_t *off = in_off + kstart[0];
             const int8_t *wp = w + 25 * kstart[0];
             int32_t *s = (int32_t *)(void *)sb;
+#if LE_SIMD
+            const int32_t *ks = s; /* the kernel loop's split-window pointer: kstep moves it */
+            const int16_t *kp = kstep;
+#else
+            const uint16_t *off = in_off + kstart[0];
+#endif
             int c, o;
             for (c = 0; c < in_c; ++c) { /* after the first window of a row, half of it is there */
                 const int8_t *xc = xw + c * (int)plane;
@@ -87,21 +102,17 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
 #endif
             }
             for (o = 0; o < out_c; ++o) {
-                const uint16_t *end = in_off + kstart[o + 1];
-                const int32_t b = bias[o];
-                le_acc4_t a;
 #if LE_SIMD
-                a.a0 = b;
-                a.a1 = b;
-                a.a2 = b;
-                a.a3 = b;
-                for (; off != end; ++off) { /* kstart rises: off reaches end exactly */
-                    a = le_cs_kernel5s((const int32_t *)(const void *)(sb + ((*off * m) >> 16)), &wp, a);
-                }
+                int oi = o; /* opaque: gcc indexes the arrays, no pointer per array kept on the stack */
+                le_acc4_t a;
+                le_hide(oi);
+                a.a0 = bias[oi];
+                a.a1 = a.a0;
+                a.a2 = a.a0;
+                a.a3 = a.a0;
+                a = le_cs_kernels5s(&ks, &kp, &wp, a); /* kstart[o] .. kstart[o + 1] - 1 */
 #if defined(LE_REQUANT_VCVTR)
                 if (zp == 0 && szp == 0) { /* literals at the inlined call */
-                    int oi = o; /* opaque: gcc indexes the arrays, no pointer per array kept on the stack */
-                    le_hide(oi);
                     (void)wide;
                     float mo; /* rq[oi]: the float32 bit pattern of M */
                     memcpy(&mo, &rq[oi], sizeof mo);
@@ -119,6 +130,9 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
                                        sw[4 * o + 3], sbias[o], srq[o], szp, swide, stable);
 #endif
 #else
+                const int32_t b = bias[o];
+                le_acc4_t a;
+                const uint16_t *end = in_off + kstart[o + 1];
                 uint32_t tl = 0, bl = 0;
                 int32_t th = 0, bh = 0;
                 for (; off != end; ++off) { /* kstart rises: off reaches end exactly */
@@ -140,14 +154,15 @@ static LE_INLINE void le_conv_subsample_s8_windows(const int8_t *x, int in_c, in
  * below 2^31: c * 4 LE_CS_WORDS 2^16 + 2^16 with c < 256) and, without SIMD, at most
  * LE_CS_PAIR_KERNELS kernels per output map (the pair sums). */
 #define LE_CS_MAX_IN 256
-static LE_INLINE int le_cs_windows_fit(int in_c, const uint16_t *kstart, int out_c)
+static LE_INLINE int le_cs_windows_fit(int in_c, const uint16_t *kstart, const int16_t *kstep, int out_c)
 {
 #if LE_SIMD
     (void)kstart;
     (void)out_c;
-    return in_c <= LE_CS_MAX_IN;
+    return in_c <= LE_CS_MAX_IN && kstep != 0; /* kstep: emitted for every layer the loop can run */
 #else
     int o;
+    (void)kstep;
     for (o = 0; o < out_c; ++o) {
         if (kstart[o + 1] - kstart[o] > LE_CS_PAIR_KERNELS) {
             return 0;
@@ -160,7 +175,8 @@ static LE_INLINE int le_cs_windows_fit(int in_c, const uint16_t *kstart, int out
 
 static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, int in_w, int k, const int8_t *w,
                                            const uint16_t *kstart, const uint16_t *in_off,
-                                           const int32_t *bias, const le_rq_t *rq, int32_t zp, int wide,
+                                           const int16_t *kstep, const int32_t *bias, const le_rq_t *rq,
+                                           int32_t zp, int wide,
                                            const int8_t *table, const int8_t *sw, const int32_t *sbias,
                                            const le_rq_t *srq, int32_t szp, int swide,
                                            const int8_t *stable, int8_t *scratch, int8_t *y, int out_c, int out_h,
@@ -168,8 +184,8 @@ static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, 
 {
     int o;
 #if LE_CS_WINDOWS
-    if (k == 5 && le_cs_windows_fit(in_c, kstart, out_c)) {
-        le_conv_subsample_s8_windows(x, in_c, in_h, in_w, w, kstart, in_off, bias, rq, zp, wide, table, sw, sbias,
+    if (k == 5 && le_cs_windows_fit(in_c, kstart, kstep, out_c)) {
+        le_conv_subsample_s8_windows(x, in_c, in_h, in_w, w, kstart, in_off, kstep, bias, rq, zp, wide, table, sw, sbias,
                                      srq, szp, swide, stable, scratch, y, out_c, out_h, out_w);
         return;
     }
@@ -177,6 +193,7 @@ static LE_INLINE void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, 
     (void)in_c;
     (void)in_h;
     (void)scratch;
+    (void)kstep;
     for (o = 0; o < out_c; ++o) {
         int oy;
 #if LE_SSE2

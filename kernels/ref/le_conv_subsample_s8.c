@@ -5,6 +5,8 @@
  *   conv:  k x k, stride 1, over a sparse list of (output, input) kernels, as le_conv_sparse_s8:
  *          w [stored kernels][k][k], kstart [out_c + 1], in_off [stored kernels],
  *          bias [out_c], rq [out_c], zp, wide
+ *   kstep  [stored kernels] int16 or null: the optimized set's Cortex-M4 kernel-loop steps
+ *          (lenet_edge/compiler/ops/conv_subsample.py); unused here
  *   table  [256] int8, the activation after the conv (indexed by the raw byte of its code)
  *   sub:   sw [out_c][2][2] int8, sbias [out_c], srq [out_c], szp, swide (the depthwise conv,
  *          one input channel per output channel)
@@ -15,7 +17,8 @@
 #include "le_requant.h"
 
 static void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, int in_w, int k, const int8_t *w,
-                                 const uint16_t *kstart, const uint16_t *in_off, const int32_t *bias,
+                                 const uint16_t *kstart, const uint16_t *in_off, const int16_t *kstep,
+                                 const int32_t *bias,
                                  const le_rq_t *rq, int32_t zp, int wide, const int8_t *table,
                                  const int8_t *sw, const int32_t *sbias, const le_rq_t *srq, int32_t szp,
                                  int swide, const int8_t *stable, int8_t *scratch, int8_t *y, int out_c,
@@ -25,6 +28,7 @@ static void le_conv_subsample_s8(const int8_t *x, int in_c, int in_h, int in_w, 
     (void)in_c;
     (void)in_h;
     (void)scratch;
+    (void)kstep;
     for (o = 0; o < out_c; ++o) {
         int oy;
         for (oy = 0; oy < out_h; ++oy) {

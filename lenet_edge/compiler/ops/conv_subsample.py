@@ -65,6 +65,9 @@ class ConvSubsample(Layer):
                   CArray("stable", "int8_t", self.stable.table, "table",
                          f"[256] int8 after {self.sub.node}, indexed by the raw byte of its code"))
         k = self.conv.kernel
+        kstep = self._kstep(conv)
+        if kstep is not None:
+            arrays = (*arrays, kstep)
         macs = n_kernels * k * k * (2 * oh) * (2 * ow) + 4 * c * oh * ow
         stages = [{"node": part.node, "acc_bound": part.rq.acc_bound, "requant_wide": part.rq.wide}
                   for part in (self.conv, self.sub)]
@@ -74,6 +77,35 @@ class ConvSubsample(Layer):
                     "requant_wide": any(s["requant_wide"] for s in stages), "stages": stages,
                     **({"scratch_bytes": self.scratch_bytes} if self.scratch_bytes else {})}
         return Packed(arrays, macs, "sparse", manifest)
+
+    # One input map's split window in the opt kernel's scratch (le_cs_split6 in
+    # kernels/opt/le_conv_subsample_row.h): [6 rows][4] int32 = 96 B, LE_CS_SPLIT words.
+    SPLIT_BYTES = 96
+
+    def _kstep(self, conv: Packed) -> CArray | None:
+        """k = 5 (the window path): per stored kernel, in kernel order, the move of the Cortex-M4
+        kernel loop's split-window pointer (le_cs_kernels5s): it starts each window at the scratch's
+        start, and each kernel's 6 LDMs leave it SPLIT_BYTES after that kernel's map, so kernel j
+        reading map c_j moves it by 96 c_j - (96 c_{j-1} + 96) (j > 0; kernel 0: 96 c_0), a
+        multiple of 4 in [-24,672, 24,480]. Bit 0 is set on the last kernel of each output map:
+        the loop ends there (ASRS puts it in the carry). None when an output map has no kernel
+        (the loop does at least one; the kernel then takes its map-by-map path) or the layer has
+        no window path (k != 5, more than 256 input maps)."""
+        if self.conv.kernel != 5 or self.in_shape[0] > 256:
+            return None
+        plane = self.in_shape[1] * self.in_shape[2]
+        kstart = next(a for a in conv.arrays if a.suffix == "kstart").values.astype(int)
+        in_off = next(a for a in conv.arrays if a.suffix == "in_off").values.astype(int)
+        if np.any(np.diff(kstart) == 0):
+            return None
+        pos = self.SPLIT_BYTES * (in_off // plane)                  # each kernel's map in the scratch
+        prev_end = np.concatenate(([0], pos[:-1] + self.SPLIT_BYTES))
+        steps = pos - prev_end
+        steps[kstart[1:] - 1] |= 1                                  # last kernel of each output map
+        return CArray("kstep", "int16_t", steps.astype(np.int16), "index",
+                      f"[{len(steps)}] int16: per stored kernel, the opt kernel's split-window pointer "
+                      "move (bytes, a multiple of 4) to that kernel's input map; bit 0: last kernel "
+                      "of its output map")
 
     def reference(self, x, int_requant):
         for part in (self.conv, self.table, self.sub, self.stable):
@@ -85,6 +117,7 @@ class ConvSubsample(Layer):
         wide = lambda conv: "1" if conv.rq.wide else "0"     # noqa: E731
         return Call("le_conv_subsample_s8", (
             io.src, str(self.in_shape[0]), str(self.in_shape[1]), str(self.in_shape[2]), str(self.conv.kernel), io.sym("w"), io.sym("kstart"), io.sym("in_off"),
+            io.symbols.get("kstep", "0"),
             io.sym("bias"), io.sym("rq"), str(self.conv.y_zp), wide(self.conv), io.sym("table"),
             io.sym("sw"), io.sym("sbias"), io.sym("srq"), str(self.sub.y_zp), wide(self.sub), io.sym("stable"),
             io.scratch, io.dst, str(c), str(oh), str(ow)))
@@ -161,8 +194,9 @@ class ImageConvSubsample(Layer):
                     "fused_tensors": fused_tensors + inner.manifest["fused_tensors"],
                     "scratch_bytes": self.scratch_bytes}
         # one input channel: every kernel reads input offset 0, so the kernel takes no in_off list
+        # (nor C3's kstep, the window path's pointer moves)
         arrays = tuple(_by_signed_code(a) if a.suffix in ("table", "stable") else a
-                       for a in inner.arrays if a.suffix != "in_off")
+                       for a in inner.arrays if a.suffix not in ("in_off", "kstep"))
         return Packed((itable, *arrays), inner.macs, inner.form, manifest)
 
     def reference(self, x, int_requant):
