@@ -294,3 +294,18 @@ def test_bit_exact_with_default_flags(cc, opt, tmp_path):
             np.testing.assert_array_equal(got["scores"], want["scores"], err_msg=f"{kernel_set} {requant}")
             np.testing.assert_array_equal(got["label"], want["label"])
             assert subprocess.run([str(exe), "--selftest"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("opt", ["-O2", "-Os"])
+def test_frame_pointer_builds_with_its_macro(opt, tmp_path):
+    """gcc -fno-omit-frame-pointer takes r7 from the asm: with -DLENET5_FRAME_POINTER (le_common.h)
+    the generated C compiles for the Cortex-M4F and M3, the asm-heavy paths (without it, it does not)."""
+    require_tool("arm-none-eabi-gcc")
+    (tmp_path / "m.onnx").write_bytes(paper_builder(3).bytes())
+    c_dir = tmp_path / "c"
+    export_c_cmd(tmp_path / "m.onnx", c_dir)
+    for cpu in (["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"], ["-mcpu=cortex-m3"]):
+        proc = subprocess.run(["arm-none-eabi-gcc", opt, "-fno-omit-frame-pointer", "-DLENET5_FRAME_POINTER",
+                               *cpu, "-mthumb", "-c", str(c_dir / "lenet5.c"), "-o", str(tmp_path / "l.o")],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, (cpu, proc.stderr[-500:])

@@ -23,6 +23,11 @@
 #error "lenet-edge: do not build the generated C with -ffast-math or -Ofast (the float requant path must round exactly; use -O2/-O3/-Os, or -DLENET5_INT_REQUANT)"
 #endif
 
+/* gcc -fno-omit-frame-pointer keeps r7 (Thumb) for the frame: the opt kernels' widest asm loop
+ * then has too few registers and gcc stops with "'asm' operand has impossible constraints". No
+ * predefined macro reveals the flag, so such builds add -DLENET5_FRAME_POINTER (the same answers,
+ * through a loop in C; clang always takes it). */
+
 /* The requant path: float32 (needs an FPU) or the integer-only replay (FPU-less Cortex-M, or
  * -DLENET5_INT_REQUANT). Both give identical codes. */
 #ifndef LENET5_REQUANT_INT
