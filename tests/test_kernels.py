@@ -116,6 +116,11 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (InputTable(node="itab", tensor="itab", in_shape=(1, 9, 7), out_shape=(1, 9, 7), table=table),
          rng.integers(0, 256, (1, 9, 7)).astype(np.uint8)),
         (Table(node="tab", tensor="tab", in_shape=(3, 5, 7), out_shape=(3, 5, 7), table=table), x8(3, 5, 7)),
+        # le_table_s8 (opt) takes 4 codes per step: n % 4 = 1 above, 2, 3 and 0 here
+        (Table(node="tab2", tensor="tab2", in_shape=(2, 3, 5), out_shape=(2, 3, 5), table=table), x8(2, 3, 5)),
+        (Table(node="tab3", tensor="tab3", in_shape=(1, 1, 7), out_shape=(1, 1, 7), table=table), x8(1, 1, 7)),
+        (Table(node="tab4", tensor="tab4", in_shape=(1, 16, 16), out_shape=(1, 16, 16), table=table),
+         np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16)),
         (Pad(node="pad", tensor="pad", in_shape=(2, 5, 6), out_shape=(2, 8, 10), pads=(1, 3, 2, 1), value=-7),
          x8(2, 5, 6)),
         (MaxPool(node="mp", tensor="mp", in_shape=(3, 9, 11), out_shape=(3, 4, 5), kernel=2, stride=2), x8(3, 9, 11)),
