@@ -2877,18 +2877,87 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
             : "memory"); \
     } while (0)
 
+#if LE_DOT_ASM6 && defined(LE_REQUANT_VCVTR)
+/* y[0..6) = the le_requant codes (zero point 0, `wide` needs nothing: VCVT rounds a wide acc as C's
+ * (float)acc does) of the 6 accumulators q0..q5 with the float32 multipliers rq[0..6), in one
+ * pass instead of 6 turns of the C loop (about 15 cycles each): 3 VMOV of two core registers
+ * (2 cycles each), one VLDM of the multipliers (1 + 6), 6 VCVT, 6 VMUL, 6 VCVTR, 3 VMOV back, then
+ * SSAT and STRB alternating (TRM: nothing pipelines after a store, so a store right after a store
+ * costs a cycle more). s0..s11 are caller-saved in the hard-float ABI. */
+static LE_INLINE void le_requant6_vcvtr(int32_t q0, int32_t q1, int32_t q2, int32_t q3, int32_t q4,
+                                        int32_t q5, const le_rq_t *rq, int8_t *y)
+{
+    /* the codes and y in low registers (not r7: clang's frame pointer), so each STRB is a 16-bit
+     * encoding */
+    register int32_t c0 __asm__("r0");
+    register int32_t c1 __asm__("r1");
+    register int32_t c2 __asm__("r2");
+    register int32_t c3 __asm__("r3");
+    register int32_t c4 __asm__("r4");
+    register int32_t c5 __asm__("r5");
+    register int8_t *yr __asm__("r6") = y;
+    __asm__ __volatile__( /* volatile: its only effect is the stores */
+            "vmov   s0, s1, %[q0], %[q1]\n\t"
+            "vmov   s2, s3, %[q2], %[q3]\n\t"
+            "vmov   s4, s5, %[q4], %[q5]\n\t"
+            "vldm   %[rq], {s6-s11}\n\t"
+            "vcvt.f32.s32 s0, s0\n\t"
+            "vcvt.f32.s32 s1, s1\n\t"
+            "vcvt.f32.s32 s2, s2\n\t"
+            "vcvt.f32.s32 s3, s3\n\t"
+            "vcvt.f32.s32 s4, s4\n\t"
+            "vcvt.f32.s32 s5, s5\n\t"
+            "vmul.f32 s0, s0, s6\n\t"
+            "vmul.f32 s1, s1, s7\n\t"
+            "vmul.f32 s2, s2, s8\n\t"
+            "vmul.f32 s3, s3, s9\n\t"
+            "vmul.f32 s4, s4, s10\n\t"
+            "vmul.f32 s5, s5, s11\n\t"
+            "vcvtr.s32.f32 s0, s0\n\t"
+            "vcvtr.s32.f32 s1, s1\n\t"
+            "vcvtr.s32.f32 s2, s2\n\t"
+            "vcvtr.s32.f32 s3, s3\n\t"
+            "vcvtr.s32.f32 s4, s4\n\t"
+            "vcvtr.s32.f32 s5, s5\n\t"
+            "vmov   %[c0], %[c1], s0, s1\n\t"
+            "vmov   %[c2], %[c3], s2, s3\n\t"
+            "vmov   %[c4], %[c5], s4, s5\n\t"
+            "ssat   %[c0], #8, %[c0]\n\t"
+            "strb   %[c0], [%[y]]\n\t"
+            "ssat   %[c1], #8, %[c1]\n\t"
+            "strb   %[c1], [%[y], #1]\n\t"
+            "ssat   %[c2], #8, %[c2]\n\t"
+            "strb   %[c2], [%[y], #2]\n\t"
+            "ssat   %[c3], #8, %[c3]\n\t"
+            "strb   %[c3], [%[y], #3]\n\t"
+            "ssat   %[c4], #8, %[c4]\n\t"
+            "strb   %[c4], [%[y], #4]\n\t"
+            "ssat   %[c5], #8, %[c5]\n\t"
+            "strb   %[c5], [%[y], #5]"
+            : [c0] "=r"(c0), [c1] "=r"(c1), [c2] "=r"(c2), [c3] "=r"(c3), [c4] "=r"(c4), [c5] "=r"(c5)
+            : [q0] "r"(q0), [q1] "r"(q1), [q2] "r"(q2), [q3] "r"(q3), [q4] "r"(q4), [q5] "r"(q5),
+              [rq] "r"(rq), [y] "r"(yr)
+            : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "memory");
+}
+#define LE_DOT_RQ6 1
+#else
+#define LE_DOT_RQ6 0
+#endif
+
 #if LE_DOT_ASM6
-/* acc[0..6) = init[..] + the dot products of a block of 3 pairs over an EVEN number of chunks
- * (x .. xend, word-aligned weights at wp, 24 bytes per chunk), minus x_off for X (the + 128
- * offsets; modulo 2^32). The loop runs 4 chunks (two asm blocks of 2) per CMP + BNE (1 + 3
- * cycles); a chunk count of 4k + 2 enters at the second block. 27 instructions and 29 cycles per
- * chunk (12 SMLAD, 8 SXTB16, 7 LDR in 9 cycles). Out of line: one copy serves every dot layer
- * (C5 and F6). */
+/* The accumulators acc[0..6) = init[..] + the dot products of a block of 3 pairs over an EVEN
+ * number of chunks (x .. xend, word-aligned weights at wp, 24 bytes per chunk), minus x_off for X
+ * (the + 128 offsets; modulo 2^32). rq == 0: out is acc, int32_t[6]; else (LE_DOT_RQ6, zero point
+ * 0, no input left after the chunks) out is y, the 6 int8 codes (le_requant6_vcvtr with the
+ * multipliers rq[0..6)). One pointer for both keeps the arguments at 7 (3 on the stack).
+ * The loop runs 4 chunks (two asm blocks of 2) per CMP + BNE (1 + 3 cycles); a chunk count of
+ * 4k + 2 enters at the second block. 27 instructions and 29 cycles per chunk (12 SMLAD, 8 SXTB16,
+ * 7 LDR in 9 cycles). Out of line: one copy serves every dot layer (C5 and F6). */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 static void le_dot6_smlad(const int8_t *x, const int8_t *xend, const int8_t *wp, const int32_t *init,
-                          uint32_t x_off, int32_t *acc)
+                          uint32_t x_off, const le_rq_t *rq, void *out)
 {
     /* the combined accumulators start at init X - x_off + 256 * init Y (modulo 2^32: the asm adds
      * modulo 2^32 too) */
@@ -2910,12 +2979,28 @@ static void le_dot6_smlad(const int8_t *x, const int8_t *xend, const int8_t *wp,
     two:
         LE_DOT6_2CHUNKS();
     }
-    acc[0] = (int32_t)((uint32_t)a0 - 256u * (uint32_t)a1); /* X = combined - 256 * Y */
-    acc[1] = a1;
-    acc[2] = (int32_t)((uint32_t)a2 - 256u * (uint32_t)a3);
-    acc[3] = a3;
-    acc[4] = (int32_t)((uint32_t)a4 - 256u * (uint32_t)a5);
-    acc[5] = a5;
+    {
+        int32_t q0 = (int32_t)((uint32_t)a0 - 256u * (uint32_t)a1); /* X = combined - 256 * Y */
+        int32_t q1 = a1;
+        int32_t q2 = (int32_t)((uint32_t)a2 - 256u * (uint32_t)a3);
+        int32_t q3 = a3;
+        int32_t q4 = (int32_t)((uint32_t)a4 - 256u * (uint32_t)a5);
+        int32_t q5 = a5;
+        int32_t *acc = (int32_t *)out;
+#if LE_DOT_RQ6
+        if (rq != 0) {
+            le_requant6_vcvtr(q0, q1, q2, q3, q4, q5, rq, (int8_t *)out);
+            return;
+        }
+#endif
+        (void)rq;
+        acc[0] = q0;
+        acc[1] = q1;
+        acc[2] = q2;
+        acc[3] = q3;
+        acc[4] = q4;
+        acc[5] = q5;
+    }
 }
 #endif
 
@@ -2931,7 +3016,7 @@ static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_
 #if LE_DOT_ASM6
     if (pairs == 3 && aligned) {
         const int even = chunks - chunks % 2;
-        le_dot6_smlad(x, x + 4 * even, wp, init, x_off, acc);
+        le_dot6_smlad(x, x + 4 * even, wp, init, x_off, 0, acc);
         for (p = 0; p < 3 && chunks > even; ++p) { /* the odd last chunk */
             le_dot_pair_simd(x + 4 * even, 1, wp + 24 * even + 8 * p, 24, acc + 2 * p);
         }
@@ -3301,6 +3386,14 @@ static LE_INLINE void le_dot_channels(const int8_t *x, int n, const int8_t *wp, 
     int32_t acc[LE_DOT_BLOCK];
     int c;
     int t;
+#if LE_DOT_RQ6
+    if (size == LE_DOT_BLOCK && zp == 0 && n % 8 == 0) {
+        /* an even chunk count and no last inputs (literals at the inlined call): le_dot6_smlad runs
+         * the whole block, requant and store included (le_requant6_vcvtr) */
+        le_dot6_smlad(x, x + n, wp, bias + o, 128u * (uint32_t)sum_x, rq + o, y + o);
+        return;
+    }
+#endif
     if (size == 1) { /* a lone last channel: its weights in order */
         acc[0] = bias[o];
         for (t = 0; t < n; ++t) {
