@@ -2961,12 +2961,20 @@ static void le_dot6_smlad(const int8_t *x, const int8_t *xend, const int8_t *wp,
 {
     /* the combined accumulators start at init X - x_off + 256 * init Y (modulo 2^32: the asm adds
      * modulo 2^32 too) */
-    register int32_t a0 __asm__("r8") = (int32_t)((uint32_t)init[0] - x_off + 256u * (uint32_t)init[1]);
-    register int32_t a1 __asm__("r9") = init[1];
-    register int32_t a2 __asm__("r10") = (int32_t)((uint32_t)init[2] - x_off + 256u * (uint32_t)init[3]);
-    register int32_t a3 __asm__("r11") = init[3];
-    register int32_t a4 __asm__("r12") = (int32_t)((uint32_t)init[4] - x_off + 256u * (uint32_t)init[5]);
-    register int32_t a5 __asm__("lr") = init[5];
+    register int32_t a0 __asm__("r8");
+    register int32_t a1 __asm__("r9");
+    register int32_t a2 __asm__("r10");
+    register int32_t a3 __asm__("r11");
+    register int32_t a4 __asm__("r12");
+    register int32_t a5 __asm__("lr");
+    /* init[0..6) by one LDM (1 + 6 cycles; 6 LDR as gcc interleaves them: about 9, and 14 more
+     * bytes): the pinned registers ascend as LDM's list must */
+    __asm__("ldm    %[init], {%[a0], %[a1], %[a2], %[a3], %[a4], %[a5]}"
+            : [a0] "=r"(a0), [a1] "=r"(a1), [a2] "=r"(a2), [a3] "=r"(a3), [a4] "=r"(a4), [a5] "=r"(a5)
+            : [init] "r"(init), "m"(*(const int32_t(*)[LE_DOT_BLOCK])init));
+    a0 = (int32_t)((uint32_t)a0 - x_off + 256u * (uint32_t)a1);
+    a2 = (int32_t)((uint32_t)a2 - x_off + 256u * (uint32_t)a3);
+    a4 = (int32_t)((uint32_t)a4 - x_off + 256u * (uint32_t)a5);
     /* 4 bytes before the inputs and the weights: see LE_DOT6_2CHUNKS */
     register uintptr_t xa __asm__("r0") = (uintptr_t)x - 4u;
     register uintptr_t w __asm__("r1") = (uintptr_t)wp - 4u;
