@@ -163,6 +163,18 @@ def make_cases(seed: int = 0) -> list[tuple[ir.Layer, np.ndarray]]:
         (_conv(rng, "dot3", (5, 2, 2), 8, 2), None),                # dot: n 20, out_c 8 (6 + 2)
         (_conv(rng, "dot4", (2, 3, 3), 13, 3), None),               # dot: n 18, out_c 13 (6 + 6 + 1)
         (_conv(rng, "dotw", (3, 3, 3), 8, 3, wide=True), None),     # dot: |acc| >= 2^23, no 64-bit pairs
+        # the M4 block loop (le_dot6_smlad) runs 4 chunks of 4 inputs per pass, entering at its second
+        # half for 4k + 2; an odd last chunk and the n % 4 last inputs run in C
+        (_conv(rng, "dot0", (2, 1, 1), 7, 1), None),                # dot: n 2, no chunk at all
+        (_conv(rng, "dot8", (2, 2, 2), 6, 2), None),                # dot: 2 chunks (4k + 2, k = 0)
+        (_conv(rng, "dot24", (6, 2, 2), 12, 2), None),              # dot: 6 chunks (4 + 2), 2 blocks
+        (_conv(rng, "dot28", (7, 2, 2), 6, 2), None),               # dot: 7 chunks (4 + 2 + 1)
+        (_conv(rng, "dot30", (30, 1, 1), 7, 1), None),              # dot: 7 chunks + 2 inputs, 6 + 1
+        (_conv(rng, "dot40", (10, 2, 2), 8, 2), None),              # dot: 10 chunks (8 + 2), 6 + 2
+        (_conv(rng, "dot64", (4, 4, 4), 6, 4), None),               # dot: 16 chunks (4k)
+        # zero point 0 and n % 8 == 0 (C5, F6): on the M4F/M7 the block requants in le_dot6_smlad
+        (dataclasses.replace(_conv(rng, "dot64z", (4, 4, 4), 14, 4), y_zp=0), None),     # 6 + 6 + 2
+        (dataclasses.replace(_conv(rng, "dot40zw", (10, 2, 2), 6, 2, wide=True), y_zp=0), None),  # 8 + 2, wide
         (Rbf(node="rbfb", tensor="rbfb", in_shape=(21,), out_shape=(3,),
              centres=np.where(rng.random((3, 21)) < 0.5, -74, 74).astype(np.int32)), x8(21)),
         (Rbf(node="rbfb84", tensor="rbfb84", in_shape=(84,), out_shape=(10,),        # the paper's head

@@ -60,92 +60,222 @@ static LE_INLINE void le_dot_pair_simd(const int8_t *x, int chunks, const int8_t
     acc[1] = a1;
 }
 
-/* LDRD with any two registers is Thumb-2 (ARM state wants an even, consecutive pair) */
+/* The block asm needs Thumb-2 (LDR with negative and write-back offsets on any register) and 13
+ * registers (gcc at -O0 cannot find them) */
 #if defined(__thumb2__) && defined(__OPTIMIZE__)
-#define LE_DOT_LDRD 1
+#define LE_DOT_ASM6 1
 #else
-#define LE_DOT_LDRD 0
+#define LE_DOT_ASM6 0
 #endif
 
-/* The pair (combined X + 256 Y, Y) of the two weight words loaded by `ldrd` (into t0, t1) against
- * the input halves: word 0 with xe, word 1 with xo; raw for the combined sum, Y's bytes by SXTB16
- * (rotated by 8) for Y's. t2: scratch. */
-#define LE_DOT_PAIR_LDRD(ldrd, ac, ay) \
-    "ldrd   %[t0], %[t1], " ldrd "\n\t" \
-    "sxtb16 %[t2], %[t0], ror #8\n\t" \
-    "smlad  %[" ac "], %[xe], %[t0], %[" ac "]\n\t" \
-    "smlad  %[" ay "], %[xe], %[t2], %[" ay "]\n\t" \
-    "sxtb16 %[t2], %[t1], ror #8\n\t" \
-    "smlad  %[" ac "], %[xo], %[t1], %[" ac "]\n\t" \
-    "smlad  %[" ay "], %[xo], %[t2], %[" ay "]\n\t"
+/* One weight word t (its halfwords: (X + 128) + 256 Y of one input each, as int16) against the
+ * input halves xh: SMLAD of the RAW word into the combined accumulator ac, then SXTB16 of the word
+ * rotated by 8 IN PLACE (Y's bytes: t is not needed raw again, so no scratch register) and SMLAD
+ * into Y's accumulator ay. */
+#define LE_DOT_WORD(ac, ay, xh, t) \
+    "smlad  %[" ac "], %[" xh "], %[" t "], %[" ac "]\n\t" \
+    "sxtb16 %[" t "], %[" t "], ror #8\n\t" \
+    "smlad  %[" ay "], %[" xh "], %[" t "], %[" ay "]\n\t"
 
-/* One chunk of 4 inputs: the word `xload` split into its halves (x[t0], x[t2]) and (x[t1], x[t3]). */
-#define LE_DOT_X(xload) \
-    "ldr    %[xe], " xload "\n\t" \
-    "sxtb16 %[xo], %[xe], ror #8\n\t" \
-    "sxtb16 %[xe], %[xe]\n\t"
+/* One chunk of 4 inputs against the block's 3 pairs: the input word (address xa) and the 6 weight
+ * words w0..w5 (pair 0 words 0, 1, pair 1 words 0, 1, pair 2 words 0, 1; word 0 meets (x[t0],
+ * x[t2]), word 1 (x[t1], x[t3])). Load order (Cortex-M4 TRM 3.3.2: a single LDR directly after
+ * another whose result and write-back are not in its address pipelines, 1 cycle instead of 2;
+ * LDRD is 3 and never pipelines): two chains, the input word and 3 weight words (2 + 1 + 1 + 1),
+ * then the other 3 (2 + 1 + 1): 9 cycles for 7 words (LDR + 3 LDRD: 11). Only the first load of a
+ * chain may write back its base, or the last one (its successor is no load). */
+#define LE_DOT_CHUNK(xa, w0, w1, w2, w3, w4, w5) \
+    "ldr    %[xe], " xa "\n\t" \
+    "ldr    %[t0], " w0 "\n\t" \
+    "ldr    %[t1], " w1 "\n\t" \
+    "ldr    %[t2], " w2 "\n\t" \
+    "sxtb16 %[xo], %[xe], ror #8\n\t"   /* (x[t1], x[t3]) */ \
+    "sxtb16 %[xe], %[xe]\n\t"           /* (x[t0], x[t2]) */ \
+    LE_DOT_WORD("a0", "a1", "xe", "t0") \
+    LE_DOT_WORD("a0", "a1", "xo", "t1") \
+    LE_DOT_WORD("a2", "a3", "xe", "t2") \
+    "ldr    %[t0], " w3 "\n\t" \
+    "ldr    %[t1], " w4 "\n\t" \
+    "ldr    %[t2], " w5 "\n\t" \
+    LE_DOT_WORD("a2", "a3", "xo", "t0") \
+    LE_DOT_WORD("a4", "a5", "xe", "t1") \
+    LE_DOT_WORD("a4", "a5", "xo", "t2")
 
-#if LE_DOT_LDRD
-/* acc[0..6) = init[..] + the dot products of a block of 3 pairs over an EVEN number of chunks
- * (x .. xend, word-aligned weights at w, 24 bytes per chunk), minus x_off for X (the + 128
- * offsets; modulo 2^32). Two chunks per asm block: 6 accumulators (per pair the combined
- * X + 256 Y and Y), 2 input halves, 3 scratch registers and the 2 pointers are 13 registers,
- * gcc's loop end the 14th; the first LDRD of a block steps w (post-index) and the others reach
- * back, x likewise: 48 instructions per 48 MACs plus CMP and BNE. Out of line: one copy serves every dot layer (C5 and F6), whose block
- * loop is 240 bytes of 4-byte instructions. */
+/* Two chunks (8 inputs, 48 weight bytes). Both pointers point 4 bytes BEFORE the chunk pair's data
+ * and step by a pre-indexed write-back load ([x, #8]!, [w, #48]!) placed where the TRM allows it: x
+ * by the first load of a chain (the next loads' base is w), w by the last (no load follows it).
+ * 13 registers: 6 accumulators, the input halves, 3 weight words, the 2 pointers, all pinned (local
+ * register variables, their one supported use: asm operands) by le_dot6_smlad: the pointers, x's
+ * word and the weight words in r0..r5, so the other 12 loads are 16-bit encodings (LDR Rt, [Rn,
+ * #imm5 * 4]; 48 bytes less code); left to choose, gcc shuffles accumulators between the two asm
+ * blocks (3 to 4 MOVs per pass) and has no allocation for more than 3 "l" (r0-r7) operands. r7 is
+ * left free (clang's frame pointer; gcc keeps the loop end there). */
+#define LE_DOT6_2CHUNKS() \
+    do { \
+    register int32_t xe __asm__("r2"); \
+    register int32_t t0 __asm__("r3"); \
+    register int32_t t1 __asm__("r4"); \
+    register int32_t t2 __asm__("r5"); \
+    register int32_t xo __asm__("r6"); \
+    __asm__(LE_DOT_CHUNK("[%[x], #4]", "[%[w], #4]", "[%[w], #8]", "[%[w], #12]", \
+                         "[%[w], #16]", "[%[w], #20]", "[%[w], #24]") \
+            LE_DOT_CHUNK("[%[x], #8]!", "[%[w], #28]", "[%[w], #32]", "[%[w], #36]", \
+                         "[%[w], #40]", "[%[w], #44]", "[%[w], #48]!") \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), \
+              [a5] "+r"(a5), [x] "+r"(xa), [w] "+r"(w), [xe] "=&r"(xe), [xo] "=&r"(xo), \
+              [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2) \
+            : \
+            : "memory"); \
+    } while (0)
+
+#if LE_DOT_ASM6 && defined(LE_REQUANT_VCVTR)
+/* y[0..6) = the le_requant codes (zero point 0, `wide` needs nothing: VCVT rounds a wide acc as C's
+ * (float)acc does) of the 6 accumulators q0..q5 with the float32 multipliers rq[0..6), in one
+ * pass instead of 6 turns of the C loop (about 15 cycles each): 3 VMOV of two core registers
+ * (2 cycles each), one VLDM of the multipliers (1 + 6), 6 VCVT, 6 VMUL, 6 VCVTR, 3 VMOV back, then
+ * SSAT and STRB alternating (TRM: nothing pipelines after a store, so a store right after a store
+ * costs a cycle more). s0..s11 are caller-saved in the hard-float ABI. */
+static LE_INLINE void le_requant6_vcvtr(int32_t q0, int32_t q1, int32_t q2, int32_t q3, int32_t q4,
+                                        int32_t q5, const le_rq_t *rq, int8_t *y)
+{
+    /* the codes and y in low registers (not r7: clang's frame pointer), so each STRB is a 16-bit
+     * encoding */
+    register int32_t c0 __asm__("r0");
+    register int32_t c1 __asm__("r1");
+    register int32_t c2 __asm__("r2");
+    register int32_t c3 __asm__("r3");
+    register int32_t c4 __asm__("r4");
+    register int32_t c5 __asm__("r5");
+    register int8_t *yr __asm__("r6") = y;
+    __asm__ __volatile__( /* volatile: its only effect is the stores */
+            "vmov   s0, s1, %[q0], %[q1]\n\t"
+            "vmov   s2, s3, %[q2], %[q3]\n\t"
+            "vmov   s4, s5, %[q4], %[q5]\n\t"
+            "vldm   %[rq], {s6-s11}\n\t"
+            "vcvt.f32.s32 s0, s0\n\t"
+            "vcvt.f32.s32 s1, s1\n\t"
+            "vcvt.f32.s32 s2, s2\n\t"
+            "vcvt.f32.s32 s3, s3\n\t"
+            "vcvt.f32.s32 s4, s4\n\t"
+            "vcvt.f32.s32 s5, s5\n\t"
+            "vmul.f32 s0, s0, s6\n\t"
+            "vmul.f32 s1, s1, s7\n\t"
+            "vmul.f32 s2, s2, s8\n\t"
+            "vmul.f32 s3, s3, s9\n\t"
+            "vmul.f32 s4, s4, s10\n\t"
+            "vmul.f32 s5, s5, s11\n\t"
+            "vcvtr.s32.f32 s0, s0\n\t"
+            "vcvtr.s32.f32 s1, s1\n\t"
+            "vcvtr.s32.f32 s2, s2\n\t"
+            "vcvtr.s32.f32 s3, s3\n\t"
+            "vcvtr.s32.f32 s4, s4\n\t"
+            "vcvtr.s32.f32 s5, s5\n\t"
+            "vmov   %[c0], %[c1], s0, s1\n\t"
+            "vmov   %[c2], %[c3], s2, s3\n\t"
+            "vmov   %[c4], %[c5], s4, s5\n\t"
+            "ssat   %[c0], #8, %[c0]\n\t"
+            "strb   %[c0], [%[y]]\n\t"
+            "ssat   %[c1], #8, %[c1]\n\t"
+            "strb   %[c1], [%[y], #1]\n\t"
+            "ssat   %[c2], #8, %[c2]\n\t"
+            "strb   %[c2], [%[y], #2]\n\t"
+            "ssat   %[c3], #8, %[c3]\n\t"
+            "strb   %[c3], [%[y], #3]\n\t"
+            "ssat   %[c4], #8, %[c4]\n\t"
+            "strb   %[c4], [%[y], #4]\n\t"
+            "ssat   %[c5], #8, %[c5]\n\t"
+            "strb   %[c5], [%[y], #5]"
+            : [c0] "=r"(c0), [c1] "=r"(c1), [c2] "=r"(c2), [c3] "=r"(c3), [c4] "=r"(c4), [c5] "=r"(c5)
+            : [q0] "r"(q0), [q1] "r"(q1), [q2] "r"(q2), [q3] "r"(q3), [q4] "r"(q4), [q5] "r"(q5),
+              [rq] "r"(rq), [y] "r"(yr)
+            : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "memory");
+}
+#define LE_DOT_RQ6 1
+#else
+#define LE_DOT_RQ6 0
+#endif
+
+#if LE_DOT_ASM6
+/* The accumulators acc[0..6) = init[..] + the dot products of a block of 3 pairs over an EVEN
+ * number of chunks (x .. xend, word-aligned weights at wp, 24 bytes per chunk), minus x_off for X
+ * (the + 128 offsets; modulo 2^32). rq == 0: out is acc, int32_t[6]; else (LE_DOT_RQ6, zero point
+ * 0, no input left after the chunks) out is y, the 6 int8 codes (le_requant6_vcvtr with the
+ * multipliers rq[0..6)). One pointer for both keeps the arguments at 7 (3 on the stack).
+ * The loop runs 4 chunks (two asm blocks of 2) per CMP + BNE (1 + 3 cycles); a chunk count of
+ * 4k + 2 enters at the second block. 27 instructions and 29 cycles per chunk (12 SMLAD, 8 SXTB16,
+ * 7 LDR in 9 cycles). Out of line: one copy serves every dot layer (C5 and F6). */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void le_dot6_ldrd(const int8_t *x, const int8_t *xend, const int8_t *wp, const int32_t *init,
-                         uint32_t x_off, int32_t *acc)
+static void le_dot6_smlad(const int8_t *x, const int8_t *xend, const int8_t *wp, const int32_t *init,
+                          uint32_t x_off, const le_rq_t *rq, void *out)
 {
     /* the combined accumulators start at init X - x_off + 256 * init Y (modulo 2^32: the asm adds
      * modulo 2^32 too) */
-    int32_t a0 = (int32_t)((uint32_t)init[0] - x_off + 256u * (uint32_t)init[1]), a1 = init[1];
-    int32_t a2 = (int32_t)((uint32_t)init[2] - x_off + 256u * (uint32_t)init[3]), a3 = init[3];
-    int32_t a4 = (int32_t)((uint32_t)init[4] - x_off + 256u * (uint32_t)init[5]), a5 = init[5];
-    while (x != xend) {
-        int32_t xe;
-        int32_t xo;
-        int32_t t0;
-        int32_t t1;
-        int32_t t2;
-        __asm__(LE_DOT_X("[%[x]], #8")                        /* chunk 0: x[0..4), w[0..24) */
-                LE_DOT_PAIR_LDRD("[%[w]], #48", "a0", "a1")
-                LE_DOT_PAIR_LDRD("[%[w], #-40]", "a2", "a3")
-                LE_DOT_PAIR_LDRD("[%[w], #-32]", "a4", "a5")
-                LE_DOT_X("[%[x], #-4]")                       /* chunk 1: x[4..8), w[24..48) */
-                LE_DOT_PAIR_LDRD("[%[w], #-24]", "a0", "a1")
-                LE_DOT_PAIR_LDRD("[%[w], #-16]", "a2", "a3")
-                LE_DOT_PAIR_LDRD("[%[w], #-8]", "a4", "a5")
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),
-                  [a5] "+r"(a5), [x] "+r"(x), [w] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                  [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-                :
-                : "memory");
+    register int32_t a0 __asm__("r8");
+    register int32_t a1 __asm__("r9");
+    register int32_t a2 __asm__("r10");
+    register int32_t a3 __asm__("r11");
+    register int32_t a4 __asm__("r12");
+    register int32_t a5 __asm__("lr");
+    /* init[0..6) by one LDM (1 + 6 cycles; 6 LDR as gcc interleaves them: about 9, and 14 more
+     * bytes): the pinned registers ascend as LDM's list must */
+    __asm__("ldm    %[init], {%[a0], %[a1], %[a2], %[a3], %[a4], %[a5]}"
+            : [a0] "=r"(a0), [a1] "=r"(a1), [a2] "=r"(a2), [a3] "=r"(a3), [a4] "=r"(a4), [a5] "=r"(a5)
+            : [init] "r"(init), "m"(*(const int32_t(*)[LE_DOT_BLOCK])init));
+    a0 = (int32_t)((uint32_t)a0 - x_off + 256u * (uint32_t)a1);
+    a2 = (int32_t)((uint32_t)a2 - x_off + 256u * (uint32_t)a3);
+    a4 = (int32_t)((uint32_t)a4 - x_off + 256u * (uint32_t)a5);
+    /* 4 bytes before the inputs and the weights: see LE_DOT6_2CHUNKS */
+    register uintptr_t xa __asm__("r0") = (uintptr_t)x - 4u;
+    register uintptr_t w __asm__("r1") = (uintptr_t)wp - 4u;
+    const uintptr_t xa_end = (uintptr_t)xend - 4u;
+    if ((xend - x) % 16 != 0) { /* 4k + 2 chunks: the first pass runs the second block only */
+        goto two;
     }
-    acc[0] = (int32_t)((uint32_t)a0 - 256u * (uint32_t)a1); /* X = combined - 256 * Y */
-    acc[1] = a1;
-    acc[2] = (int32_t)((uint32_t)a2 - 256u * (uint32_t)a3);
-    acc[3] = a3;
-    acc[4] = (int32_t)((uint32_t)a4 - 256u * (uint32_t)a5);
-    acc[5] = a5;
+    while (xa != xa_end) {
+        LE_DOT6_2CHUNKS();
+    two:
+        LE_DOT6_2CHUNKS();
+    }
+    {
+        int32_t q0 = (int32_t)((uint32_t)a0 - 256u * (uint32_t)a1); /* X = combined - 256 * Y */
+        int32_t q1 = a1;
+        int32_t q2 = (int32_t)((uint32_t)a2 - 256u * (uint32_t)a3);
+        int32_t q3 = a3;
+        int32_t q4 = (int32_t)((uint32_t)a4 - 256u * (uint32_t)a5);
+        int32_t q5 = a5;
+        int32_t *acc = (int32_t *)out;
+#if LE_DOT_RQ6
+        if (rq != 0) {
+            le_requant6_vcvtr(q0, q1, q2, q3, q4, q5, rq, (int8_t *)out);
+            return;
+        }
+#endif
+        (void)rq;
+        acc[0] = q0;
+        acc[1] = q1;
+        acc[2] = q2;
+        acc[3] = q3;
+        acc[4] = q4;
+        acc[5] = q5;
+    }
 }
 #endif
 
 /* acc[0..2*pairs) = init[..] + the dot products of a block of `pairs` (1 or 3) (X, Y) pairs over
  * the chunks of 4 inputs, minus x_off for X (the + 128 offsets; modulo 2^32). 3 pairs with
- * word-aligned weights (the array is LE_ALIGN4 and n is even): le_dot6_ldrd over the even chunks,
+ * word-aligned weights (the array is LE_ALIGN4 and n is even): le_dot6_smlad over the even chunks,
  * the odd last chunk (if any) in C; otherwise the C loop (gcc hoists and spills, but the rest is
  * small). */
 static LE_INLINE void le_dot_pairs_simd(const int8_t *x, int chunks, const int8_t *wp, int pairs,
                                         int aligned, const int32_t *init, uint32_t x_off, int32_t *acc)
 {
     int p;
-#if LE_DOT_LDRD
+#if LE_DOT_ASM6
     if (pairs == 3 && aligned) {
         const int even = chunks - chunks % 2;
-        le_dot6_ldrd(x, x + 4 * even, wp, init, x_off, acc);
+        le_dot6_smlad(x, x + 4 * even, wp, init, x_off, 0, acc);
         for (p = 0; p < 3 && chunks > even; ++p) { /* the odd last chunk */
             le_dot_pair_simd(x + 4 * even, 1, wp + 24 * even + 8 * p, 24, acc + 2 * p);
         }
@@ -515,6 +645,14 @@ static LE_INLINE void le_dot_channels(const int8_t *x, int n, const int8_t *wp, 
     int32_t acc[LE_DOT_BLOCK];
     int c;
     int t;
+#if LE_DOT_RQ6
+    if (size == LE_DOT_BLOCK && zp == 0 && n % 8 == 0) {
+        /* an even chunk count and no last inputs (literals at the inlined call): le_dot6_smlad runs
+         * the whole block, requant and store included (le_requant6_vcvtr) */
+        le_dot6_smlad(x, x + n, wp, bias + o, 128u * (uint32_t)sum_x, rq + o, y + o);
+        return;
+    }
+#endif
     if (size == 1) { /* a lone last channel: its weights in order */
         acc[0] = bias[o];
         for (t = 0; t < n; ++t) {
