@@ -297,15 +297,17 @@ def test_bit_exact_with_default_flags(cc, opt, tmp_path):
 
 
 @pytest.mark.parametrize("opt", ["-O2", "-Os"])
-def test_frame_pointer_builds_with_its_macro(opt, tmp_path):
-    """gcc -fno-omit-frame-pointer takes r7 from the asm: with -DLENET5_FRAME_POINTER (le_common.h)
-    the generated C compiles for the Cortex-M4F and M3, the asm-heavy paths (without it, it does not)."""
+def test_reserved_register_builds_with_its_macro(opt, tmp_path):
+    """gcc -fno-omit-frame-pointer (r7) and -ffixed-r9 take a register from the asm: with
+    -DLENET5_RESERVED_REGISTER (le_common.h) the generated C compiles for the Cortex-M4F and M3, the
+    asm-heavy paths (without it, the M4F build does not)."""
     require_tool("arm-none-eabi-gcc")
     (tmp_path / "m.onnx").write_bytes(paper_builder(3).bytes())
     c_dir = tmp_path / "c"
     export_c_cmd(tmp_path / "m.onnx", c_dir)
     for cpu in (["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"], ["-mcpu=cortex-m3"]):
-        proc = subprocess.run(["arm-none-eabi-gcc", opt, "-fno-omit-frame-pointer", "-DLENET5_FRAME_POINTER",
-                               *cpu, "-mthumb", "-c", str(c_dir / "lenet5.c"), "-o", str(tmp_path / "l.o")],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, (cpu, proc.stderr[-500:])
+        for reserve in ("-fno-omit-frame-pointer", "-ffixed-r9"):
+            proc = subprocess.run(["arm-none-eabi-gcc", opt, reserve, "-DLENET5_RESERVED_REGISTER", *cpu, "-mthumb",
+                                   "-c", str(c_dir / "lenet5.c"), "-o", str(tmp_path / "l.o")],
+                                  capture_output=True, text=True)
+            assert proc.returncode == 0, (cpu, reserve, proc.stderr[-500:])

@@ -739,7 +739,7 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernels5s(const int32_t **sp, const i
     register int32_t e2 __asm__("r2");
     register int32_t o2 __asm__("r3");
     int32_t w02, w13, w4;
-#if !defined(__clang__) && !defined(LENET5_FRAME_POINTER)
+#if !defined(__clang__) && !defined(LENET5_RESERVED_REGISTER)
     __asm__("1:\n\t"
             "ldrsh %[e], [%[k]], #2\n\t"         /* the step, bit 0: last kernel of the map */
             LE_CS_WROW                              /* pipelined after the LDRSH (other base) */
@@ -753,9 +753,9 @@ static LE_INLINE LE_UNUSED le_acc4_t le_cs_kernels5s(const int32_t **sp, const i
             :
             : "cc", "memory");
 #else
-    /* clang keeps r7 for its frame pointer even at -O2, and so does gcc with -fno-omit-frame-pointer
-     * (no macro tells; such builds define LENET5_FRAME_POINTER, see le_common.h): 13 registers, so
-     * the loop in C around one kernel (the same arithmetic; kstep's step without its bit 0) */
+    /* clang keeps r7 for its frame pointer even at -O2; a gcc build that reserves a register defines
+     * LENET5_RESERVED_REGISTER (le_common.h): 13 registers, so the loop in C around one kernel (the
+     * same arithmetic; kstep's step without its bit 0) */
     int32_t step;
     do {
         step = *k++;

@@ -23,10 +23,11 @@
 #error "lenet-edge: do not build the generated C with -ffast-math or -Ofast (the float requant path must round exactly; use -O2/-O3/-Os, or -DLENET5_INT_REQUANT)"
 #endif
 
-/* gcc -fno-omit-frame-pointer keeps r7 (Thumb) for the frame: the opt kernels' widest asm loop
- * then has too few registers and gcc stops with "'asm' operand has impossible constraints". No
- * predefined macro reveals the flag, so such builds add -DLENET5_FRAME_POINTER (the same answers,
- * through a loop in C; clang always takes it). */
+/* A gcc build that reserves a core register (-fno-omit-frame-pointer keeps r7 for the frame;
+ * -ffixed-r9, -frwpi or -msingle-pic-base keep r9) leaves the opt kernels' widest asm loop (C3's,
+ * 14 registers) too few, and gcc stops with "'asm' operand has impossible constraints". No
+ * predefined macro reveals those flags, so such builds add -DLENET5_RESERVED_REGISTER: the same
+ * answers, through a loop in C around a 13-register block (clang, which keeps r7, always takes it). */
 
 /* The requant path: float32 (needs an FPU) or the integer-only replay (FPU-less Cortex-M, or
  * -DLENET5_INT_REQUANT). Both give identical codes. */
