@@ -575,6 +575,26 @@ static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int8_t *sb, uint32_t m, con
 #endif
 
 #if LE_SIMD && defined(LE_REQUANT_VCVTR)
+/* The 16 instructions of le_img_vcvtr4 (a0..a3: core registers, m: a single register; s0..s3
+ * clobbered), also the first part of le_subsample_out_vcvtr_z's block. */
+#define LE_VCVTR4_ASM                                               \
+    "vmov s0, s1, %[a0], %[a1]\n\t"                                 \
+    "vmov s2, s3, %[a2], %[a3]\n\t"                                 \
+    "vcvt.f32.s32 s0, s0\n\t"                                       \
+    "vcvt.f32.s32 s1, s1\n\t"                                       \
+    "vcvt.f32.s32 s2, s2\n\t"                                       \
+    "vcvt.f32.s32 s3, s3\n\t"                                       \
+    "vmul.f32 s0, s0, %[m]\n\t"                                     \
+    "vmul.f32 s1, s1, %[m]\n\t"                                     \
+    "vmul.f32 s2, s2, %[m]\n\t"                                     \
+    "vmul.f32 s3, s3, %[m]\n\t"                                     \
+    "vcvtr.s32.f32 s0, s0\n\t"                                      \
+    "vcvtr.s32.f32 s1, s1\n\t"                                      \
+    "vcvtr.s32.f32 s2, s2\n\t"                                      \
+    "vcvtr.s32.f32 s3, s3\n\t"                                      \
+    "vmov %[a0], %[a1], s0, s1\n\t"                                 \
+    "vmov %[a2], %[a3], s2, s3\n\t"
+
 /* The float requant of kernels/le_requant.h (LE_REQUANT_VCVTR), four conv outputs at once, up to the
  * zero point: a_i -> RNE(fl(float(a_i) * m)) as int32 (VCVT rounds like C's (float)a for a wide
  * |a| > 2^24, VMUL rounds to float32, VCVTR to the nearest int32, ties to even; FPSCR default
@@ -583,22 +603,7 @@ static LE_INLINE LE_UNUSED void le_cs_kernel5x(const int8_t *sb, uint32_t m, con
  * Shared by le_conv_subsample_u8 (C1's passes) and le_subsample_out_vcvtr below (C3). */
 static LE_INLINE LE_UNUSED le_acc4_t le_img_vcvtr4(le_acc4_t a, float m)
 {
-    __asm__("vmov s0, s1, %[a0], %[a1]\n\t"
-            "vmov s2, s3, %[a2], %[a3]\n\t"
-            "vcvt.f32.s32 s0, s0\n\t"
-            "vcvt.f32.s32 s1, s1\n\t"
-            "vcvt.f32.s32 s2, s2\n\t"
-            "vcvt.f32.s32 s3, s3\n\t"
-            "vmul.f32 s0, s0, %[m]\n\t"
-            "vmul.f32 s1, s1, %[m]\n\t"
-            "vmul.f32 s2, s2, %[m]\n\t"
-            "vmul.f32 s3, s3, %[m]\n\t"
-            "vcvtr.s32.f32 s0, s0\n\t"
-            "vcvtr.s32.f32 s1, s1\n\t"
-            "vcvtr.s32.f32 s2, s2\n\t"
-            "vcvtr.s32.f32 s3, s3\n\t"
-            "vmov %[a0], %[a1], s0, s1\n\t"
-            "vmov %[a2], %[a3], s2, s3"
+    __asm__(LE_VCVTR4_ASM
             : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3)
             : [m] "t"(m)
             : "s0", "s1", "s2", "s3");
@@ -739,22 +744,7 @@ static LE_INLINE LE_UNUSED int8_t le_subsample_out_vcvtr_z(le_acc4_t a, float m,
                                                            int32_t sb, le_rq_t sr, int swide, const int8_t *stable)
 {
     int32_t a0 = a.a0, a1 = a.a1, a2 = a.a2, a3 = a.a3;
-    __asm__("vmov s0, s1, %[a0], %[a1]\n\t"
-            "vmov s2, s3, %[a2], %[a3]\n\t"
-            "vcvt.f32.s32 s0, s0\n\t"
-            "vcvt.f32.s32 s1, s1\n\t"
-            "vcvt.f32.s32 s2, s2\n\t"
-            "vcvt.f32.s32 s3, s3\n\t"
-            "vmul.f32 s0, s0, %[m]\n\t"
-            "vmul.f32 s1, s1, %[m]\n\t"
-            "vmul.f32 s2, s2, %[m]\n\t"
-            "vmul.f32 s3, s3, %[m]\n\t"
-            "vcvtr.s32.f32 s0, s0\n\t"
-            "vcvtr.s32.f32 s1, s1\n\t"
-            "vcvtr.s32.f32 s2, s2\n\t"
-            "vcvtr.s32.f32 s3, s3\n\t"
-            "vmov %[a0], %[a1], s0, s1\n\t"
-            "vmov %[a2], %[a3], s2, s3\n\t"
+    __asm__(LE_VCVTR4_ASM
             "ssat %[a0], #8, %[a0]\n\t"
             "ssat %[a1], #8, %[a1]\n\t"
             "ssat %[a2], #8, %[a2]\n\t"
