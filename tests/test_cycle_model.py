@@ -86,3 +86,12 @@ def test_plugin_output_with_more_fall_throughs_than_runs_is_refused(tmp_path):
     out.write_text("E 0 0 0\nE 1 1 5\nA 0x100 3 4\n")
     with pytest.raises(LenetEdgeError, match=r"insncount.txt: unparsable plugin output at line 3"):
         pf.read_plugin_output(out)
+
+
+def test_spread_counts_taken_branches_and_literal_loads():
+    d = listing("ldr r0, [pc, #8]", "subs r0, #1", "bne.n 100", "b.n 100", "pop {r4, pc}")
+    lit, sub, bne, b, pop = sorted(d)
+    counts = Counter({lit: 1, sub: 10, bne: 10, b: 2, pop: 1})
+    sequential = Counter({sub: 1, bne: 10, b: 2, pop: 0})
+    # BNE falls through twice (B ran twice by fall-through): taken 8; B taken 2; POP {pc} 1
+    assert pf.estimate_spread(d, counts, sequential) == {"taken_branches": 8 + 2 + 1, "literal_loads": 1}

@@ -204,6 +204,23 @@ def estimate_cycles(disasm: dict[int, Insn], counts: Counter, sequential: Counte
     return total
 
 
+def estimate_spread(disasm: dict[int, Insn], counts: Counter, sequential: Counter) -> dict:
+    """What the estimate's two free choices weigh: taken branches (each moves by 1 when the refill P
+    is 1 or 3 instead of 2) and literal-pool loads LDR [PC] (the TRM: "might add a cycle")."""
+    taken = literal = 0
+    for addr, n in counts.items():
+        insn = disasm.get(addr)
+        if insn is None:
+            continue
+        if insn.kind == "branch" or (insn.kind == "multi" and "pc" in insn.operands.split("{")[-1]):
+            taken += n
+        elif insn.kind == "branch_cond":
+            taken += n - min(n, sequential.get(insn.next_address, 0))
+        elif insn.kind == "load" and re.search(r"\[\s*pc\b", insn.operands):
+            literal += n
+    return {"taken_branches": taken, "literal_loads": literal}
+
+
 def disassemble(elf: Path) -> dict[int, Insn]:
     """address -> Insn, from arm-none-eabi-objdump -d (with raw bytes, for each instruction's size)."""
     return parse_objdump(fw.tool_output(["arm-none-eabi-objdump", "-d", str(elf)]))
@@ -277,7 +294,7 @@ class Profile:
     total_instructions: list[int]  # per image, begin -> end
     total_cycles_estimate: int     # first image
     stack_peak: int
-
+    spread: dict = field(default_factory=dict)   # estimate_spread over the first image
 
 def per_image(intervals: list[Interval]) -> list[list[Interval]]:
     """Split the event stream into images: from each le_profile_begin to the next le_profile_end."""
@@ -331,4 +348,8 @@ def profile(project: Path, board: str, images: np.ndarray, layer_names: list[str
                        "instructions_max": max(counts), "classes": dict(sorted(classes.items())),
                        "cycles_estimate": cycles})
     totals = [sum(iv.instructions for iv in g) for g in groups]
-    return Profile(layers, totals, sum(layer["cycles_estimate"] for layer in layers), device.stack_peak)
+    spread = Counter()
+    for iv in groups[0]:
+        spread.update(estimate_spread(disasm, iv.per_address, iv.sequential))
+    return Profile(layers, totals, sum(layer["cycles_estimate"] for layer in layers), device.stack_peak,
+                   dict(spread))
