@@ -187,11 +187,15 @@ _MAP_SYMBOL = re.compile(r"^\s*\.rodata\.(lenet5_\w+)\s+0x[0-9a-f]+\s+0x([0-9a-f
 
 
 def map_flash_per_node(map_file: Path, nodes: list[str]) -> dict[str, int]:
-    """Bytes of lenet5_weights.o's const arrays per layer, from the linker map (each array has its
-    own .rodata.<symbol> section; a symbol belongs to the longest node name it starts with)."""
+    """Bytes of lenet5_weights.o's const arrays per layer that the image keeps, from the linker map
+    (each array has its own .rodata.<symbol> section; a symbol belongs to the longest node name it
+    starts with). The map's "Discarded input sections" list comes first and is skipped: an array
+    that no kernel of this core reads (C3's kstep or in_off) is dropped by --gc-sections."""
     sizes: dict[str, int] = {}
     by_length = sorted(nodes, key=len, reverse=True)
-    for sym, size, obj in _MAP_SYMBOL.findall(map_file.read_text(errors="replace")):
+    text = map_file.read_text(errors="replace")
+    kept = text.split("Linker script and memory map", 1)[-1]
+    for sym, size, obj in _MAP_SYMBOL.findall(kept):
         if Path(obj).name != "lenet5_weights.o":
             continue
         rest = sym[len("lenet5_"):]

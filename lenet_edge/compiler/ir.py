@@ -38,6 +38,9 @@ class CArray:
     comment: str                # shape and layout
     variant: str = ""           # "" (always) | "float" | "int" (requant path)
     align4: bool = False        # 4-byte aligned (LE_ALIGN4): a kernel reads it with LDRD
+    instead_of: str = ""        # suffix of the array it replaces on the cores whose kernel reads
+                                # it: every build keeps one of the two (--gc-sections drops the
+                                # other), so flash counts only the bytes it has beyond that one
 
     @property
     def nbytes(self) -> int:

@@ -63,9 +63,11 @@ class OpPlan:
     def flash(self, path: str) -> dict[str, int]:
         """Bytes of const arrays by kind, for one requant path ("float" | "int")."""
         out: dict[str, int] = {}
+        size = {a.suffix: a.nbytes for a in self.arrays}
         for a in self.arrays:
             if a.variant in ("", path):
-                out[a.kind] = out.get(a.kind, 0) + a.nbytes
+                extra = max(0, a.nbytes - size.get(a.instead_of, 0)) if a.instead_of else a.nbytes
+                out[a.kind] = out.get(a.kind, 0) + extra
         return out
 
 
@@ -78,6 +80,15 @@ class Plan:
 
     def flash_total(self, path: str) -> int:
         return sum(sum(lp.flash(path).values()) for lp in self.ops)
+
+    def flash_alternatives(self) -> int:
+        """Bytes of the arrays flash_total leaves out because a build keeps them instead of another
+        (CArray.instead_of): what an unlinked lenet5_weights.o holds beyond flash_total."""
+        total = 0
+        for lp in self.ops:
+            size = {a.suffix: a.nbytes for a in lp.arrays}
+            total += sum(min(a.nbytes, size.get(a.instead_of, 0)) for a in lp.arrays if a.instead_of)
+        return total
 
 
 @dataclass

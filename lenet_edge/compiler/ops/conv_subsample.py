@@ -105,7 +105,7 @@ class ConvSubsample(Layer):
         return CArray("kstep", "int16_t", steps.astype(np.int16), "index",
                       f"[{len(steps)}] int16: per stored kernel, the opt kernel's split-window pointer "
                       "move (bytes, a multiple of 4) to that kernel's input map; bit 0: last kernel "
-                      "of its output map")
+                      "of its output map", instead_of="in_off")   # M4/M7 read kstep, other cores in_off
 
     def reference(self, x, int_requant):
         for part in (self.conv, self.table, self.sub, self.stable):
