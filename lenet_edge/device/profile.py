@@ -47,8 +47,9 @@ EVENTS = ("le_profile_begin", "lenet5_profile_mark", "le_profile_end")  # plugin
 #       VLDR/VSTR 2; VLDM/VSTM/VPUSH/VPOP 1 + N; VDIV/VSQRT 14
 # P, the pipeline refill, is 1..3 (target alignment and width, early speculation): here 2. "Directly
 # follows" and "taken" come from the plugin's fall-through counts (firmware/tools/insncount.c), so
-# they are what ran, not a guess. Not modelled: unaligned accesses, LDR [PC] fetch contention
-# ("might add a cycle"), flash wait states.
+# they are what ran, not a guess. Not added: LDR [PC] fetch contention ("might add a cycle"; counted
+# by estimate_spread, with the taken branches that P weighs). Not modelled: unaligned accesses,
+# flash wait states.
 PIPELINE_REFILL = 2
 FP_MAC = ("vmla", "vmls", "vnmla", "vnmls", "vfma", "vfms", "vfnma", "vfnms")
 _REG = re.compile(r"\b(r1[0-5]|r[0-9]|sl|fp|ip|sp|lr|pc)\b")
@@ -116,6 +117,20 @@ class Insn:
         return found[0] if found else None
 
     @property
+    def loads_pc(self) -> bool:
+        """LDM/POP with the PC in its register list: a branch, so it pays the pipeline refill."""
+        return self.kind == "multi" and "pc" in _REG.findall(self.operands.split("{")[-1])
+
+    def taken(self, runs: int, sequential: Counter) -> int:
+        """How many of `runs` executions branched away: all for B/BL/BX/BLX/TBB/TBH and a POP of the
+        PC, for a conditional branch the runs whose next instruction was not the one after it."""
+        if self.kind == "branch" or self.loads_pc:
+            return runs
+        if self.kind == "branch_cond":
+            return runs - min(runs, sequential.get(self.next_address, 0))
+        return 0
+
+    @property
     def is_single_load(self) -> bool:
         return self.kind == "load" and not self.base.startswith(("ldrd", "ldrex"))
 
@@ -142,14 +157,13 @@ def own_cycles(insn: Insn) -> int:
     """The instruction's cycles on its own: no neighbour effects, branches not taken."""
     kind, base = insn.kind, insn.base
     if kind == "multi":
-        return 1 + register_count(insn.operands) + (PIPELINE_REFILL if "pc" in insn.operands else 0)
+        return 1 + register_count(insn.operands) + (PIPELINE_REFILL if insn.loads_pc else 0)
     if kind == "load":
         return 3 if base.startswith("ldrd") else 2
     if kind == "store":
         if base.startswith("strd"):
             return 3
-        offset_register = re.search(r"\[[^\]]*,\s*(r1[0-5]|r[0-9]|sl|fp|ip|lr)\b", insn.operands)
-        return 2 if offset_register else 1
+        return 2 if len(insn.address_registers()) > 1 else 1   # [Rn, Rm]: a register offset
     if kind == "div":
         return 7
     if kind == "branch":
@@ -197,8 +211,8 @@ def estimate_cycles(disasm: dict[int, Insn], counts: Counter, sequential: Counte
             total += n
             continue
         total += n * own_cycles(insn)
-        if insn.kind == "branch_cond":      # taken = runs whose successor was not the next instruction
-            total += (n - min(n, sequential.get(insn.next_address, 0))) * PIPELINE_REFILL
+        if insn.kind == "branch_cond":      # own_cycles counted it not taken
+            total += insn.taken(n, sequential) * PIPELINE_REFILL
         prev = disasm.get(before.get(addr, -1))
         total += sequential.get(addr, 0) * neighbour_cycles(insn, prev)
     return total
@@ -212,11 +226,8 @@ def estimate_spread(disasm: dict[int, Insn], counts: Counter, sequential: Counte
         insn = disasm.get(addr)
         if insn is None:
             continue
-        if insn.kind == "branch" or (insn.kind == "multi" and "pc" in insn.operands.split("{")[-1]):
-            taken += n
-        elif insn.kind == "branch_cond":
-            taken += n - min(n, sequential.get(insn.next_address, 0))
-        elif insn.kind == "load" and re.search(r"\[\s*pc\b", insn.operands):
+        taken += insn.taken(n, sequential)
+        if insn.kind == "load" and "pc" in insn.address_registers():
             literal += n
     return {"taken_branches": taken, "literal_loads": literal}
 
@@ -295,6 +306,7 @@ class Profile:
     total_cycles_estimate: int     # first image
     stack_peak: int
     spread: dict = field(default_factory=dict)   # estimate_spread over the first image
+
 
 def per_image(intervals: list[Interval]) -> list[list[Interval]]:
     """Split the event stream into images: from each le_profile_begin to the next le_profile_end."""
