@@ -60,14 +60,18 @@ class OpPlan:
     def form(self) -> str:
         return self.packed.form
 
+    def replaced_bytes(self, a: ir.CArray) -> int:
+        """The bytes of `a` that a linked build holds instead of the array it replaces
+        (CArray.instead_of), not on top of it: 0 for an array that replaces none."""
+        other = next((b.nbytes for b in self.arrays if b.suffix == a.instead_of), 0) if a.instead_of else 0
+        return min(a.nbytes, other)
+
     def flash(self, path: str) -> dict[str, int]:
         """Bytes of const arrays by kind, for one requant path ("float" | "int")."""
         out: dict[str, int] = {}
-        size = {a.suffix: a.nbytes for a in self.arrays}
         for a in self.arrays:
             if a.variant in ("", path):
-                extra = max(0, a.nbytes - size.get(a.instead_of, 0)) if a.instead_of else a.nbytes
-                out[a.kind] = out.get(a.kind, 0) + extra
+                out[a.kind] = out.get(a.kind, 0) + a.nbytes - self.replaced_bytes(a)
         return out
 
 
@@ -84,11 +88,7 @@ class Plan:
     def flash_alternatives(self) -> int:
         """Bytes of the arrays flash_total leaves out because a build keeps them instead of another
         (CArray.instead_of): what an unlinked lenet5_weights.o holds beyond flash_total."""
-        total = 0
-        for lp in self.ops:
-            size = {a.suffix: a.nbytes for a in lp.arrays}
-            total += sum(min(a.nbytes, size.get(a.instead_of, 0)) for a in lp.arrays if a.instead_of)
-        return total
+        return sum(lp.replaced_bytes(a) for lp in self.ops for a in lp.arrays)
 
 
 @dataclass

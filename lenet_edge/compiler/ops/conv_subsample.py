@@ -91,7 +91,7 @@ class ConvSubsample(Layer):
         the loop ends there (ASRS puts it in the carry). None when an output map has no kernel
         (the loop does at least one; the kernel then takes its map-by-map path) or the layer has
         no window path (k != 5, more than 256 input maps)."""
-        if self.conv.kernel != 5 or self.in_shape[0] > 256:
+        if not self.scratch_bytes:      # no window path
             return None
         plane = self.in_shape[1] * self.in_shape[2]
         kstart = next(a for a in conv.arrays if a.suffix == "kstart").values.astype(int)
