@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +26,7 @@ import click
 import numpy as np
 
 from lenet_edge import __version__, lineage
+from lenet_edge.device.firmware import kept_input_sections
 from lenet_edge.errors import LenetEdgeError
 
 REPORT_DIR = "report"
@@ -183,24 +183,19 @@ def accuracy_stages(run_dir: Path, status: dict[str, lineage.Status], metrics: d
     return rows
 
 
-_MAP_SYMBOL = re.compile(r"^\s*\.rodata\.(lenet5_\w+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+\.o)\s*$", re.M)
-
-
 def map_flash_per_node(map_file: Path, nodes: list[str]) -> dict[str, int]:
     """Bytes of lenet5_weights.o's const arrays per layer that the image keeps, from the linker map
     (each array has its own .rodata.<symbol> section; a symbol belongs to the longest node name it
-    starts with). The map's "Discarded input sections" list comes first and is skipped: an array
-    that no kernel of this core reads (C3's kstep or in_off) is dropped by --gc-sections."""
+    starts with). An array that no kernel of this core reads (C3's kstep or in_off) is dropped by
+    --gc-sections and not counted."""
     sizes: dict[str, int] = {}
     by_length = sorted(nodes, key=len, reverse=True)
-    text = map_file.read_text(errors="replace")
-    kept = text.split("Linker script and memory map", 1)[-1]
-    for sym, size, obj in _MAP_SYMBOL.findall(kept):
-        if Path(obj).name != "lenet5_weights.o":
+    for name, size, obj in kept_input_sections(map_file):
+        if obj != "lenet5_weights.o" or not name.startswith(".rodata.lenet5_"):
             continue
-        rest = sym[len("lenet5_"):]
+        rest = name[len(".rodata.lenet5_"):]
         node = next((n for n in by_length if rest.startswith(n + "_")), "(other)")
-        sizes[node] = sizes.get(node, 0) + int(size, 16)
+        sizes[node] = sizes.get(node, 0) + size
     return sizes
 
 

@@ -197,10 +197,11 @@ def section_sizes(elf: Path) -> dict[str, int]:
 _MAP_LINE = re.compile(r"^\s*(\.[\w.$]+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.o)\s*$")
 
 
-def model_contribution(map_file: Path) -> dict[str, dict[str, int]]:
-    """Bytes of each kind that each of the generated model's objects (lenet5*.o) puts in the image,
-    read from the linker map's input-section lines (a long section name wraps onto its own line)."""
-    totals: dict[str, dict[str, int]] = {}
+def kept_input_sections(map_file: Path) -> list[tuple[str, int, str]]:
+    """(section name, bytes, object file name) of every input section the image keeps, from the
+    linker map (a long section name wraps onto its own line; the "Discarded input sections" list,
+    what --gc-sections dropped, and the memory configuration are skipped)."""
+    kept = []
     pending = None
     for line in map_file.read_text(errors="replace").splitlines():
         if line.startswith("Discarded input sections"):
@@ -219,8 +220,16 @@ def model_contribution(map_file: Path) -> dict[str, dict[str, int]]:
             continue
         name = m.group(1) or pending
         pending = None
-        size, obj = int(m.group(3), 16), Path(m.group(4)).name
-        if not name or size == 0 or not obj.startswith("lenet5"):
+        if name:
+            kept.append((name, int(m.group(3), 16), Path(m.group(4)).name))
+    return kept
+
+
+def model_contribution(map_file: Path) -> dict[str, dict[str, int]]:
+    """Bytes of each kind that each of the generated model's objects (lenet5*.o) puts in the image."""
+    totals: dict[str, dict[str, int]] = {}
+    for name, size, obj in kept_input_sections(map_file):
+        if size == 0 or not obj.startswith("lenet5"):
             continue
         kind = name.split(".")[1]
         if kind in ("text", "rodata", "data", "bss"):
